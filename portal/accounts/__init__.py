@@ -1,0 +1,1 @@
+"""People: user accounts, passwords, personal access tokens and how callers prove who they are."""

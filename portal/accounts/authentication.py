@@ -1,0 +1,146 @@
+"""Authentication: turns credentials into a principal. It decides who, never what they may do."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from portal.accounts.models import PersonalToken, User
+from portal.audit.models import Outcome
+from portal.audit.services import recent_login_failures, record
+from portal.rbac.principals import Principal, RobotPrincipal, UserPrincipal
+from portal.robots.models import ROBOT_PREFIX, Robot
+from portal.utilities.errors import TooManyAttempts
+from portal.utilities.requests import client_address
+from portal.utilities.secrets import display_prefix, verify_secret
+
+TOKEN_LABEL = "berth_pat"
+
+
+class InvalidCredentials(exceptions.AuthenticationFailed):
+    default_detail = "invalid username or password"
+
+
+def authenticate_credentials(username: str, secret: str, source_ip: str | None) -> Principal:
+    """Checks a username and a password, CLI secret or robot secret; audits and slows failures."""
+    if recent_login_failures(username, source_ip) >= _max_failures():
+        record(None, "login", "user", username, outcome=Outcome.FAILURE, source_ip=source_ip,
+               actor_name=username, detail={"reason": "too many failed attempts"})
+        raise TooManyAttempts("too many failed sign-in attempts; wait a few minutes and try again")
+    principal = _check(username, secret)
+    if principal is None:
+        record(None, "login", "user", username, outcome=Outcome.FAILURE, source_ip=source_ip,
+               actor_name=username, detail={"reason": "invalid credentials"})
+        raise InvalidCredentials()
+    return principal
+
+
+def _max_failures() -> int:
+    from django.conf import settings
+
+    return settings.LOGIN_MAX_FAILURES
+
+
+def _check(username: str, secret: str) -> Principal | None:
+    if not username or not secret:
+        return None
+    if username.startswith(ROBOT_PREFIX):
+        robot = find_robot(username)
+        if robot is None or not robot.is_usable() or not verify_secret(secret, robot.secret_hash):
+            return None
+        return RobotPrincipal(robot)
+    user = User.objects.filter(username=username).first()
+    if user is None or not user.is_active:
+        # Hash anyway so a missing account takes as long as a wrong password.
+        User().set_password(secret)
+        return None
+    if secret.startswith(TOKEN_LABEL + "_"):
+        token = _usable_token(secret)
+        return UserPrincipal(user, via="token") if token is not None and token.user_id == user.pk else None
+    return UserPrincipal(user) if user.check_password(secret) else None
+
+
+def find_robot(full_name: str) -> Robot | None:
+    """Looks up `robot$name` (system) or `robot$project+name` (project)."""
+    rest = full_name[len(ROBOT_PREFIX):]
+    robots = Robot.objects.select_related("project")
+    if "+" in rest:
+        project_name, _, name = rest.partition("+")
+        return robots.filter(project__name=project_name, name=name).first()
+    return robots.filter(project__isnull=True, name=rest).first()
+
+
+def _usable_token(secret: str) -> PersonalToken | None:
+    for token in PersonalToken.objects.filter(prefix=display_prefix(secret)).select_related("user"):
+        if verify_secret(secret, token.secret_hash) and token.is_usable() and token.user.is_active:
+            now = timezone.now()
+            # Written at most once a minute: a script hammering the API should not write on every call.
+            if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+                PersonalToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            return token
+    return None
+
+
+def principal_for_token(secret: str) -> Principal | None:
+    token = _usable_token(secret)
+    return UserPrincipal(token.user, via="token") if token is not None else None
+
+
+def parse_basic(header: str) -> tuple[str, str] | None:
+    """Decodes an `Authorization: Basic …` header; None when it is not Basic or is malformed."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+class SessionPrincipalAuthentication(authentication.SessionAuthentication):
+    """Browser sessions (CSRF enforced by DRF on unsafe methods)."""
+
+    def authenticate(self, request: Any) -> tuple[Principal, None] | None:
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        return UserPrincipal(result[0], via="session"), None
+
+
+class BasicPrincipalAuthentication(authentication.BaseAuthentication):
+    """HTTP Basic with a password, a CLI secret or a robot secret."""
+
+    def authenticate(self, request: Any) -> tuple[Principal, None] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header.lower().startswith("basic "):
+            return None
+        credentials = parse_basic(header)
+        if credentials is None:
+            raise exceptions.AuthenticationFailed("malformed Basic credentials")
+        return authenticate_credentials(*credentials, client_address(request)), None
+
+    def authenticate_header(self, request: Any) -> str:
+        return 'Basic realm="Berth"'
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer berth_pat_…` personal access tokens."""
+
+    def authenticate(self, request: Any) -> tuple[Principal, None] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        scheme, _, secret = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        principal = principal_for_token(secret.strip()) if secret.strip().startswith(TOKEN_LABEL + "_") else None
+        if principal is None:
+            record(None, "login", "token", display_prefix(secret.strip()), outcome=Outcome.FAILURE,
+                   source_ip=client_address(request), detail={"reason": "invalid, expired or revoked token"})
+            raise exceptions.AuthenticationFailed("invalid, expired or revoked token")
+        return principal, None
+

@@ -1,0 +1,77 @@
+"""Writing and purging audit rows. Services call `record` inside their transaction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from portal.audit.models import AuditEntry, Outcome
+from portal.utilities.requests import client_address
+
+if TYPE_CHECKING:
+    from portal.rbac.principals import Principal
+
+
+def record(
+    actor: Principal | None,
+    action: str,
+    resource_type: str,
+    resource: str,
+    *,
+    project: Any = None,
+    outcome: str = Outcome.SUCCESS,
+    source_ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+    actor_name: str | None = None,
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        time=timezone.now(),
+        actor_kind=actor.kind if actor is not None else "anonymous",
+        actor=actor_name or (actor.audit_name if actor is not None else "anonymous"),
+        action=action,
+        resource_type=resource_type,
+        resource=resource[:1024],
+        project_id=getattr(project, "id", None),
+        project_name=getattr(project, "name", "") or "",
+        outcome=outcome,
+        source_ip=source_ip,
+        detail=detail or {},
+    )
+
+
+def record_request(request: Any, action: str, resource_type: str, resource: str, **kwargs: Any) -> AuditEntry:
+    """`record` with the actor and source address taken from a request."""
+    return record(request.user, action, resource_type, resource, source_ip=client_address(request), **kwargs)
+
+
+def record_refusal(request: Any, *, denied: bool, message: str) -> None:
+    actor = getattr(request, "_berth_principal", None) or getattr(request, "user", None)
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    record(
+        actor,
+        f"{request.method.lower()} {request.path}"[:64],
+        "request",
+        request.path,
+        outcome=Outcome.DENIED if denied else Outcome.FAILURE,
+        source_ip=client_address(request),
+        detail={"message": message[:500]},
+    )
+
+
+def recent_login_failures(username: str, source_ip: str | None) -> int:
+    since = timezone.now() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    failures = AuditEntry.objects.filter(action="login", outcome=Outcome.FAILURE, time__gte=since)
+    by_account = failures.filter(actor=username).count()
+    by_address = failures.filter(source_ip=source_ip).count() if source_ip else 0
+    # An address may try several accounts, so it gets a wider budget than one account does.
+    return max(by_account, by_address // 4)
+
+
+def purge_older_than(days: int) -> int:
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _ = AuditEntry.objects.filter(time__lt=cutoff).delete()
+    return deleted

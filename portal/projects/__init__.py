@@ -1,0 +1,1 @@
+"""Projects and their members: the unit of ownership and access in Berth."""

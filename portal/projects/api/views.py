@@ -1,0 +1,122 @@
+"""Projects and members over REST: thin views that validate, check and call one service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.projects import services
+from portal.projects.api.serializers import (
+    MemberCreateSerializer,
+    MemberSerializer,
+    MemberUpdateSerializer,
+    ProjectCreateSerializer,
+    ProjectSerializer,
+    ProjectUpdateSerializer,
+)
+from portal.projects.filters import MemberFilter, ProjectFilter
+from portal.projects.models import Member, Project
+from portal.rbac.roles import ProjectResource
+from portal.utilities.api import ProjectActionPermission, ProjectScopedMixin, visible_project
+from portal.utilities.errors import NotFound
+from portal.utilities.requests import client_address
+
+
+class ProjectViewSet(viewsets.ModelViewSet):
+    """Projects the caller may see; anonymous callers see public ones."""
+
+    serializer_class = ProjectSerializer
+    lookup_field = "name"
+    lookup_value_regex = "[^/]+"
+    filterset_class = ProjectFilter
+    ordering_fields = ["name", "created_at", "updated_at", "public", "member_count", "repository_count"]
+    ordering = ["name"]
+    http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
+
+    def get_permissions(self) -> list[Any]:
+        # Reading public projects needs no account; writing always does.
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return [AllowAny()]
+        return [IsAuthenticated()]
+
+    def get_queryset(self) -> QuerySet[Project]:
+        return Project.objects.visible_to(self.request.user).with_counts(self.request.user)
+
+    def get_object(self) -> Project:
+        project = self.get_queryset().filter(name=self.kwargs["name"]).first()
+        if project is None:
+            raise NotFound(f"project {self.kwargs['name']!r} not found", code="project_not_found")
+        return project
+
+    @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = ProjectCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = services.create_project(request.user, source_ip=client_address(request), **data.validated_data)
+        fresh = self.get_queryset().get(pk=project.pk)
+        return Response(ProjectSerializer(fresh).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ProjectUpdateSerializer, responses=ProjectSerializer)
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        project = self.get_object()
+        data = ProjectUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
+        data.is_valid(raise_exception=True)
+        services.update_project(request.user, project, data.validated_data, source_ip=client_address(request))
+        return Response(ProjectSerializer(self.get_queryset().get(pk=project.pk)).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.delete_project(request.user, self.get_object(), source_ip=client_address(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MemberViewSet(ProjectScopedMixin, viewsets.ModelViewSet):
+    """Members of one project, addressed by username."""
+
+    serializer_class = MemberSerializer
+    permission_classes = [ProjectActionPermission]
+    project_resource = ProjectResource.MEMBER
+    lookup_field = "username"
+    lookup_value_regex = "[^/]+"
+    filterset_class = MemberFilter
+    ordering_fields = ["created_at", "role", "user__username"]
+    ordering = ["user__username"]
+    http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Member]:
+        return Member.objects.filter(project=self.get_project()).select_related("user", "project")
+
+    def get_object(self) -> Member:
+        member = self.get_queryset().filter(user__username=self.kwargs["username"]).first()
+        if member is None:
+            raise NotFound(f"{self.kwargs['username']!r} is not a member of {self.get_project().name}",
+                           code="member_not_found")
+        return member
+
+    @extend_schema(request=MemberCreateSerializer, responses={201: MemberSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = MemberCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = services.add_member(request.user, self.get_project(), source_ip=self.source_ip(),
+                                     **data.validated_data)
+        return Response(MemberSerializer(member).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MemberUpdateSerializer, responses=MemberSerializer)
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = MemberUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = services.change_member_role(request.user, self.get_object(), data.validated_data["role"],
+                                             source_ip=self.source_ip())
+        return Response(MemberSerializer(member).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.remove_member(request.user, self.get_object(), source_ip=self.source_ip())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+__all__ = ["MemberViewSet", "ProjectViewSet", "visible_project"]

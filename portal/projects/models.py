@@ -1,0 +1,70 @@
+"""Projects and memberships."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.apps import apps
+from django.conf import settings
+from django.db import models
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+
+from portal.rbac.roles import Role
+
+if TYPE_CHECKING:
+    from portal.rbac.principals import Principal
+
+
+class ProjectQuerySet(models.QuerySet["Project"]):
+    def visible_to(self, principal: Principal) -> ProjectQuerySet:
+        return self.filter(principal.visible_projects_q())
+
+    def with_counts(self, principal: Principal) -> ProjectQuerySet:
+        """Adds member and repository counts and the caller's role as subqueries: one query a page."""
+        members = Member.objects.filter(project=OuterRef("pk")).order_by().values("project")
+        annotated = self.annotate(
+            member_count=Coalesce(Subquery(members.annotate(c=Count("pk")).values("c")), 0),
+        )
+        if apps.is_installed("portal.artifacts"):
+            repositories = apps.get_model("artifacts", "Repository").objects.filter(project=OuterRef("pk"))
+            annotated = annotated.annotate(
+                repository_count=Coalesce(
+                    Subquery(repositories.order_by().values("project").annotate(c=Count("pk")).values("c")), 0
+                )
+            )
+        user_id = getattr(getattr(principal, "user", None), "pk", None)
+        if user_id is not None:
+            role = Member.objects.filter(project=OuterRef("pk"), user_id=user_id).values("role")[:1]
+            annotated = annotated.annotate(current_user_role=Subquery(role))
+        return annotated.select_related("owner")
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=255, unique=True)
+    public = models.BooleanField(default=False)
+    description = models.CharField(max_length=1024, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Member(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=[(role.value, role.label) for role in Role])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project_id", "user__username"]
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")]
+        indexes = [models.Index(fields=["user", "project"])]

@@ -1,0 +1,1 @@
+"""Access control: which principal may do which action on which resource."""

@@ -1,0 +1,202 @@
+"""Principals: who is calling. Authentication builds one; everything else asks it `can(action, resource)`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from django.db.models import Exists, OuterRef, Q
+
+from portal.rbac.roles import (
+    PUBLIC_PROJECT_PERMISSIONS,
+    ROLE_PERMISSIONS,
+    Action,
+    Permission,
+    ProjectResource,
+    Role,
+    SystemResource,
+)
+
+if TYPE_CHECKING:
+    from portal.accounts.models import User
+    from portal.robots.models import Robot
+
+
+class ProjectLike(Protocol):
+    id: int
+    name: str
+    public: bool
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What an action is done to: a kind of thing inside one project, or a system-wide kind."""
+
+    kind: str
+    project: ProjectLike | None = None
+
+    @classmethod
+    def of_project(cls, project: ProjectLike, kind: ProjectResource | str) -> Resource:
+        return cls(str(ProjectResource(kind)), project)
+
+    @classmethod
+    def system(cls, kind: SystemResource | str) -> Resource:
+        return cls(str(SystemResource(kind)))
+
+
+class Principal:
+    """The one question every caller answers; subclasses only say which permissions they hold."""
+
+    kind: ClassVar[str] = "abstract"
+    name: str = ""
+    is_authenticated: ClassVar[bool] = True
+    is_anonymous: ClassVar[bool] = False
+    is_system_admin: bool = False
+    # DRF and Django's auth machinery look for these on request.user.
+    is_active: bool = True
+    pk: Any = None
+
+    def can(self, action: Action | str, resource: Resource) -> bool:
+        action = Action(action)
+        if self.is_system_admin:
+            return True
+        if resource.project is None:
+            return self.can_system(action, SystemResource(resource.kind))
+        return (ProjectResource(resource.kind), action) in self.permissions_in(resource.project)
+
+    def permissions_in(self, project: ProjectLike) -> frozenset[Permission]:
+        granted = self.granted_in(project)
+        if project.public:
+            return granted | PUBLIC_PROJECT_PERMISSIONS
+        return granted
+
+    def granted_in(self, project: ProjectLike) -> frozenset[Permission]:
+        return frozenset()
+
+    def can_system(self, action: Action, resource: SystemResource) -> bool:
+        return False
+
+    def role_in(self, project: ProjectLike) -> Role | None:
+        return None
+
+    def visible_projects_q(self) -> Q:
+        """A filter on Project rows this principal may see."""
+        return Q(public=True)
+
+    @property
+    def audit_name(self) -> str:
+        return self.name
+
+    def __str__(self) -> str:
+        return self.audit_name
+
+
+class AnonymousPrincipal(Principal):
+    kind = "anonymous"
+    name = "anonymous"
+    is_authenticated = False  # type: ignore[assignment]
+    is_anonymous = True  # type: ignore[assignment]
+    is_active = False
+
+
+@dataclass(eq=False)
+class UserPrincipal(Principal):
+    """A person: by session, password, or one of their personal access tokens."""
+
+    user: User
+    via: str = "password"
+    _roles: dict[int, Role | None] = field(default_factory=dict, repr=False)
+
+    kind = "user"
+
+    def __post_init__(self) -> None:
+        self.name = self.user.username
+        self.pk = self.user.pk
+        self.is_system_admin = bool(self.user.is_admin)
+        self.is_active = self.user.is_active
+
+    def preload_roles(self, project_ids: list[int]) -> None:
+        from portal.projects.models import Member
+
+        missing = [pid for pid in project_ids if pid not in self._roles]
+        if not missing:
+            return
+        found = dict(Member.objects.filter(user=self.user, project_id__in=missing).values_list("project_id", "role"))
+        for pid in missing:
+            self._roles[pid] = Role(found[pid]) if pid in found else None
+
+    def role_in(self, project: ProjectLike) -> Role | None:
+        if project.id not in self._roles:
+            self.preload_roles([project.id])
+        return self._roles[project.id]
+
+    def granted_in(self, project: ProjectLike) -> frozenset[Permission]:
+        role = self.role_in(project)
+        return ROLE_PERMISSIONS[role] if role else frozenset()
+
+    def can_system(self, action: Action, resource: SystemResource) -> bool:
+        if resource is SystemResource.PROJECT and action is Action.CREATE:
+            from portal.system.services import get_system_settings
+
+            return not get_system_settings().project_creation_admin_only
+        # Signed-in users may look others up by name, to add them as members.
+        if resource is SystemResource.USER and action in (Action.LIST, Action.READ):
+            return True
+        return False
+
+    def visible_projects_q(self) -> Q:
+        if self.is_system_admin:
+            return Q()
+        from portal.projects.models import Member
+
+        return Q(public=True) | Q(Exists(Member.objects.filter(project=OuterRef("pk"), user_id=self.user.pk)))
+
+
+@dataclass(eq=False)
+class RobotPrincipal(Principal):
+    """A robot account: only what its permission list says, in the projects it names."""
+
+    robot: Robot
+    _grants: dict[int | None, frozenset[Permission]] | None = field(default=None, repr=False)
+
+    kind = "robot"
+
+    def __post_init__(self) -> None:
+        self.name = self.robot.full_name
+        self.pk = self.robot.pk
+        self.is_active = self.robot.is_usable()
+
+    @property
+    def grants(self) -> dict[int | None, frozenset[Permission]]:
+        """Permissions by project id; the key None means every project."""
+        if self._grants is None:
+            collected: dict[int | None, set[Permission]] = {}
+            for grant in self.robot.permissions.all():
+                collected.setdefault(grant.project_id, set()).add(
+                    (ProjectResource(grant.resource), Action(grant.action))
+                )
+            self._grants = {key: frozenset(value) for key, value in collected.items()}
+        return self._grants
+
+    def granted_in(self, project: ProjectLike) -> frozenset[Permission]:
+        if not self.robot.is_usable():
+            return frozenset()
+        return self.grants.get(project.id, frozenset()) | self.grants.get(None, frozenset())
+
+    def can_system(self, action: Action, resource: SystemResource) -> bool:
+        return False
+
+    def visible_projects_q(self) -> Q:
+        if None in self.grants:
+            return Q()
+        return Q(public=True) | Q(id__in=[pid for pid in self.grants if pid is not None])
+
+
+def require(principal: Principal, action: Action | str, resource: Resource) -> None:
+    """Raises Forbidden with a message naming what was refused, unless `principal.can` says yes."""
+    if principal.can(action, resource):
+        return
+    from portal.utilities.errors import Forbidden
+
+    where = f" in project {resource.project.name}" if resource.project is not None else ""
+    raise Forbidden(f"{principal.audit_name or 'anonymous'} may not {Action(action)} {resource.kind}{where}")

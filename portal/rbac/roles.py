@@ -1,0 +1,157 @@
+"""Roles are data: each project role maps to a set of (resource, action) pairs, Harbor's way."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    PULL = "pull"
+    PUSH = "push"
+    DELETE = "delete"
+    READ = "read"
+    LIST = "list"
+    CREATE = "create"
+    UPDATE = "update"
+
+
+class ProjectResource(StrEnum):
+    PROJECT = "project"
+    MEMBER = "member"
+    ROBOT = "robot"
+    LOG = "log"
+    REPOSITORY = "repository"
+    ARTIFACT = "artifact"
+    TAG = "tag"
+    TAG_RULE = "tag-rule"
+    CONTAINER = "container"
+
+
+class SystemResource(StrEnum):
+    PROJECT = "project"
+    USER = "user"
+    ROBOT = "robot"
+    LOG = "log"
+    CATALOG = "catalog"
+    CONFIGURATION = "configuration"
+    HOST = "host"
+
+
+class Role(StrEnum):
+    PROJECT_ADMIN = "project_admin"
+    MAINTAINER = "maintainer"
+    DEVELOPER = "developer"
+    GUEST = "guest"
+    LIMITED_GUEST = "limited_guest"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+Permission = tuple[ProjectResource, Action]
+
+A, R = Action, ProjectResource
+
+_LIMITED_GUEST: frozenset[Permission] = frozenset(
+    {
+        (R.PROJECT, A.READ),
+        (R.REPOSITORY, A.LIST),
+        (R.REPOSITORY, A.READ),
+        (R.REPOSITORY, A.PULL),
+        (R.ARTIFACT, A.LIST),
+        (R.ARTIFACT, A.READ),
+        (R.TAG, A.LIST),
+    }
+)
+
+_GUEST = _LIMITED_GUEST | {
+    (R.MEMBER, A.LIST),
+    (R.MEMBER, A.READ),
+    (R.LOG, A.LIST),
+    (R.ROBOT, A.LIST),
+    (R.ROBOT, A.READ),
+    (R.CONTAINER, A.LIST),
+    (R.CONTAINER, A.READ),
+}
+
+_DEVELOPER = _GUEST | {
+    (R.REPOSITORY, A.PUSH),
+    (R.REPOSITORY, A.UPDATE),
+    (R.ARTIFACT, A.CREATE),
+    (R.TAG, A.CREATE),
+    (R.CONTAINER, A.CREATE),
+    (R.CONTAINER, A.UPDATE),
+    (R.CONTAINER, A.DELETE),
+}
+
+_MAINTAINER = _DEVELOPER | {
+    (R.REPOSITORY, A.DELETE),
+    (R.ARTIFACT, A.DELETE),
+    (R.TAG, A.DELETE),
+    (R.TAG_RULE, A.LIST),
+    (R.TAG_RULE, A.READ),
+    (R.TAG_RULE, A.CREATE),
+    (R.TAG_RULE, A.UPDATE),
+    (R.TAG_RULE, A.DELETE),
+}
+
+_PROJECT_ADMIN = _MAINTAINER | {
+    (R.PROJECT, A.UPDATE),
+    (R.PROJECT, A.DELETE),
+    (R.MEMBER, A.CREATE),
+    (R.MEMBER, A.UPDATE),
+    (R.MEMBER, A.DELETE),
+    (R.ROBOT, A.CREATE),
+    (R.ROBOT, A.UPDATE),
+    (R.ROBOT, A.DELETE),
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.PROJECT_ADMIN: frozenset(_PROJECT_ADMIN),
+    Role.MAINTAINER: frozenset(_MAINTAINER),
+    Role.DEVELOPER: frozenset(_DEVELOPER),
+    Role.GUEST: frozenset(_GUEST),
+    Role.LIMITED_GUEST: _LIMITED_GUEST,
+}
+
+# Ranked from the most to the least powerful; each role holds every permission of the next.
+ROLE_ORDER: tuple[Role, ...] = (Role.PROJECT_ADMIN, Role.MAINTAINER, Role.DEVELOPER, Role.GUEST, Role.LIMITED_GUEST)
+
+# What anyone, signed in or not, may do in a public project.
+PUBLIC_PROJECT_PERMISSIONS: frozenset[Permission] = _LIMITED_GUEST
+
+# What a robot may be granted: never membership or robot management, which stay with people.
+ROBOT_GRANTABLE: frozenset[Permission] = frozenset(
+    {
+        (R.REPOSITORY, A.PULL),
+        (R.REPOSITORY, A.PUSH),
+        (R.REPOSITORY, A.LIST),
+        (R.REPOSITORY, A.READ),
+        (R.REPOSITORY, A.DELETE),
+        (R.ARTIFACT, A.LIST),
+        (R.ARTIFACT, A.READ),
+        (R.ARTIFACT, A.CREATE),
+        (R.ARTIFACT, A.DELETE),
+        (R.TAG, A.LIST),
+        (R.TAG, A.CREATE),
+        (R.TAG, A.DELETE),
+        (R.PROJECT, A.READ),
+        (R.LOG, A.LIST),
+        (R.CONTAINER, A.LIST),
+        (R.CONTAINER, A.READ),
+        (R.CONTAINER, A.CREATE),
+        (R.CONTAINER, A.UPDATE),
+        (R.CONTAINER, A.DELETE),
+    }
+)
+
+
+def permissions_of(role: Role | str | None) -> frozenset[Permission]:
+    if role is None:
+        return frozenset()
+    return ROLE_PERMISSIONS[Role(role)]
+
+
+def role_allows(role: Role | str | None, resource: ProjectResource | str, action: Action | str) -> bool:
+    return (ProjectResource(resource), Action(action)) in permissions_of(role)

@@ -1,0 +1,1 @@
+"""Robot accounts: non-human principals with an explicit permission list."""

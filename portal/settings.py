@@ -1,0 +1,172 @@
+"""Berth's one settings module: every setting is read from the environment here, with its default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from portal.utilities.env import (
+    ConfigurationError,
+    Environment,
+    database_from_url,
+    persistent_secret,
+)
+
+env = Environment()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = env.path("BERTH_VAR_DIR", BASE_DIR / "var", "Where Berth keeps its files: SQLite database, keys, registry data.")
+PRODUCTION = env.bool("BERTH_PRODUCTION", False, "Production mode: secrets must be given, never generated.")
+DEBUG = env.bool("BERTH_DEBUG", False, "Django debug pages (never in production).")
+
+_secret = env.optional_str("BERTH_SECRET_KEY", "Django secret key; generated under BERTH_VAR_DIR in development.")
+if _secret is None and PRODUCTION:
+    raise ConfigurationError("BERTH_SECRET_KEY is required when BERTH_PRODUCTION is true")
+SECRET_KEY = _secret or persistent_secret(VAR_DIR / "secret_key")
+
+ALLOWED_HOSTS = env.list("BERTH_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"], "Host names the portal answers to.")
+CSRF_TRUSTED_ORIGINS = env.list("BERTH_CSRF_TRUSTED_ORIGINS", [], "Origins (scheme://host[:port]) trusted for CSRF behind a proxy.")
+BIND = env.str("BERTH_BIND", "127.0.0.1:8000", "Address and port `make run` listens on.")
+EXTERNAL_URL = env.str("BERTH_EXTERNAL_URL", f"http://{BIND}", "The URL clients use to reach Berth (token realm, pull commands).")
+
+DATABASES = {
+    "default": database_from_url(
+        env.str("BERTH_DATABASE_URL", f"sqlite:///{VAR_DIR / 'berth.sqlite3'}", "Database URL: sqlite:///PATH or postgres://USER:PASS@HOST:PORT/NAME.")
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # WAL keeps the worker and the portal from locking each other out on the development database.
+    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", **DATABASES["default"]["OPTIONS"]}
+
+REDIS_URL = env.str("BERTH_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL: Celery broker and shared cache.")
+
+AUDIT_RETENTION_DAYS = env.int("BERTH_AUDIT_RETENTION_DAYS", 90, "Audit log rows older than this many days are purged daily.")
+LOGIN_MAX_FAILURES = env.int("BERTH_LOGIN_MAX_FAILURES", 5, "Failed logins per account or address within the window before refusal.")
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("BERTH_LOGIN_FAILURE_WINDOW", 300, "Window, in seconds, over which failed logins are counted.")
+METRICS_ALLOWED_NETWORKS = env.list("BERTH_METRICS_ALLOWED", ["127.0.0.1/32", "::1/128"], "Networks allowed to read /metrics without a token.")
+TRUSTED_PROXIES = env.list("BERTH_TRUSTED_PROXIES", [], "Networks of reverse proxies whose X-Forwarded-For is believed.")
+METRICS_TOKEN = env.optional_str("BERTH_METRICS_TOKEN", "Bearer token that also grants /metrics.")
+ADMIN_PASSWORD = env.optional_str("BERTH_ADMIN_PASSWORD", "Password for the first admin; printed once when generated.")
+MAX_PAGE_SIZE = 1000
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "portal.accounts",
+    "portal.projects",
+    "portal.robots",
+    "portal.audit",
+    "portal.system",
+]
+
+MIDDLEWARE = [
+    "portal.system.metrics.RequestMetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "portal" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_TZ = True
+USE_I18N = False
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+STATICFILES_DIRS = [FRONTEND_DIST] if FRONTEND_DIST.is_dir() else []
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_NAME = "berth_csrftoken"
+SESSION_COOKIE_NAME = "berth_session"
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "portal.accounts.authentication.SessionPrincipalAuthentication",
+        "portal.accounts.authentication.BasicPrincipalAuthentication",
+        "portal.accounts.authentication.BearerTokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "UNAUTHENTICATED_USER": "portal.rbac.principals.AnonymousPrincipal",
+    "DEFAULT_PAGINATION_CLASS": "portal.utilities.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "portal.utilities.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "ORDERING_PARAM": "sort",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Berth API",
+    "DESCRIPTION": "Container registry portal with a fleet runtime. The UI and automation use this same API.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = env.bool("BERTH_CELERY_EAGER", False, "Run Celery tasks in-process (tests of pure logic only).")
+CELERY_BEAT_SCHEDULE = {
+    "purge-audit-log": {"task": "portal.audit.tasks.purge_audit_log", "schedule": 24 * 3600.0},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("BERTH_LOG_LEVEL", "INFO", "Log level.")},
+}
+
+BERTH_SETTINGS = env.declared

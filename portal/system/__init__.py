@@ -1,0 +1,1 @@
+"""System-wide concerns: settings, health, metrics, search and information about this Berth."""

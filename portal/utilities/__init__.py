@@ -1,0 +1,1 @@
+"""Generic helpers shared by every portal app; nothing here knows a model."""

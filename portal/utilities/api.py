@@ -1,0 +1,84 @@
+"""Base pieces every app's API uses: project lookup by name, permission checks, strict input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import permissions, serializers
+
+from portal.projects.models import Project
+from portal.rbac.principals import Principal, Resource, require
+from portal.rbac.roles import Action, ProjectResource
+from portal.utilities.errors import NotFound
+from portal.utilities.requests import client_address
+
+# HTTP method → the action a viewset's default permission check asks about.
+METHOD_ACTIONS = {
+    "GET": Action.LIST,
+    "HEAD": Action.LIST,
+    "OPTIONS": Action.LIST,
+    "POST": Action.CREATE,
+    "PUT": Action.UPDATE,
+    "PATCH": Action.UPDATE,
+    "DELETE": Action.DELETE,
+}
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, so a typo is a 400 instead of silently ignored."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - {name for name, field in self.fields.items() if not field.read_only})
+            if unknown:
+                raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
+    pass
+
+
+def visible_project(principal: Principal, name: str) -> Project:
+    """The project by name, or 404 when it does not exist or the caller may not see it."""
+    project = Project.objects.visible_to(principal).filter(name=name).first()
+    if project is None:
+        raise NotFound(f"project {name!r} not found", code="project_not_found")
+    return project
+
+
+class ProjectScopedMixin:
+    """For views under /projects/{project_name}/…: resolves the project once per request."""
+
+    project_resource: ProjectResource
+
+    def get_project(self) -> Project:
+        cached = getattr(self, "_project", None)
+        if cached is None:
+            cached = visible_project(self.request.user, self.kwargs["project_name"])  # type: ignore[attr-defined]
+            self._project = cached
+        return cached
+
+    def require(self, action: Action | str, kind: ProjectResource | None = None) -> None:
+        require(self.request.user, action, Resource.of_project(self.get_project(), kind or self.project_resource))  # type: ignore[attr-defined]
+
+    def source_ip(self) -> str | None:
+        return client_address(self.request)  # type: ignore[attr-defined]
+
+
+class ProjectActionPermission(permissions.BasePermission):
+    """Checks the project resource's action implied by the HTTP method (reads need `list`/`read`)."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if "project_name" not in view.kwargs:
+            return True
+        action = METHOD_ACTIONS.get(request.method, Action.READ)
+        if action is Action.LIST and view.kwargs.get(getattr(view, "lookup_url_kwarg", None) or view.lookup_field):
+            action = Action.READ
+        view.require(action)
+        return True
+
+
+def ordered(queryset: QuerySet[Any], *fields: str) -> QuerySet[Any]:
+    return queryset if queryset.ordered else queryset.order_by(*fields)

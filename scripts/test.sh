@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs Berth's whole test suite against a private PostgreSQL and Redis that it starts and stops.
+source "$(dirname "$0")/lib.sh"
+setup
+
+TEST_VAR="$VAR/test"
+PG_PORT="${BERTH_TEST_PG_PORT:-55432}"
+REDIS_PORT="${BERTH_TEST_REDIS_PORT:-56379}"
+mkdir -p "$TEST_VAR"
+cleanup() { stop_postgres "$TEST_VAR/postgres"; stop_redis "$TEST_VAR/redis" "$REDIS_PORT"; }
+trap cleanup EXIT
+start_postgres "$TEST_VAR/postgres" "$PG_PORT"
+start_redis "$TEST_VAR/redis" "$REDIS_PORT"
+
+export BERTH_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/berth"
+export BERTH_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export BERTH_VAR_DIR="$TEST_VAR/var"
+
+status=0
+if [ -f "$BERTH_ROOT/frontend/package.json" ]; then
+    say "UI unit tests"
+    (cd "$BERTH_ROOT/frontend" && npm run --silent test) || status=1
+fi
+say "Python tests"
+cd "$BERTH_ROOT"
+"$VENV/bin/python" -m pytest "$@" || status=1
+exit $status

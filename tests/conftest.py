@@ -1,0 +1,3 @@
+"""Root test configuration: fixtures are registered here as plugins, one module per area."""
+
+pytest_plugins = ["tests.fixtures.portal"]
