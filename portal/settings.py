@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "portal.robots",
     "portal.audit",
     "portal.system",
+    "portal.artifacts",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""The artifact index: repositories, artifacts and tags pushed through Berth's registry."""

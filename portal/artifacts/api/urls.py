@@ -1,0 +1,3 @@
+"""Routes of the artifacts API."""
+
+urlpatterns: list = []

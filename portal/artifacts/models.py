@@ -1,0 +1,1 @@
+"""Repositories, artifacts and tags."""

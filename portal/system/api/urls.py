@@ -1,0 +1,3 @@
+"""Routes of the system API."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Routes outside the versioned API: /metrics and the browser UI."""
+
+urlpatterns: list = []
