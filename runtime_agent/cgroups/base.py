@@ -1,0 +1,94 @@
+"""The interface every cgroup implementation offers to the runtime."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from runtime_agent.spec import Resources
+
+CFS_PERIOD_US = 100_000
+
+
+@dataclass
+class CgroupStats:
+    memory_usage: int
+    memory_limit: int | None
+    cpu_usage_ns: int
+    pids: int
+
+
+class Cgroup(ABC):
+    @abstractmethod
+    def create(self, resources: Resources) -> None:
+        """Make the cgroup (and its parents) and apply the limits."""
+
+    @abstractmethod
+    def paths(self) -> list[Path]:
+        """Every directory that makes up this cgroup, one per hierarchy."""
+
+    @abstractmethod
+    def stats(self) -> CgroupStats: ...
+
+    @abstractmethod
+    def oom_kills(self) -> int:
+        """How many processes the kernel's OOM killer has killed in this cgroup."""
+
+    def procs_files(self) -> list[str]:
+        """The files a process writes "0" to (from the host's mount namespace) to join."""
+        return [os.fspath(p / "cgroup.procs") for p in self.paths()]
+
+    def join(self, pid: int = 0) -> None:
+        for path in self.procs_files():
+            with open(path, "w") as f:
+                f.write(str(pid))
+
+    def exists(self) -> bool:
+        return any(p.is_dir() for p in self.paths())
+
+    def pids(self) -> list[int]:
+        found: set[int] = set()
+        for path in self.paths():
+            with contextlib.suppress(FileNotFoundError):
+                found.update(int(x) for x in (path / "cgroup.procs").read_text().split())
+        return sorted(found)
+
+    def kill(self) -> None:
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def destroy(self, timeout: float = 5.0) -> None:
+        """Kill what is left and remove every directory; rmdir is EBUSY until tasks are reaped."""
+        deadline = time.monotonic() + timeout
+        for path in self.paths():
+            while True:
+                try:
+                    os.rmdir(path)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as e:
+                    if e.errno != errno.EBUSY or time.monotonic() > deadline:
+                        raise
+                    self.kill()
+                    time.sleep(0.005)
+
+
+def read_int(path: Path, default: int = 0) -> int:
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return default
+    return default if text in ("", "max") else int(text)
+
+
+def write(path: Path, value: str | int) -> None:
+    with open(path, "w") as f:
+        f.write(str(value))

@@ -1,0 +1,94 @@
+"""cgroup v1: one directory per controller hierarchy, created under ``<ctrl>/<root>/<id>``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from runtime_agent.cgroups.base import CFS_PERIOD_US, Cgroup, CgroupStats, read_int, write
+from runtime_agent.spec import Resources
+
+CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "devices")
+
+# Docker's default device rules: mknod anything, but read/write only the harmless devices.
+DEVICE_RULES = (
+    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+)  # fmt: skip
+
+
+class CgroupV1(Cgroup):
+    def __init__(self, mount: Path, root: str, container_id: str) -> None:
+        self.mount = mount
+        self.root = root
+        self.id = container_id
+        self._dirs: dict[str, Path] = {}
+        seen: set[str] = set()
+        for ctrl in CONTROLLERS:
+            base = mount / ctrl
+            if not base.is_dir():
+                continue
+            # cpu and cpuacct are often co-mounted behind two symlinks to one hierarchy.
+            real = os.path.realpath(base)
+            if real in seen:
+                self._dirs[ctrl] = Path(real) / root / container_id
+                continue
+            seen.add(real)
+            self._dirs[ctrl] = base / root / container_id
+
+    def paths(self) -> list[Path]:
+        unique: dict[str, Path] = {}
+        for path in self._dirs.values():
+            unique.setdefault(os.path.realpath(path.parent) + "/" + path.name, path)
+        return list(unique.values())
+
+    def create(self, resources: Resources) -> None:
+        for path in self.paths():
+            path.mkdir(parents=True, exist_ok=True)
+        if "memory" in self._dirs and resources.memory:
+            mem = self._dirs["memory"]
+            write(mem / "memory.limit_in_bytes", resources.memory)
+            if (mem / "memory.memsw.limit_in_bytes").exists():
+                # Equal memory+swap limit means no swap, as Docker does without --memory-swap.
+                write(mem / "memory.memsw.limit_in_bytes", resources.memory)
+        if "cpu" in self._dirs:
+            cpu = self._dirs["cpu"]
+            if resources.cpus:
+                write(cpu / "cpu.cfs_period_us", CFS_PERIOD_US)
+                write(cpu / "cpu.cfs_quota_us", int(resources.cpus * CFS_PERIOD_US))
+            if resources.cpu_shares:
+                write(cpu / "cpu.shares", resources.cpu_shares)
+        if "pids" in self._dirs and resources.pids_limit and resources.pids_limit > 0:
+            write(self._dirs["pids"] / "pids.max", resources.pids_limit)
+        if "devices" in self._dirs:
+            dev = self._dirs["devices"]
+            write(dev / "devices.deny", "a")
+            for rule in DEVICE_RULES:
+                write(dev / "devices.allow", rule)
+
+    def stats(self) -> CgroupStats:
+        mem = self._dirs.get("memory")
+        limit = read_int(mem / "memory.limit_in_bytes") if mem else 0
+        return CgroupStats(
+            memory_usage=read_int(mem / "memory.usage_in_bytes") if mem else 0,
+            # v1 reports "no limit" as a huge page-rounded number.
+            memory_limit=limit if limit and limit < 1 << 62 else None,
+            cpu_usage_ns=read_int(self._dirs["cpuacct"] / "cpuacct.usage")
+            if "cpuacct" in self._dirs
+            else 0,
+            pids=read_int(self._dirs["pids"] / "pids.current") if "pids" in self._dirs else 0,
+        )
+
+    def oom_kills(self) -> int:
+        mem = self._dirs.get("memory")
+        if not mem:
+            return 0
+        try:
+            text = (mem / "memory.oom_control").read_text()
+        except FileNotFoundError:
+            return 0
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+        return 0

@@ -1,0 +1,134 @@
+"""A container's directory and state on disk, with the table of allowed state transitions."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from runtime_agent.errors import Conflict
+from runtime_agent.spec import ContainerSpec
+
+
+class Status(StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    RESTARTING = "restarting"
+    EXITED = "exited"
+    REMOVING = "removing"
+    DEAD = "dead"
+
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.CREATED: frozenset({Status.RUNNING, Status.EXITED, Status.REMOVING, Status.DEAD}),
+    Status.RUNNING: frozenset({Status.EXITED, Status.RESTARTING, Status.DEAD}),
+    Status.RESTARTING: frozenset({Status.RUNNING, Status.EXITED, Status.REMOVING, Status.DEAD}),
+    Status.EXITED: frozenset({Status.RUNNING, Status.REMOVING, Status.DEAD}),
+    Status.DEAD: frozenset({Status.REMOVING}),
+    Status.REMOVING: frozenset(),
+}
+
+
+@dataclass
+class State:
+    status: Status = Status.CREATED
+    pid: int = 0
+    shim_pid: int = 0
+    shim_start: int = 0
+    exit_code: int = 0
+    oom_killed: bool = False
+    error: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    restart_count: int = 0
+    generation: int = 0
+    stop_requested: bool = False
+    ip_address: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> State:
+        known = {f.name for f in fields(cls)}
+        state = cls(**{k: v for k, v in data.items() if k in known})
+        state.status = Status(state.status)
+        return state
+
+    @property
+    def running(self) -> bool:
+        return self.status in (Status.RUNNING, Status.RESTARTING)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Readers see the old or the new file, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+class Container:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.id = directory.name
+
+    @cached_property
+    def spec(self) -> ContainerSpec:
+        return ContainerSpec.from_dict(json.loads((self.dir / "config.json").read_bytes()))
+
+    @classmethod
+    def create(cls, directory: Path, spec: ContainerSpec) -> Container:
+        directory.mkdir(parents=True)
+        for sub in ("upper", "work", "rootfs"):
+            (directory / sub).mkdir()
+        container = cls(directory)
+        atomic_write(directory / "config.json", json.dumps(spec.to_dict()).encode())
+        atomic_write(directory / "state.json", json.dumps(asdict(State())).encode())
+        container.__dict__["spec"] = spec
+        return container
+
+    @property
+    def state(self) -> State:
+        return State.from_dict(json.loads((self.dir / "state.json").read_bytes()))
+
+    @contextmanager
+    def update(self) -> Iterator[State]:
+        """Read-modify-write the state under a lock shared with the shim."""
+        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            state = self.state
+            yield state
+            atomic_write(self.dir / "state.json", json.dumps(asdict(state)).encode())
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def transition(state: State, new: Status) -> None:
+        if new not in TRANSITIONS[state.status]:
+            raise Conflict(f"cannot move container from {state.status} to {new}")
+        state.status = new
+
+    @property
+    def upper(self) -> Path:
+        return self.dir / "upper"
+
+    @property
+    def work(self) -> Path:
+        return self.dir / "work"
+
+    @property
+    def rootfs(self) -> Path:
+        return self.dir / "rootfs"
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "container.log"

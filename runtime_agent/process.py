@@ -1,0 +1,316 @@
+"""What runs in the forked container process: namespaces, root filesystem, privileges, exec."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from runtime_agent import linux
+from runtime_agent.errors import StartFailed
+from runtime_agent.linux import (
+    MNT_DETACH,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    MS_STRICTATIME,
+)
+from runtime_agent.network import Attachment, configure_inside
+from runtime_agent.pathrs import ensure_dir, ensure_file
+from runtime_agent.spec import CAPABILITY_NUMBERS, ContainerSpec
+
+# Docker's masked and read-only paths.
+MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+    "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+)  # fmt: skip
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+DEVICES = (  # name, major, minor
+    ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
+    ("tty", 5, 0),
+)  # fmt: skip
+DEV_SYMLINKS = (
+    ("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
+    ("/proc/self/fd/2", "stderr"), ("pts/ptmx", "ptmx"), ("/proc/kcore", "core"),
+)  # fmt: skip
+
+
+@dataclass
+class Plan:
+    """Everything the child needs, resolved by the parent before fork so the child stays short."""
+
+    spec: ContainerSpec
+    rootfs: str
+    upper: str
+    work: str
+    mount_sources: list[str]  # one host path per spec mount ("" for tmpfs)
+    etc_files: dict[str, str]  # container path -> host file to bind (hosts, resolv.conf, hostname)
+    cgroup_procs: list[str]
+    seccomp_bpf: bytes | None
+    new_net: bool
+    attachment: Attachment | None = None
+
+
+def namespace_flags(plan: Plan) -> int:
+    flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWCGROUP
+    return flags | linux.CLONE_NEWNET if plan.new_net else flags
+
+
+def join_cgroup(procs_files: Sequence[str]) -> None:
+    for path in procs_files:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+
+
+def _mount_rootfs(plan: Plan) -> None:
+    spec = plan.spec
+    root = plan.rootfs
+    # Nothing done from here on may propagate back into the host's mount namespace.
+    linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
+    linux.mount_overlay(list(reversed(spec.layer_dirs)), plan.upper, plan.work, root)
+    for mount, source in zip(spec.mounts, plan.mount_sources, strict=True):
+        if mount.type == "tmpfs":
+            target = ensure_dir(root, mount.target)
+            data = f"mode=1777,size={mount.tmpfs_size}" if mount.tmpfs_size else "mode=1777"
+            linux.mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, data)
+            continue
+        if os.path.isdir(source):
+            target = ensure_dir(root, mount.target)
+        else:
+            target = ensure_file(root, mount.target)
+        linux.mount(source, target, None, MS_BIND | MS_REC)
+        if mount.readonly:
+            linux.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    proc = ensure_dir(root, "/proc")
+    linux.mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _mount_dev(ensure_dir(root, "/dev"))
+    sys_dir = ensure_dir(root, "/sys")
+    if plan.new_net:
+        linux.mount("sysfs", sys_dir, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
+    else:
+        # sysfs can only be mounted fresh from a network namespace of one's own.
+        linux.mount("/sys", sys_dir, None, MS_BIND | MS_REC)
+        linux.mount(None, sys_dir, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    for container_path, host_file in plan.etc_files.items():
+        linux.mount(host_file, ensure_file(root, container_path), None, MS_BIND)
+
+
+def _mount_dev(dev: str) -> None:
+    linux.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k")
+    for name, major, minor in DEVICES:
+        linux.mknod(f"{dev}/{name}", stat.S_IFCHR | 0o666, major, minor)
+        os.chmod(f"{dev}/{name}", 0o666)
+    # No terminal is attached, so the console is a sink rather than the host's console.
+    os.close(os.open(f"{dev}/console", os.O_CREAT | os.O_WRONLY, 0o600))
+    linux.mount(f"{dev}/null", f"{dev}/console", None, MS_BIND)
+    for target, name in DEV_SYMLINKS:
+        os.symlink(target, f"{dev}/{name}")
+    for sub in ("pts", "shm", "mqueue"):
+        os.mkdir(f"{dev}/{sub}", 0o755)
+    linux.mount(
+        "devpts",
+        f"{dev}/pts",
+        "devpts",
+        MS_NOSUID | MS_NOEXEC,
+        "newinstance,ptmxmode=0666,mode=0620",
+    )
+    linux.mount(
+        "shm", f"{dev}/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k"
+    )
+    linux.mount("mqueue", f"{dev}/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def _pivot(root: str) -> None:
+    os.chdir(root)
+    # pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only ours.
+    linux.pivot_root(".", ".")
+    linux.umount2(".", MNT_DETACH)
+    os.chdir("/")
+
+
+def _mask_paths() -> None:
+    for path in MASKED_PATHS:
+        try:
+            if os.path.isdir(path):
+                linux.mount("tmpfs", path, "tmpfs", MS_RDONLY)
+            else:
+                linux.mount("/dev/null", path, None, MS_BIND)
+        except FileNotFoundError:
+            continue
+    for path in READONLY_PATHS:
+        try:
+            linux.mount(path, path, None, MS_BIND | MS_REC)
+            linux.mount(path, path, None, MS_BIND | MS_REC | MS_REMOUNT | MS_RDONLY)
+        except FileNotFoundError:
+            continue
+
+
+def _lookup_user(user: str) -> tuple[int, int, list[int], str]:
+    """uid, gid, supplementary groups and home for ``name|uid[:group|gid]`` in the new root."""
+    name, _, group = user.partition(":")
+    uid, gid, home = 0, 0, "/"
+    login = None
+    passwd = _read_db("/etc/passwd")
+    if name.isdigit():
+        uid = int(name)
+        entry = next((e for e in passwd if e[2] == name), None)
+    else:
+        entry = next((e for e in passwd if e[0] == name), None)
+        if entry is None:
+            raise StartFailed(f"unable to find user {name}: no matching entries in passwd file")
+        uid = int(entry[2])
+    if entry is not None:
+        login, gid, home = entry[0], int(entry[3]), entry[5]
+    groups_db = _read_db("/etc/group")
+    if group:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            found = next((g for g in groups_db if g[0] == group), None)
+            if found is None:
+                raise StartFailed(
+                    f"unable to find group {group}: no matching entries in group file"
+                )
+            gid = int(found[2])
+    extra = [int(g[2]) for g in groups_db if login and login in g[3].split(",") and g[2].isdigit()]
+    return uid, gid, sorted({gid, *extra}), home
+
+
+def _read_db(path: str) -> list[list[str]]:
+    try:
+        with open(path) as f:
+            return [line.rstrip("\n").split(":") for line in f if line.count(":") >= 3]
+    except FileNotFoundError:
+        return []
+
+
+def drop_privileges(spec: ContainerSpec, user: str) -> dict[str, str]:
+    """Bounding set, user, capabilities and no_new_privs; returns the HOME to default to."""
+    keep = 0
+    for cap in spec.capabilities:
+        keep |= 1 << CAPABILITY_NUMBERS[cap]
+    for cap in range(linux.cap_last_cap() + 1):
+        if not keep & (1 << cap):
+            linux.prctl(linux.PR_CAPBSET_DROP, cap)
+    linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_CLEAR_ALL)
+    extra_env: dict[str, str] = {}
+    uid, gid, groups, home = _lookup_user(user) if user else (0, 0, [0], "/root")
+    extra_env["HOME"] = home
+    os.setgroups(groups)
+    os.setgid(gid)
+    # A non-root uid loses every capability here, as under Docker; root keeps the default set.
+    os.setuid(uid)
+    if uid == 0:
+        linux.capset(keep, keep, 0)
+    linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+    return extra_env
+
+
+def _resolve_executable(arg0: str, env: dict[str, str]) -> str:
+    if "/" in arg0:
+        candidates = [arg0]
+    else:
+        candidates = [f"{d or '.'}/{arg0}" for d in env.get("PATH", "").split(":")]
+    for path in candidates:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            if not os.access(path, os.X_OK):
+                raise StartFailed(f'exec: "{arg0}": permission denied', 126)
+            return path
+    if "/" in arg0:
+        raise StartFailed(f'exec: "{arg0}": stat {arg0}: no such file or directory', 127)
+    raise StartFailed(f'exec: "{arg0}": executable file not found in $PATH', 127)
+
+
+def reset_signals() -> None:
+    # Python ignores SIGPIPE and SIGXFSZ; ignored dispositions would survive execve.
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def setup_and_exec(plan: Plan, net_ready_fd: int, net_go_fd: int) -> None:
+    """Runs as PID 1 of the new PID namespace; returns only by raising."""
+    spec = plan.spec
+    join_cgroup(plan.cgroup_procs)
+    os.unshare(namespace_flags(plan))
+    if net_ready_fd >= 0:
+        os.write(net_ready_fd, b"1")
+        os.close(net_ready_fd)
+        reply = os.read(net_go_fd, 4096)
+        os.close(net_go_fd)
+        if reply != b"ok":
+            raise StartFailed(f"network setup failed: {reply.decode(errors='replace')}")
+        if plan.attachment:
+            configure_inside(plan.attachment)
+    if plan.new_net:
+        linux.link_up("lo")
+    linux.sethostname(spec.hostname)
+    _mount_rootfs(plan)
+    workdir_host = ensure_dir(plan.rootfs, spec.workdir)
+    _pivot(plan.rootfs)
+    _mask_paths()
+    if spec.read_only:
+        linux.mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    env = dict(e.partition("=")[::2] for e in spec.env)
+    extra = drop_privileges(spec, spec.user)
+    for key, value in extra.items():
+        env.setdefault(key, value)
+    os.chdir("/" + os.path.relpath(workdir_host, plan.rootfs).lstrip("."))
+    executable = _resolve_executable(spec.args[0], env)
+    if plan.seccomp_bpf:
+        linux.seccomp_set_filter(plan.seccomp_bpf)
+    reset_signals()
+    if spec.init:
+        _run_init(executable, spec.args, env)
+    os.execve(executable, spec.args, env)
+
+
+def _run_init(executable: str, args: list[str], env: dict[str, str]) -> None:
+    """A minimal PID 1: forward signals to the one child, reap every zombie, exit as it did."""
+    child = os.fork()
+    if child == 0:
+        os.setsid()
+        os.execve(executable, args, env)
+    forwarded = [
+        s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD)
+    ]
+    for sig in forwarded:
+        try:
+            signal.signal(sig, lambda signum, _frame: os.kill(child, signum))
+        except (OSError, ValueError):
+            continue
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            continue
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)
+
+
+def exit_code_for(error: BaseException) -> int:
+    if isinstance(error, StartFailed):
+        return error.exit_code
+    if isinstance(error, OSError) and error.errno in (errno.ENOENT,):
+        return 127
+    return 128

@@ -1,0 +1,673 @@
+"""The runtime's Python API: containers from create to remove, as the agent and CLI use them."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import select
+import shutil
+import signal
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from runtime_agent import cgroups, seccomp, shim
+from runtime_agent.cgroups import Cgroup
+from runtime_agent.container import Container, State, Status, atomic_write
+from runtime_agent.errors import Conflict, NoSuchContainer, StartFailed
+from runtime_agent.network import BridgeNetwork, hosts_file, resolv_conf, veth_name
+from runtime_agent.process import Plan, drop_privileges, join_cgroup, reset_signals
+from runtime_agent.settings import Settings
+from runtime_agent.spec import ContainerSpec, MountSpec, RunOptions
+from runtime_agent.volumes import VolumeStore
+
+if TYPE_CHECKING:
+    from runtime_agent.images import ImageStore
+
+
+class ImageLike(Protocol):
+    """What the runtime needs from an image (``runtime_agent.images.Image`` has it)."""
+
+    id: str
+    config: dict[str, Any]
+    layer_dirs: list[Path]
+
+
+@dataclass
+class LogEntry:
+    time: str
+    stream: str
+    data: bytes
+
+
+@dataclass
+class ExecResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+
+NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")  # mnt last: it changes our root
+
+
+class Runtime:
+    def __init__(
+        self,
+        state_dir: Path | str | None = None,
+        *,
+        images: ImageStore | None = None,
+        bridge: str | None = None,
+        subnet: str | None = None,
+        cgroup_root: str | None = None,
+        cgroup_mount: Path = cgroups.CGROUP_MOUNT,
+    ) -> None:
+        settings = Settings.from_env()
+        self.state_dir = Path(state_dir) if state_dir else settings.state_dir
+        self.containers_dir = self.state_dir / "containers"
+        self.containers_dir.mkdir(parents=True, exist_ok=True)
+        self._images = images
+        self.volumes = VolumeStore(self.state_dir)
+        self.network = BridgeNetwork(
+            self.state_dir, bridge or settings.bridge, subnet or settings.subnet
+        )
+        self.cgroup_root = cgroup_root or settings.cgroup_root
+        self.cgroup_mount = cgroup_mount
+        self._bridge_ready = False
+
+    @property
+    def images(self) -> ImageStore:
+        if self._images is None:
+            from runtime_agent.images import ImageStore
+
+            self._images = ImageStore(self.state_dir)
+        return self._images
+
+    # Lookup -------------------------------------------------------------------
+
+    def get(self, ref: str) -> Container:
+        """By full id, name or unique id prefix, as docker resolves them."""
+        direct = self.containers_dir / ref
+        if len(ref) == 64 and (direct / "config.json").exists():
+            return Container(direct)
+        matches = []
+        for directory in self.containers_dir.iterdir():
+            try:
+                name = json.loads((directory / "config.json").read_bytes())["name"]
+            except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+                continue
+            if name == ref.lstrip("/"):
+                return Container(directory)
+            if directory.name.startswith(ref):
+                matches.append(directory)
+        if len(matches) == 1:
+            return Container(matches[0])
+        if len(matches) > 1:
+            raise Conflict(f"multiple IDs found with provided prefix: {ref}")
+        raise NoSuchContainer(ref)
+
+    def list(self, all: bool = False) -> list[Container]:
+        found = []
+        for directory in self.containers_dir.iterdir():
+            if not (directory / "state.json").exists():
+                continue
+            container = Container(directory)
+            try:
+                state = self.reconcile(container)
+            except FileNotFoundError:
+                continue
+            if all or state.running:
+                found.append(container)
+        return sorted(found, key=lambda c: c.spec.created, reverse=True)
+
+    def cgroup(self, container_id: str) -> Cgroup:
+        return cgroups.cgroup_for(container_id, self.cgroup_root, self.cgroup_mount)
+
+    # Create / start -----------------------------------------------------------------
+
+    def create(self, image: str | ImageLike, options: RunOptions | None = None) -> Container:
+        options = options or RunOptions()
+        if isinstance(image, str):
+            ref, img = image, self.images.get(image)
+        else:
+            img = image
+            ref = next(
+                iter(getattr(img, "references", None) or getattr(img, "repo_tags", None) or []),
+                img.id,
+            )
+        spec = ContainerSpec.from_image(ref, img.id, img.config, img.layer_dirs, options)
+        spec.validate()
+        for other in self.containers_dir.iterdir():
+            try:
+                if json.loads((other / "config.json").read_bytes())["name"] == spec.name:
+                    raise Conflict(
+                        f'Conflict. The container name "/{spec.name}" is already in use by container '
+                        f'"{other.name}". You have to remove (or rename) that container to be able to reuse that name.'
+                    )
+            except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+                continue
+        spec.mounts = [self._volume_source(m) for m in spec.mounts]
+        container = Container.create(self.containers_dir / spec.id, spec)
+        try:
+            self.cgroup(spec.id).create(spec.resources)
+            ip = None
+            if spec.network == "bridge":
+                if not self._bridge_ready:
+                    self.network.ensure()
+                    self._bridge_ready = True
+                ip = self.network.allocate(spec.id).ip
+                self.network.publish(spec.id, ip, spec.ports)
+                with container.update() as st:
+                    st.ip_address = ip
+            if spec.network == "host":
+                hosts = Path("/etc/hosts").read_text()
+            else:
+                hosts = hosts_file(spec.hostname, ip)
+            atomic_write(container.dir / "hosts", hosts.encode())
+            atomic_write(container.dir / "resolv.conf", resolv_conf().encode())
+            atomic_write(container.dir / "hostname", f"{spec.hostname}\n".encode())
+        except BaseException:
+            self._release(container)
+            raise
+        return container
+
+    def _volume_source(self, mount: MountSpec) -> MountSpec:
+        if mount.type != "volume":
+            return mount
+        volume = self.volumes.create(mount.source or None)
+        return MountSpec("volume", mount.target, volume.name, mount.readonly)
+
+    def _plan(self, container: Container) -> Plan:
+        spec = container.spec
+        sources = []
+        for mount in spec.mounts:
+            if mount.type == "volume":
+                sources.append(self.volumes.get(mount.source).mountpoint)
+            else:
+                sources.append(mount.source if mount.type == "bind" else "")
+        attachment = None
+        if spec.network == "bridge":
+            attachment = self.network.allocate(spec.id)
+        return Plan(
+            spec=spec,
+            rootfs=str(container.rootfs),
+            upper=str(container.upper),
+            work=str(container.work),
+            mount_sources=sources,
+            etc_files={
+                "/etc/hosts": str(container.dir / "hosts"),
+                "/etc/resolv.conf": str(container.dir / "resolv.conf"),
+                "/etc/hostname": str(container.dir / "hostname"),
+            },
+            cgroup_procs=self.cgroup(spec.id).procs_files(),
+            seccomp_bpf=seccomp.default_filter(),
+            new_net=spec.network != "host",
+            attachment=attachment,
+        )
+
+    def start(self, ref: str | Container) -> Container:
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        lock = os.open(container.dir / "start.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            with container.update() as st:
+                if st.running:
+                    return container
+                if Status.RUNNING not in _allowed(st):
+                    raise Conflict(f"cannot start a container in state {st.status}")
+                st.stop_requested = False
+            spec = container.spec
+            shim.spawn(
+                container,
+                self._plan(container),
+                self.cgroup(spec.id),
+                self.network if spec.network == "bridge" else None,
+                lambda: self._release(container),
+            )
+        finally:
+            os.close(lock)
+        return container
+
+    def run(self, image: str | ImageLike, options: RunOptions | None = None) -> Container:
+        container = self.create(image, options)
+        try:
+            return self.start(container)
+        except StartFailed:
+            if container.spec.auto_remove:
+                self._release(container)
+            raise
+
+    # Stop / kill / wait -----------------------------------------------------------------
+
+    def reconcile(self, container: Container) -> State:
+        """A container whose shim is gone (killed, host rebooted) cannot be running."""
+        state = container.state
+        if not state.running or shim.process_start_time(state.shim_pid) == state.shim_start:
+            return state
+        with container.update() as st:
+            if st.running and shim.process_start_time(st.shim_pid) != st.shim_start:
+                container.transition(
+                    st, Status.EXITED if st.status == Status.RUNNING else Status.EXITED
+                )
+                st.exit_code = st.exit_code or 255
+                st.error = "container supervisor (shim) exited unexpectedly"
+                st.pid = st.shim_pid = 0
+            return st
+
+    def wait(self, ref: str | Container, timeout: float | None = None) -> int:
+        """Block until the current run exits; returns its exit code."""
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        state = container.state
+        if not state.running:
+            return state.exit_code
+        generation = state.generation
+        try:
+            pidfd = os.pidfd_open(state.shim_pid)
+        except ProcessLookupError:
+            return self.reconcile(container).exit_code
+        try:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            step = 0.002
+            while True:
+                state = container.state
+                if (
+                    not state.running
+                    or state.generation != generation
+                    or (state.status == Status.RESTARTING and state.finished_at)
+                ):
+                    return state.exit_code
+                if deadline is not None and time.monotonic() > deadline:
+                    raise TimeoutError(f"container {container.id[:12]} still running")
+                if poller.poll(step * 1000):
+                    return self.reconcile(container).exit_code
+                step = min(step * 2, 0.05)
+        finally:
+            os.close(pidfd)
+
+    def kill(self, ref: str | Container, sig: int = signal.SIGKILL) -> None:
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        with container.update() as st:
+            if st.status != Status.RUNNING or not st.pid:
+                raise Conflict(
+                    f"Cannot kill container: {container.id}: Container {container.id} is not running"
+                )
+            if sig == signal.SIGKILL:
+                st.stop_requested = True
+            pid = st.pid
+        _signal(pid, sig)
+
+    def stop(self, ref: str | Container, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds; the restart policy does not apply."""
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        self.reconcile(container)
+        with container.update() as st:
+            if not st.running:
+                return
+            st.stop_requested = True
+            pid = st.pid if st.status == Status.RUNNING else 0
+        if pid:
+            try:
+                pidfd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                pidfd = -1
+            if pidfd >= 0:
+                try:
+                    signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+                    if not select.select([pidfd], [], [], timeout)[0]:
+                        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                finally:
+                    os.close(pidfd)
+        self._wait_stopped(container)
+
+    def _wait_stopped(self, container: Container, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.reconcile(container).running:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"container {container.id[:12]} did not stop")
+            time.sleep(0.005)
+
+    def restart(self, ref: str | Container, timeout: float = 10.0) -> None:
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        self.stop(container, timeout)
+        self.start(container)
+
+    # Remove -----------------------------------------------------------------
+
+    def remove(self, ref: str | Container, force: bool = False) -> None:
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        state = self.reconcile(container)
+        if state.running:
+            if not force:
+                raise Conflict(
+                    f"You cannot remove a running container {container.id}. "
+                    "Stop the container before attempting removal or force remove"
+                )
+            with container.update() as st:
+                st.stop_requested = True
+                pid = st.pid
+            if pid:
+                _signal(pid, signal.SIGKILL)
+            self._wait_stopped(container)
+        with container.update() as st:
+            container.transition(st, Status.REMOVING)
+        self._release(container)
+
+    def _release(self, container: Container) -> None:
+        """Undo everything create and start made: cgroups, addresses, rules, anonymous volumes."""
+        spec = container.spec
+        cgroup = self.cgroup(spec.id)
+        cgroup.kill()
+        cgroup.destroy()
+        if spec.network == "bridge":
+            self.network.unpublish(spec.id)
+            self.network.release(spec.id)
+            # The kernel deletes the veth with the namespace; this covers a namespace kept alive.
+            if os.path.exists(f"/sys/class/net/{veth_name(spec.id)}"):
+                os.system(f"ip link del {veth_name(spec.id)} 2>/dev/null")
+        shutil.rmtree(container.dir, ignore_errors=True)
+        for mount in spec.mounts:
+            if mount.type == "volume":
+                try:
+                    volume = self.volumes.get(mount.source)
+                except Exception:  # noqa: BLE001 - already gone
+                    continue
+                if volume.anonymous and not self.volumes.users(volume.name):
+                    self.volumes.remove(volume.name)
+
+    # Inspect / logs / stats -----------------------------------------------------------
+
+    def inspect(self, ref: str | Container) -> dict[str, Any]:
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        st = self.reconcile(container)
+        spec = container.spec
+        return {
+            "Id": spec.id,
+            "Name": f"/{spec.name}",
+            "Created": spec.created,
+            "Path": spec.args[0],
+            "Args": spec.args[1:],
+            "Image": spec.image_id,
+            "State": {
+                "Status": str(st.status),
+                "Running": st.status == Status.RUNNING,
+                "Restarting": st.status == Status.RESTARTING,
+                "OOMKilled": st.oom_killed,
+                "Dead": st.status == Status.DEAD,
+                "Pid": st.pid,
+                "ExitCode": st.exit_code,
+                "Error": st.error,
+                "StartedAt": st.started_at,
+                "FinishedAt": st.finished_at,
+            },
+            "RestartCount": st.restart_count,
+            "LogPath": str(container.log_path),
+            "Config": {
+                "Hostname": spec.hostname,
+                "User": spec.user,
+                "Env": spec.env,
+                "Cmd": spec.args,
+                "Image": spec.image,
+                "WorkingDir": spec.workdir,
+                "Labels": spec.labels,
+                "ExposedPorts": {p: {} for p in spec.exposed_ports},
+            },
+            "HostConfig": {
+                "NetworkMode": spec.network,
+                "Memory": spec.resources.memory or 0,
+                "NanoCpus": int((spec.resources.cpus or 0) * 1e9),
+                "CpuShares": spec.resources.cpu_shares or 0,
+                "PidsLimit": spec.resources.pids_limit,
+                "RestartPolicy": {
+                    "Name": spec.restart.name,
+                    "MaximumRetryCount": spec.restart.max_retries,
+                },
+                "AutoRemove": spec.auto_remove,
+                "ReadonlyRootfs": spec.read_only,
+                "CapAdd": None,
+                "Init": spec.init,
+            },
+            "Mounts": [
+                {
+                    "Type": m.type,
+                    "Name": m.source if m.type == "volume" else "",
+                    "Source": self.volumes.root.joinpath(m.source, "_data").as_posix()
+                    if m.type == "volume"
+                    else m.source,
+                    "Destination": m.target,
+                    "RW": not m.readonly,
+                }
+                for m in spec.mounts
+            ],
+            "NetworkSettings": {
+                "IPAddress": st.ip_address,
+                "Gateway": str(self.network.gateway) if st.ip_address else "",
+                "Bridge": self.network.bridge if spec.network == "bridge" else "",
+                "Ports": {
+                    f"{p.container_port}/{p.protocol}": [
+                        {"HostIp": p.host_ip, "HostPort": str(p.host_port)}
+                    ]
+                    for p in spec.ports
+                },
+            },
+        }
+
+    def logs(
+        self, ref: str | Container, follow: bool = False, tail: int | None = None
+    ) -> Iterator[LogEntry]:
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        try:
+            f = open(container.log_path, "rb")  # noqa: SIM115 - closed in finally, generator-scoped
+        except FileNotFoundError:
+            if not follow:
+                return
+            while not container.log_path.exists():
+                if not self.reconcile(container).running:
+                    return
+                time.sleep(0.02)
+            f = open(container.log_path, "rb")  # noqa: SIM115
+        try:
+            if tail is not None:
+                lines = f.readlines()
+                for line in lines[len(lines) - tail if tail < len(lines) else 0 :]:
+                    yield _parse(line)
+            buffer = b""
+            while True:
+                chunk = f.readline()
+                if chunk:
+                    buffer += chunk
+                    if buffer.endswith(b"\n"):
+                        yield _parse(buffer)
+                        buffer = b""
+                    continue
+                if not follow:
+                    return
+                try:
+                    running = self.reconcile(container).running
+                except FileNotFoundError:
+                    running = False
+                if not running:
+                    # The shim writes the last lines before it records the exit.
+                    for line in f.readlines():
+                        yield _parse(buffer + line)
+                        buffer = b""
+                    return
+                time.sleep(0.02)
+        finally:
+            f.close()
+
+    def stats(self, ref: str | Container) -> dict[str, Any]:
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        sample = self.cgroup(container.id).stats()
+        return {
+            "id": container.id,
+            "name": container.spec.name,
+            "memory_usage": sample.memory_usage,
+            "memory_limit": sample.memory_limit,
+            "cpu_usage_ns": sample.cpu_usage_ns,
+            "pids": sample.pids,
+            "read_at": time.time(),
+        }
+
+    # Exec -----------------------------------------------------------------
+
+    def exec(
+        self,
+        ref: str | Container,
+        argv: Sequence[str],
+        *,
+        env: Sequence[str] = (),
+        user: str | None = None,
+        workdir: str | None = None,
+        capture: bool = True,
+    ) -> ExecResult:
+        """Run a process inside a running container; without ``capture`` it uses our stdio."""
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        state = self.reconcile(container)
+        if state.status != Status.RUNNING or not state.pid:
+            raise Conflict(f"Container {container.id} is not running")
+        spec = container.spec
+        procs = self.cgroup(spec.id).procs_files()
+        ns_fds = [
+            os.open(f"/proc/{state.pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in NAMESPACES
+        ]
+        out_r, out_w = os.pipe() if capture else (-1, 1)
+        err_r, err_w = os.pipe() if capture else (-1, 2)
+        fail_r, fail_w = os.pipe()
+        try:
+            pid = os.fork()
+            if pid == 0:
+                code = 126
+                try:
+                    _exec_child(spec, ns_fds, procs, argv, env, user, workdir, out_w, err_w, fail_w)
+                except BaseException as e:  # noqa: BLE001 - reported through the pipe
+                    code = getattr(e, "exit_code", 126)
+                    os.write(fail_w, (getattr(e, "message", None) or str(e)).encode())
+                finally:
+                    os._exit(code)
+        finally:
+            for fd in ns_fds:
+                os.close(fd)
+            os.close(fail_w)
+            if capture:
+                os.close(out_w)
+                os.close(err_w)
+        outputs = _drain([out_r, err_r]) if capture else {}
+        failure = b"".join(iter(lambda: os.read(fail_r, 65536), b""))
+        os.close(fail_r)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if failure:
+            raise StartFailed(f"OCI runtime exec failed: {failure.decode(errors='replace')}", code)
+        return ExecResult(
+            128 - code if code < 0 else code, outputs.get(out_r, b""), outputs.get(err_r, b"")
+        )
+
+    # Agent restart -----------------------------------------------------------------
+
+    def recover(self) -> list[Container]:
+        """On agent start: record exits whose shim died and restart what the policy restarts."""
+        restarted = []
+        for container in self.list(all=True):
+            state = container.state
+            policy = container.spec.restart.name
+            if (
+                state.status == Status.EXITED
+                and state.error.startswith("container supervisor")
+                and (
+                    policy == "always" or (policy == "unless-stopped" and not state.stop_requested)
+                )
+            ):
+                self.start(container)
+                restarted.append(container)
+        return restarted
+
+
+def _allowed(state: State) -> frozenset[Status]:
+    from runtime_agent.container import TRANSITIONS
+
+    return TRANSITIONS[state.status]
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        signal.pidfd_send_signal(pidfd, sig)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(pidfd)
+
+
+def _parse(line: bytes) -> LogEntry:
+    entry = json.loads(line)
+    return LogEntry(entry["time"], entry["stream"], entry["log"].encode("utf-8", "surrogateescape"))
+
+
+def _drain(fds: list[int]) -> dict[int, bytes]:
+    data = {fd: b"" for fd in fds}
+    open_fds = list(fds)
+    while open_fds:
+        ready, _, _ = select.select(open_fds, [], [])
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            if chunk:
+                data[fd] += chunk
+            else:
+                open_fds.remove(fd)
+                os.close(fd)
+    return data
+
+
+def _exec_child(
+    spec: ContainerSpec,
+    ns_fds: list[int],
+    procs: list[str],
+    argv: Sequence[str],
+    env: Sequence[str],
+    user: str | None,
+    workdir: str | None,
+    out_w: int,
+    err_w: int,
+    fail_w: int,
+) -> None:
+    from runtime_agent.process import _resolve_executable
+
+    join_cgroup(procs)
+    for fd in ns_fds:
+        os.setns(fd)
+    # setns into a PID namespace applies to children only: the process to exec is one more fork.
+    child = os.fork()
+    if child:
+        os.close(fail_w)
+        _, status = os.waitpid(child, 0)
+        code = os.waitstatus_to_exitcode(status)
+        os._exit(128 - code if code < 0 else code)
+    os.setsid()
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(devnull, 0)
+    if out_w != 1:
+        os.dup2(out_w, 1)
+    if err_w != 2:
+        os.dup2(err_w, 2)
+    environ = dict(e.partition("=")[::2] for e in spec.env)
+    environ.update(dict(e.partition("=")[::2] for e in env))
+    for key, value in drop_privileges(spec, spec.user if user is None else user).items():
+        environ.setdefault(key, value)
+    os.chdir(workdir or spec.workdir)
+    executable = _resolve_executable(argv[0], environ)
+    bpf = seccomp.default_filter()
+    if bpf:
+        from runtime_agent.linux import seccomp_set_filter
+
+        seccomp_set_filter(bpf)
+    reset_signals()
+    os.execve(executable, list(argv), environ)

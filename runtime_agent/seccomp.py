@@ -1,0 +1,99 @@
+"""Builds the default seccomp deny-list filter with libseccomp, once per process."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import functools
+import logging
+import os
+import platform
+
+log = logging.getLogger(__name__)
+
+# Docker's default profile is an allow-list; this deny-list covers the syscalls that profile
+# keeps from containers because they reach kernel-wide state or escape the namespaces.
+DENIED_SYSCALLS: tuple[str, ...] = (
+    "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module",
+    "delete_module", "finit_module", "fsconfig", "fsmount", "fsopen", "fspick",
+    "get_kernel_syms", "get_mempolicy", "init_module", "ioperm", "iopl", "kcmp",
+    "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mbind", "mount",
+    "mount_setattr", "move_mount", "move_pages", "name_to_handle_at", "nfsservctl",
+    "open_by_handle_at", "open_tree", "perf_event_open", "pivot_root", "process_vm_readv",
+    "process_vm_writev", "ptrace", "query_module", "quotactl", "quotactl_fd", "reboot",
+    "request_key", "set_mempolicy", "setns", "settimeofday", "stime", "swapoff", "swapon",
+    "sysfs", "_sysctl", "umount", "umount2", "unshare", "uselib", "userfaultfd", "ustat",
+    "vm86", "vm86old",
+)  # fmt: skip
+
+# clone(2) may not create namespaces; clone3 passes flags in memory seccomp cannot read, so it
+# gets ENOSYS and libc falls back to clone, as under Docker.
+_CLONE_NAMESPACE_FLAGS = (
+    0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000,
+)  # fmt: skip
+
+_SCMP_ACT_ALLOW = 0x7FFF0000
+_SCMP_ACT_ERRNO_BASE = 0x00050000
+_SCMP_CMP_MASKED_EQ = 7
+_SCMP_ARCH = {"x86_64": (0x40000003, 0x4000003E), "aarch64": (0x40000028,)}  # i386, x32
+
+
+class _ArgCmp(ctypes.Structure):
+    _fields_ = [
+        ("arg", ctypes.c_uint),
+        ("op", ctypes.c_int),
+        ("datum_a", ctypes.c_uint64),
+        ("datum_b", ctypes.c_uint64),
+    ]
+
+
+@functools.cache
+def default_filter() -> bytes | None:
+    """The filter as raw BPF, or None when libseccomp is not installed."""
+    try:
+        lib = ctypes.CDLL("libseccomp.so.2")
+    except OSError:
+        log.warning("libseccomp.so.2 not found: containers run without a seccomp filter")
+        return None
+    lib.seccomp_init.restype = ctypes.c_void_p
+    lib.seccomp_init.argtypes = [ctypes.c_uint32]
+    lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+    lib.seccomp_rule_add_array.argtypes = [
+        ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(_ArgCmp),
+    ]  # fmt: skip
+    lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+    lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.seccomp_release.argtypes = [ctypes.c_void_p]
+    eperm = _SCMP_ACT_ERRNO_BASE | errno.EPERM
+    ctx = lib.seccomp_init(_SCMP_ACT_ALLOW)
+    try:
+        for arch in _SCMP_ARCH.get(platform.machine(), ()):
+            lib.seccomp_arch_add(ctx, arch)  # EEXIST or unsupported: the native arch stays
+        for name in DENIED_SYSCALLS:
+            nr = lib.seccomp_syscall_resolve_name(name.encode())
+            if nr >= 0:
+                lib.seccomp_rule_add_array(ctx, eperm, nr, 0, None)
+        clone_nr = lib.seccomp_syscall_resolve_name(b"clone")
+        for flag in _CLONE_NAMESPACE_FLAGS:
+            cmp = _ArgCmp(0, _SCMP_CMP_MASKED_EQ, flag, flag)
+            lib.seccomp_rule_add_array(ctx, eperm, clone_nr, 1, ctypes.byref(cmp))
+        clone3_nr = lib.seccomp_syscall_resolve_name(b"clone3")
+        if clone3_nr >= 0:
+            lib.seccomp_rule_add_array(ctx, _SCMP_ACT_ERRNO_BASE | errno.ENOSYS, clone3_nr, 0, None)
+        read_fd, write_fd = os.pipe()
+        try:
+            if lib.seccomp_export_bpf(ctx, write_fd) != 0:
+                log.warning("seccomp_export_bpf failed: containers run without a seccomp filter")
+                return None
+            os.close(write_fd)
+            write_fd = -1
+            chunks = []
+            while chunk := os.read(read_fd, 65536):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(read_fd)
+            if write_fd >= 0:
+                os.close(write_fd)
+    finally:
+        lib.seccomp_release(ctx)

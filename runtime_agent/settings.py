@@ -1,0 +1,28 @@
+"""The runtime agent's settings, each read once from the environment with its default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _env_str(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    bridge: str
+    subnet: str
+    cgroup_root: str
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            state_dir=Path(_env_str("BERTH_AGENT_STATE", "/var/lib/berth-agent")),
+            bridge=_env_str("BERTH_BRIDGE", "berth0"),
+            subnet=_env_str("BERTH_SUBNET", "10.213.0.0/24"),
+            cgroup_root=_env_str("BERTH_CGROUP_ROOT", "berth"),
+        )

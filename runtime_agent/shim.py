@@ -1,0 +1,286 @@
+"""The per-container supervisor: a forked, detached process that starts, watches and restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import NoReturn
+
+from runtime_agent import linux
+from runtime_agent.cgroups import Cgroup
+from runtime_agent.container import Container, Status
+from runtime_agent.errors import StartFailed
+from runtime_agent.network import BridgeNetwork
+from runtime_agent.process import Plan, exit_code_for, setup_and_exec
+
+LOG_LINE_MAX = 16 * 1024  # like Docker's json-file driver, longer lines are split
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def process_start_time(pid: int) -> int:
+    """Clock ticks since boot at which ``pid`` started: tells a live process from a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    return int(data[data.rindex(b")") + 2 :].split()[19])
+
+
+def spawn(
+    container: Container,
+    plan: Plan,
+    cgroup: Cgroup,
+    network: BridgeNetwork | None,
+    on_final_exit: Callable[[], None] | None,
+) -> int:
+    """Fork a detached shim that starts the container; returns the container's host pid."""
+    report_r, report_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(report_r)
+            os.setsid()
+            # The second fork leaves the shim to init, so the caller (the agent) may go away.
+            if os.fork() == 0:
+                Shim(container, plan, cgroup, network, on_final_exit).run(report_w)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(report_w)
+    os.waitpid(pid, 0)
+    chunks = []
+    while chunk := os.read(report_r, 65536):
+        chunks.append(chunk)
+    os.close(report_r)
+    report = json.loads(
+        b"".join(chunks) or b'{"error": "shim exited before starting the container"}'
+    )
+    if "error" in report:
+        raise StartFailed(report["error"], report.get("exit_code", 128))
+    return int(report["pid"])
+
+
+class Shim:
+    def __init__(
+        self,
+        container: Container,
+        plan: Plan,
+        cgroup: Cgroup,
+        network: BridgeNetwork | None,
+        on_final_exit: Callable[[], None] | None,
+    ) -> None:
+        self.container = container
+        self.plan = plan
+        self.cgroup = cgroup
+        self.network = network
+        self.on_final_exit = on_final_exit
+
+    def run(self, report_fd: int) -> NoReturn:
+        try:
+            self._detach(report_fd)
+            self._supervise(report_fd)
+        finally:
+            os._exit(0)
+
+    def _detach(self, report_fd: int) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        devnull = os.open("/dev/null", os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        # Whatever the agent had open (sockets, locks, test captures) must not be held by us.
+        os.closerange(3, report_fd)
+        os.closerange(report_fd + 1, 1 << 20)
+
+    def _supervise(self, report_fd: int) -> None:
+        container = self.container
+        policy = self.plan.spec.restart
+        own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        me, my_start = os.getpid(), process_start_time(os.getpid())
+        quick_restarts = 0
+        while True:
+            oom_before = self.cgroup.oom_kills()
+            try:
+                pid, out_r, err_r = self._launch(own_pidns)
+            except BaseException as e:  # noqa: BLE001 - every failure is reported, none escapes
+                message = getattr(e, "message", None) or str(e)
+                with container.update() as st:
+                    if st.status != Status.EXITED:
+                        container.transition(st, Status.EXITED)
+                    st.exit_code, st.error, st.finished_at = exit_code_for(e), message, now()
+                    st.shim_pid = 0
+                if report_fd >= 0:
+                    os.write(
+                        report_fd,
+                        json.dumps({"error": message, "exit_code": exit_code_for(e)}).encode(),
+                    )
+                return
+            started = time.monotonic()
+            with container.update() as st:
+                container.transition(st, Status.RUNNING)
+                st.pid, st.shim_pid, st.shim_start = pid, me, my_start
+                st.started_at, st.finished_at, st.error = now(), "", ""
+                st.exit_code, st.oom_killed = 0, False
+                st.generation += 1
+            if report_fd >= 0:
+                os.write(report_fd, json.dumps({"pid": pid}).encode())
+                os.close(report_fd)
+                report_fd = -1
+            self._pump_logs(out_r, err_r)
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            code = 128 - code if code < 0 else code
+            oom = self.cgroup.oom_kills() > oom_before
+            with container.update() as st:
+                st.exit_code, st.oom_killed, st.finished_at, st.pid = code, oom, now(), 0
+                restart = not st.stop_requested and (
+                    policy.name in ("always", "unless-stopped")
+                    or (
+                        policy.name == "on-failure"
+                        and code != 0
+                        and (not policy.max_retries or st.restart_count < policy.max_retries)
+                    )
+                )
+                if restart:
+                    container.transition(st, Status.RESTARTING)
+                    st.restart_count += 1
+                else:
+                    container.transition(st, Status.EXITED)
+                    st.shim_pid = 0
+            if not restart:
+                break
+            # Docker's backoff: doubling from 100 ms, reset after a run of ten seconds or more.
+            quick_restarts = 0 if time.monotonic() - started >= 10 else quick_restarts + 1
+            if not self._backoff(min(0.1 * 2 ** (quick_restarts - 1), 60.0)):
+                break
+        if self.on_final_exit and self.plan.spec.auto_remove:
+            self.on_final_exit()
+
+    def _backoff(self, delay: float) -> bool:
+        """Sleep before a restart; False if a stop arrived meanwhile (the container stays exited)."""
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline:
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            if self.container.state.stop_requested:
+                with self.container.update() as st:
+                    if st.status == Status.RESTARTING:
+                        self.container.transition(st, Status.EXITED)
+                        st.shim_pid = 0
+                return False
+        return True
+
+    def _launch(self, own_pidns: int) -> tuple[int, int, int]:
+        plan = self.plan
+        # Only the next child enters the new PID namespace; going back to ours first lets a
+        # restart create a fresh one (unshare refuses while a child namespace is pending).
+        os.setns(own_pidns, linux.CLONE_NEWPID)
+        os.unshare(linux.CLONE_NEWPID)
+        fail_r, fail_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        ready_r = ready_w = go_r = go_w = -1
+        if plan.attachment:
+            ready_r, ready_w = os.pipe()
+            go_r, go_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 128
+            try:
+                for fd in (fail_r, out_r, err_r, ready_r, go_w):
+                    if fd >= 0:
+                        os.close(fd)
+                stdin = os.open("/dev/null", os.O_RDONLY)
+                os.dup2(stdin, 0)
+                os.dup2(out_w, 1)
+                os.dup2(err_w, 2)
+                setup_and_exec(plan, ready_w, go_r)
+            except BaseException as e:  # noqa: BLE001 - reported to the shim through the pipe
+                code = exit_code_for(e)
+                message = getattr(e, "message", None) or str(e)
+                os.write(fail_w, json.dumps({"error": message, "exit_code": code}).encode())
+            finally:
+                os._exit(code)
+        for fd in (fail_w, out_w, err_w, ready_w, go_r):
+            if fd >= 0:
+                os.close(fd)
+        if plan.attachment and self.network:
+            try:
+                if os.read(ready_r, 1) == b"1":
+                    try:
+                        self.network.attach(self.container.id, pid)
+                        os.write(go_w, b"ok")
+                    except Exception as e:  # noqa: BLE001 - the child turns it into a start failure
+                        os.write(go_w, str(e).encode()[:4000])
+            finally:
+                os.close(ready_r)
+                os.close(go_w)
+        chunks = []
+        while chunk := os.read(fail_r, 65536):
+            chunks.append(chunk)
+        os.close(fail_r)
+        if chunks:
+            os.waitpid(pid, 0)
+            os.close(out_r)
+            os.close(err_r)
+            report = json.loads(b"".join(chunks))
+            raise StartFailed(report["error"], report["exit_code"])
+        return pid, out_r, err_r
+
+    def _pump_logs(self, out_r: int, err_r: int) -> None:
+        """Copy stdout/stderr into the log as JSON lines until both pipes close."""
+        log_fd = os.open(
+            self.container.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640
+        )
+        streams = {out_r: "stdout", err_r: "stderr"}
+        pending = {out_r: b"", err_r: b""}
+        sel = selectors.DefaultSelector()
+        for fd in streams:
+            sel.register(fd, selectors.EVENT_READ)
+        try:
+            while streams:
+                for key, _ in sel.select():
+                    fd = key.fd
+                    data = os.read(fd, 65536)
+                    if data:
+                        pending[fd] += data
+                        lines = pending[fd].split(b"\n")
+                        pending[fd] = lines.pop()
+                        complete = [line + b"\n" for line in lines]
+                        while len(pending[fd]) >= LOG_LINE_MAX:
+                            complete.append(pending[fd][:LOG_LINE_MAX])
+                            pending[fd] = pending[fd][LOG_LINE_MAX:]
+                    else:
+                        complete = [pending[fd]] if pending[fd] else []
+                        pending[fd] = b""
+                        sel.unregister(fd)
+                        os.close(fd)
+                    if complete:
+                        os.write(log_fd, _encode(complete, streams[fd]))
+                    if not data:
+                        del streams[fd]
+        finally:
+            sel.close()
+            os.close(log_fd)
+
+
+def _encode(lines: list[bytes], stream: str) -> bytes:
+    stamp = now()
+    return b"".join(
+        json.dumps(
+            {"log": line.decode("utf-8", "surrogateescape"), "stream": stream, "time": stamp}
+        ).encode()
+        + b"\n"
+        for line in lines
+    )

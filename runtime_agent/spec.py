@@ -1,0 +1,413 @@
+"""The container spec: image config plus user options as plain data, and its validation."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from runtime_agent.errors import InvalidSpec
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Docker's default capability set; every other capability is dropped from all sets.
+DEFAULT_CAPABILITIES: tuple[str, ...] = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+)  # fmt: skip
+
+CAPABILITY_NUMBERS: dict[str, int] = {
+    name: number
+    for number, name in enumerate(
+        (
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_DAC_READ_SEARCH",
+            "CAP_FOWNER",
+            "CAP_FSETID",
+            "CAP_KILL",
+            "CAP_SETGID",
+            "CAP_SETUID",
+            "CAP_SETPCAP",
+            "CAP_LINUX_IMMUTABLE",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_NET_BROADCAST",
+            "CAP_NET_ADMIN",
+            "CAP_NET_RAW",
+            "CAP_IPC_LOCK",
+            "CAP_IPC_OWNER",
+            "CAP_SYS_MODULE",
+            "CAP_SYS_RAWIO",
+            "CAP_SYS_CHROOT",
+            "CAP_SYS_PTRACE",
+            "CAP_SYS_PACCT",
+            "CAP_SYS_ADMIN",
+            "CAP_SYS_BOOT",
+            "CAP_SYS_NICE",
+            "CAP_SYS_RESOURCE",
+            "CAP_SYS_TIME",
+            "CAP_SYS_TTY_CONFIG",
+            "CAP_MKNOD",
+            "CAP_LEASE",
+            "CAP_AUDIT_WRITE",
+            "CAP_AUDIT_CONTROL",
+            "CAP_SETFCAP",
+            "CAP_MAC_OVERRIDE",
+            "CAP_MAC_ADMIN",
+            "CAP_SYSLOG",
+            "CAP_WAKE_ALARM",
+            "CAP_BLOCK_SUSPEND",
+            "CAP_AUDIT_READ",
+            "CAP_PERFMON",
+            "CAP_BPF",
+            "CAP_CHECKPOINT_RESTORE",
+        )  # fmt: skip
+    )
+}
+
+NetworkMode = Literal["none", "host", "bridge"]
+MountType = Literal["bind", "volume", "tmpfs"]
+RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
+
+
+@dataclass
+class MountSpec:
+    type: MountType
+    target: str
+    source: str = ""
+    readonly: bool = False
+    tmpfs_size: int | None = None
+
+
+@dataclass
+class PortMapping:
+    container_port: int
+    host_port: int
+    host_ip: str = "0.0.0.0"
+    protocol: str = "tcp"
+
+    def __str__(self) -> str:
+        return f"{self.host_ip}:{self.host_port}->{self.container_port}/{self.protocol}"
+
+
+@dataclass
+class Resources:
+    memory: int | None = None
+    cpus: float | None = None
+    cpu_shares: int | None = None
+    pids_limit: int | None = None
+
+
+@dataclass
+class RestartPolicy:
+    name: str = "no"
+    max_retries: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.max_retries}" if self.max_retries else self.name
+
+
+@dataclass
+class RunOptions:
+    """What a user may override on top of the image's config (``docker run`` flags)."""
+
+    name: str | None = None
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    env: list[str] = field(default_factory=list)
+    workdir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    mounts: list[MountSpec] = field(default_factory=list)
+    ports: list[PortMapping] = field(default_factory=list)
+    network: str = "bridge"
+    resources: Resources = field(default_factory=Resources)
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    auto_remove: bool = False
+    init: bool = False
+    read_only: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ContainerSpec:
+    id: str
+    name: str
+    image: str
+    image_id: str
+    layer_dirs: list[str]
+    args: list[str]
+    env: list[str]
+    workdir: str
+    user: str
+    hostname: str
+    labels: dict[str, str]
+    exposed_ports: list[str]
+    mounts: list[MountSpec]
+    ports: list[PortMapping]
+    network: str
+    resources: Resources
+    restart: RestartPolicy
+    auto_remove: bool
+    init: bool
+    read_only: bool
+    capabilities: list[str]
+    created: str
+
+    @classmethod
+    def from_image(
+        cls,
+        image_ref: str,
+        image_id: str,
+        image_config: Mapping[str, Any],
+        layer_dirs: Sequence[str | os.PathLike[str]],
+        options: RunOptions,
+    ) -> ContainerSpec:
+        config: Mapping[str, Any] = image_config.get("config") or {}
+        container_id = secrets.token_hex(32)
+        if options.entrypoint is not None:
+            # As in Docker, overriding the entrypoint discards the image's Cmd.
+            entrypoint = [a for a in options.entrypoint if a]
+            cmd = options.command or []
+        else:
+            entrypoint = list(config.get("Entrypoint") or [])
+            cmd = options.command or list(config.get("Cmd") or [])
+        hostname = options.hostname or container_id[:12]
+        env = _merge_env(config.get("Env") or [], options.env)
+        env.setdefault("PATH", DEFAULT_PATH)
+        env.setdefault("HOSTNAME", hostname)
+        if options.network == "host" and not options.hostname:
+            hostname = os.uname().nodename
+        caps = [c for c in DEFAULT_CAPABILITIES if c not in _cap_names(options.cap_drop)]
+        caps += [c for c in _cap_names(options.cap_add) if c not in caps]
+        if "ALL" in [c.upper() for c in options.cap_drop]:
+            caps = [c for c in _cap_names(options.cap_add) if c != "CAP_ALL"]
+        return cls(
+            id=container_id,
+            name=options.name or f"berth_{container_id[:8]}",
+            image=image_ref,
+            image_id=image_id,
+            layer_dirs=[os.fspath(p) for p in layer_dirs],
+            args=entrypoint + cmd,
+            env=[f"{k}={v}" for k, v in env.items()],
+            workdir=options.workdir or config.get("WorkingDir") or "/",
+            user=options.user if options.user is not None else (config.get("User") or ""),
+            hostname=hostname,
+            labels={**(config.get("Labels") or {}), **options.labels},
+            exposed_ports=sorted((config.get("ExposedPorts") or {}).keys()),
+            mounts=list(options.mounts),
+            ports=list(options.ports),
+            network=options.network,
+            resources=options.resources,
+            restart=options.restart,
+            auto_remove=options.auto_remove,
+            init=options.init,
+            read_only=options.read_only,
+            capabilities=caps,
+            created=datetime.now(UTC).isoformat(),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ContainerSpec:
+        values = {f.name: data[f.name] for f in fields(cls)}
+        values["mounts"] = [MountSpec(**m) for m in data["mounts"]]
+        values["ports"] = [PortMapping(**p) for p in data["ports"]]
+        values["resources"] = Resources(**data["resources"])
+        values["restart"] = RestartPolicy(**data["restart"])
+        return cls(**values)
+
+    def validate(self) -> None:
+        """Run every check and raise one error naming the first problem found."""
+        for check in CHECKS:
+            problem = check(self)
+            if problem:
+                raise InvalidSpec(problem)
+
+
+def _merge_env(image_env: Sequence[str], overrides: Sequence[str]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for entry in [*image_env, *overrides]:
+        key, sep, value = entry.partition("=")
+        if not sep:
+            # "-e NAME" passes the caller's own value through, as docker does.
+            if key in os.environ:
+                merged[key] = os.environ[key]
+            continue
+        merged[key] = value
+    return merged
+
+
+def _cap_names(names: Sequence[str]) -> list[str]:
+    return [n.upper() if n.upper().startswith("CAP_") else f"CAP_{n.upper()}" for n in names]
+
+
+_NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+_HOSTNAME_RE = re.compile(r"^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$")
+
+
+def _check_args(spec: ContainerSpec) -> str | None:
+    return None if spec.args else "No command specified"
+
+
+def _check_name(spec: ContainerSpec) -> str | None:
+    if _NAME_RE.match(spec.name):
+        return None
+    return f"Invalid container name ({spec.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+
+
+def _check_hostname(spec: ContainerSpec) -> str | None:
+    return (
+        None if _HOSTNAME_RE.match(spec.hostname) else f"invalid hostname format: {spec.hostname}"
+    )
+
+
+def _check_network(spec: ContainerSpec) -> str | None:
+    if spec.network not in ("none", "host", "bridge"):
+        return f"network {spec.network} not found"
+    if spec.ports and spec.network != "bridge":
+        return f"published ports need the bridge network, not {spec.network}"
+    return None
+
+
+def _check_ports(spec: ContainerSpec) -> str | None:
+    for port in spec.ports:
+        if port.protocol != "tcp":
+            return f"invalid proto: {port.protocol} (only tcp is published)"
+        for number in (port.container_port, port.host_port):
+            if not 1 <= number <= 65535:
+                return f"invalid port specification: {number}"
+    return None
+
+
+def _check_mounts(spec: ContainerSpec) -> str | None:
+    targets: set[str] = set()
+    for mount in spec.mounts:
+        if not mount.target.startswith("/"):
+            return f"invalid mount config: mount path must be absolute: {mount.target}"
+        if os.path.normpath(mount.target) == "/":
+            return "invalid mount config: destination can't be '/'"
+        if mount.target in targets:
+            return f"Duplicate mount point: {mount.target}"
+        targets.add(mount.target)
+        if mount.type == "bind":
+            if not os.path.isabs(mount.source):
+                return f"invalid mount config: bind source path must be absolute: {mount.source}"
+            if not os.path.exists(mount.source):
+                return f"invalid mount config: bind source path does not exist: {mount.source}"
+    return None
+
+
+def _check_resources(spec: ContainerSpec) -> str | None:
+    res = spec.resources
+    if res.memory is not None and res.memory < 6 * 1024 * 1024:
+        return "Minimum memory limit allowed is 6MB"
+    ncpu = os.cpu_count() or 1
+    if res.cpus is not None and not 0.01 <= res.cpus <= ncpu:
+        return f"Range of CPUs is from 0.01 to {ncpu:.2f}, as there are only {ncpu} CPUs available"
+    if res.pids_limit is not None and res.pids_limit == 0:
+        return "invalid pids limit: 0"
+    return None
+
+
+def _check_restart(spec: ContainerSpec) -> str | None:
+    if spec.restart.name not in RESTART_POLICIES:
+        return (
+            f"invalid restart policy: unknown policy '{spec.restart.name}'; "
+            "use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+        )
+    if spec.restart.max_retries and spec.restart.name != "on-failure":
+        return "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+    if spec.auto_remove and spec.restart.name != "no":
+        return "Conflicting options: --restart and --rm"
+    return None
+
+
+def _check_capabilities(spec: ContainerSpec) -> str | None:
+    for cap in spec.capabilities:
+        if cap not in CAPABILITY_NUMBERS:
+            return f"unknown capability: {cap!r}"
+    return None
+
+
+def _check_layers(spec: ContainerSpec) -> str | None:
+    for layer in spec.layer_dirs:
+        if not os.path.isdir(layer):
+            return f"image layer directory is missing: {layer}"
+    return None if spec.layer_dirs else "image has no layers"
+
+
+CHECKS: tuple[Callable[[ContainerSpec], str | None], ...] = (
+    _check_args, _check_name, _check_hostname, _check_network, _check_ports, _check_mounts,
+    _check_resources, _check_restart, _check_capabilities, _check_layers,
+)  # fmt: skip
+
+
+_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parse_memory(value: str) -> int:
+    match = re.fullmatch(r"(\d+)([bkmg]?)b?", value.strip().lower())
+    if not match:
+        raise InvalidSpec(f"invalid size: '{value}'")
+    return int(match.group(1)) * _UNITS[match.group(2) or "b"]
+
+
+def parse_restart(value: str) -> RestartPolicy:
+    name, _, count = value.partition(":")
+    if count and not count.isdigit():
+        raise InvalidSpec("invalid restart policy format: maximum retry count must be an integer")
+    return RestartPolicy(name, int(count or 0))
+
+
+def parse_port(value: str) -> PortMapping:
+    """``[host_ip:]host_port:container_port[/tcp]`` or ``container_port`` alone (same port)."""
+    spec, _, proto = value.partition("/")
+    parts = spec.rsplit(":", 2)
+    try:
+        if len(parts) == 1:
+            return PortMapping(int(parts[0]), int(parts[0]), protocol=proto or "tcp")
+        if len(parts) == 2:
+            return PortMapping(int(parts[1]), int(parts[0]), protocol=proto or "tcp")
+        return PortMapping(int(parts[2]), int(parts[1]), parts[0] or "0.0.0.0", proto or "tcp")
+    except ValueError:
+        raise InvalidSpec(f'invalid port specification: "{value}"') from None
+
+
+def parse_volume(value: str) -> MountSpec:
+    """``-v``: ``/host:/ctr[:ro|rw]`` binds, ``name:/ctr[:ro]`` named volumes, ``/ctr`` anonymous."""
+    parts = value.split(":")
+    readonly = False
+    if len(parts) == 3:
+        if parts[2] not in ("ro", "rw"):
+            raise InvalidSpec(f"invalid mode: {parts[2]}")
+        readonly = parts[2] == "ro"
+        parts = parts[:2]
+    if len(parts) == 1:
+        return MountSpec("volume", parts[0], "", readonly)
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        raise InvalidSpec(f"invalid volume specification: '{value}'")
+    source, target = parts
+    kind: MountType = "bind" if source.startswith(("/", ".")) else "volume"
+    if kind == "bind":
+        source = os.path.abspath(source)
+    return MountSpec(kind, target, source, readonly)
+
+
+def parse_tmpfs(value: str) -> MountSpec:
+    target, _, opts = value.partition(":")
+    size = None
+    for opt in filter(None, opts.split(",")):
+        key, _, val = opt.partition("=")
+        if key == "size":
+            size = parse_memory(val)
+    return MountSpec("tmpfs", target, "tmpfs", False, size)
