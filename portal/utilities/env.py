@@ -114,3 +114,12 @@ def persistent_secret(path: Path, length: int = 50) -> str:
     finally:
         tmp.unlink(missing_ok=True)
     return path.read_text().strip()
+
+
+def settings_table(declared: dict[str, Declared], base_dir: Path) -> str:
+    """The README's table of settings, with machine-specific paths shown relative to the checkout."""
+    rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    for item in declared.values():
+        default = item.default.replace(str(base_dir), ".") if item.default else "(none)"
+        rows.append(f"| `{item.name}` | `{default}` | {item.help} |")
+    return "\n".join(rows)
