@@ -28,7 +28,7 @@ from .errors import (
 )
 from .manifest import Descriptor, Platform
 from .reference import DEFAULT_TAG, LayoutReference, check_digest, parse_reference, split_local_name
-from .unpack import unpack_layer
+from .unpack import UnpackResult, unpack_layer
 
 _SHORT_ID = re.compile(r"^[0-9a-f]{4,64}$")
 # Two cores here; more threads than this only interleave the same decompression work.
@@ -99,6 +99,19 @@ def _atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _verify_layer(result: UnpackResult, descriptor: Descriptor, diff_id: str) -> None:
+    if result.compressed_size != descriptor.size or result.compressed_digest != descriptor.digest:
+        raise DigestMismatch(
+            f"layer {descriptor.digest}: got {result.compressed_size} bytes with digest "
+            f"{result.compressed_digest}, expected {descriptor.size} bytes"
+        )
+    if result.diff_id != diff_id:
+        raise DigestMismatch(
+            f"layer {descriptor.digest}: uncompressed digest {result.diff_id}, "
+            f"but the image config says {diff_id}"
+        )
 
 
 class ImageStore:
@@ -183,19 +196,8 @@ class ImageStore:
                 fs.mkdir(mode=0o755)
                 with open_source() as chunks:
                     result = unpack_layer(chunks, fs)
-                if (
-                    result.compressed_size != descriptor.size
-                    or result.compressed_digest != descriptor.digest
-                ):
-                    raise DigestMismatch(
-                        f"layer {descriptor.digest}: got {result.compressed_size} bytes with digest "
-                        f"{result.compressed_digest}, expected {descriptor.size} bytes"
-                    )
-                if result.diff_id != diff_id:
-                    raise DigestMismatch(
-                        f"layer {descriptor.digest}: uncompressed digest {result.diff_id}, "
-                        f"but the image config says {diff_id}"
-                    )
+                    # Checked inside the `with` so a source sees the mismatch and can drop its bytes.
+                    _verify_layer(result, descriptor, diff_id)
                 meta = {
                     "diff_id": diff_id,
                     "digest": descriptor.digest,

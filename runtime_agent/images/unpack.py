@@ -346,6 +346,8 @@ def _extract(tar: tarfile.TarFile, tree: _Tree) -> int:
                 os.close(fd)
             total += member.size
         elif member.issym():
+            if "\0" in member.linkname:
+                raise UnsafeLayer(f"symlink {member.name!r} has a NUL byte in its target")
             os.symlink(member.linkname, name, dir_fd=parent_fd)
             os.chown(name, member.uid, member.gid, dir_fd=parent_fd, follow_symlinks=False)
             os.utime(name, (member.mtime, member.mtime), dir_fd=parent_fd, follow_symlinks=False)
@@ -422,8 +424,6 @@ def unpack_layer(chunks: Iterable[bytes], dest: Path) -> UnpackResult:
                 size = _extract(tar, tree)
         except tarfile.TarError as exc:
             raise ImageError(f"layer is not a valid tar archive: {exc}") from None
-        except ValueError as exc:  # NUL bytes or similar in names reaching os.* calls
-            raise UnsafeLayer(f"layer has an invalid member: {exc}") from None
         _set_dir_times(tree)
     finally:
         tree.close()

@@ -323,6 +323,8 @@ HOSTILE_KINDS = {
     "relative_symlink_escape": "neutralised",
     "hardlink_escape": "refused",
     "hardlink_through_symlink": "refused",
+    "file_over_symlink": "neutralised",
+    "symlink_loop": "refused",
     "device": "refused",
 }
 
@@ -347,6 +349,10 @@ def hostile_layer(kind: str, outside: Path) -> list[Entry]:
                 Hardlink("stolen", "escape/victim"),
                 File("stolen", b"overwritten\n"),
             ]
+        case "file_over_symlink":
+            return [Symlink("victim", f"{outside}/victim"), File("victim", b"overwritten\n")]
+        case "symlink_loop":
+            return [Symlink("a", "b"), Symlink("b", "a"), File("a/looped", b"escaped\n")]
         case "device":
             return [Device("dev/sda", 8, 0, block=True)]
     raise ValueError(f"unknown hostile layer kind {kind!r}")
