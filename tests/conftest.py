@@ -1,3 +1,4 @@
 """Root test configuration: fixtures are registered here as plugins, one module per area."""
 
 pytest_plugins = ["tests.fixtures.portal"]
+pytest_plugins += ["tests.fixtures.services"]
