@@ -19,6 +19,9 @@ from portal.utilities.requests import client_address
 from portal.utilities.secrets import display_prefix, verify_secret
 
 TOKEN_LABEL = "berth_pat"
+# The challenge sent with 401s of the API. Not `Basic`, which would make browsers pop up their own
+# password dialog over the UI; scripts send their credentials up front anyway.
+SESSION_CHALLENGE = 'Bearer realm="Berth"'
 
 
 class InvalidCredentials(exceptions.AuthenticationFailed):
@@ -111,6 +114,10 @@ class SessionPrincipalAuthentication(authentication.SessionAuthentication):
         if result is None:
             return None
         return UserPrincipal(result[0], via="session"), None
+
+    def authenticate_header(self, request: Any) -> str:
+        # DRF asks the first authenticator for a challenge and answers 403 instead of 401 without one.
+        return SESSION_CHALLENGE
 
 
 class BasicPrincipalAuthentication(authentication.BaseAuthentication):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from django.db.models import Exists, OuterRef, Q
 
 from portal.rbac.roles import (
+    ALL_PROJECT_PERMISSIONS,
     PUBLIC_PROJECT_PERMISSIONS,
     ROLE_PERMISSIONS,
     Action,
@@ -16,6 +17,7 @@ from portal.rbac.roles import (
     Role,
     SystemResource,
 )
+from portal.utilities.errors import Forbidden
 
 if TYPE_CHECKING:
     from portal.accounts.models import User
@@ -63,6 +65,10 @@ class Principal:
         if resource.project is None:
             return self.can_system(action, SystemResource(resource.kind))
         return (ProjectResource(resource.kind), action) in self.permissions_in(resource.project)
+
+    def effective_permissions(self, project: ProjectLike) -> frozenset[Permission]:
+        """Every project permission `can` grants here: what the UI shows as enabled controls."""
+        return ALL_PROJECT_PERMISSIONS if self.is_system_admin else self.permissions_in(project)
 
     def permissions_in(self, project: ProjectLike) -> frozenset[Permission]:
         granted = self.granted_in(project)
@@ -125,6 +131,10 @@ class UserPrincipal(Principal):
         for pid in missing:
             self._roles[pid] = Role(found[pid]) if pid in found else None
 
+    def remember_roles(self, roles: dict[int, Role | None]) -> None:
+        """Seeds the role cache from a query the caller already ran, so no per-project query follows."""
+        self._roles.update(roles)
+
     def role_in(self, project: ProjectLike) -> Role | None:
         if project.id not in self._roles:
             self.preload_roles([project.id])
@@ -139,10 +149,9 @@ class UserPrincipal(Principal):
             from portal.system.services import get_system_settings
 
             return not get_system_settings().project_creation_admin_only
-        # Signed-in users may look others up by name, to add them as members.
-        if resource is SystemResource.USER and action in (Action.LIST, Action.READ):
-            return True
-        return False
+        # Signed-in users may list usernames (the search used to add members); reading user
+        # records, with their e-mail addresses, stays with administrators.
+        return resource is SystemResource.USER and action is Action.LIST
 
     def visible_projects_q(self) -> Q:
         if self.is_system_admin:
@@ -196,7 +205,17 @@ def require(principal: Principal, action: Action | str, resource: Resource) -> N
     """Raises Forbidden with a message naming what was refused, unless `principal.can` says yes."""
     if principal.can(action, resource):
         return
-    from portal.utilities.errors import Forbidden
-
+    if not principal.is_authenticated:
+        raise SignInRequired(f"sign in to {Action(action)} {resource.kind}")
     where = f" in project {resource.project.name}" if resource.project is not None else ""
     raise Forbidden(f"{principal.audit_name or 'anonymous'} may not {Action(action)} {resource.kind}{where}")
+
+
+class SignInRequired(Forbidden):
+    """A refusal to an anonymous caller: 401, since signing in may change the answer.
+
+    It stays a Forbidden so callers that catch Forbidden (the registry proxy) keep working.
+    """
+
+    code = "unauthorized"
+    status_code = 401

@@ -147,6 +147,16 @@ ROBOT_GRANTABLE: frozenset[Permission] = frozenset(
 )
 
 
+# Every meaningful (resource, action) pair in a project: what a system administrator holds everywhere.
+ALL_PROJECT_PERMISSIONS: frozenset[Permission] = _PROJECT_ADMIN | ROBOT_GRANTABLE
+
+
+def permission_label(permission: Permission) -> str:
+    """`repository:pull`, the spelling the API and the UI use."""
+    resource, action = permission
+    return f"{resource.value}:{action.value}"
+
+
 def permissions_of(role: Role | str | None) -> frozenset[Permission]:
     if role is None:
         return frozenset()

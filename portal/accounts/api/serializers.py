@@ -1,0 +1,115 @@
+"""User, current-user and personal-token representations."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from portal.accounts.models import PersonalToken, User
+from portal.utilities.api import StrictModelSerializer, StrictSerializer
+
+
+class UserSerializer(StrictModelSerializer):
+    created_at = serializers.DateTimeField(source="date_joined", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "display_name", "comment", "is_admin", "is_active", "created_at",
+                  "updated_at", "last_login", "password_changed_at"]
+        read_only_fields = fields
+
+
+class UserCreateSerializer(StrictSerializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    display_name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    comment = serializers.CharField(max_length=1024, required=False, allow_blank=True, default="")
+    is_admin = serializers.BooleanField(required=False, default=False)
+
+
+class UserUpdateSerializer(StrictSerializer):
+    email = serializers.EmailField(required=False, allow_blank=True)
+    display_name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    comment = serializers.CharField(max_length=1024, required=False, allow_blank=True)
+    is_admin = serializers.BooleanField(required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class PasswordResetSerializer(StrictSerializer):
+    password = serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
+
+
+class CurrentUserUpdateSerializer(StrictSerializer):
+    email = serializers.EmailField(required=False, allow_blank=True)
+    display_name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    comment = serializers.CharField(max_length=1024, required=False, allow_blank=True)
+
+
+class PasswordChangeSerializer(StrictSerializer):
+    old_password = serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
+    new_password = serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
+
+
+class UserSearchResultSerializer(serializers.Serializer):
+    username = serializers.CharField(read_only=True)
+
+
+class UserSearchQuerySerializer(StrictSerializer):
+    q = serializers.CharField(min_length=1, max_length=150)
+
+
+class SystemCapabilitiesSerializer(serializers.Serializer):
+    is_admin = serializers.BooleanField()
+    can_create_project = serializers.BooleanField()
+    can_manage_users = serializers.BooleanField()
+    can_search_users = serializers.BooleanField()
+    can_manage_robots = serializers.BooleanField()
+    can_read_audit_log = serializers.BooleanField()
+    can_manage_configuration = serializers.BooleanField()
+
+
+class ProjectPermissionsSerializer(serializers.Serializer):
+    role = serializers.CharField(allow_null=True)
+    permissions = serializers.ListField(child=serializers.CharField(), help_text="`resource:action` pairs")
+
+
+class CurrentPermissionsSerializer(serializers.Serializer):
+    system = SystemCapabilitiesSerializer()
+    projects = serializers.DictField(child=ProjectPermissionsSerializer(), help_text="keyed by project name")
+
+
+class TokenSerializer(StrictModelSerializer):
+    expired = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PersonalToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "expired"]
+        read_only_fields = fields
+
+    def get_expired(self, token: PersonalToken) -> bool:
+        return not token.is_usable()
+
+
+class TokenCreatedSerializer(TokenSerializer):
+    secret = serializers.SerializerMethodField(help_text="Shown only in this response; only its hash is kept.")
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+    def get_secret(self, token: PersonalToken) -> str:
+        return str(self.context["secret"])
+
+
+def _default_token_days() -> int:
+    return int(settings.TOKEN_DEFAULT_DAYS)
+
+
+class TokenCreateSerializer(StrictSerializer):
+    name = serializers.RegexField(r"^[\w.@ -]{1,100}$", max_length=100,
+                                  error_messages={"invalid": "1 to 100 letters, digits, spaces or . _ - @"})
+    expires_in_days = serializers.IntegerField(
+        required=False, allow_null=True, default=_default_token_days,
+        help_text="Days until the token expires; null for never, when an administrator allows it.",
+    )
