@@ -214,7 +214,7 @@ class RegistryClient:
     def _read_small(self, response: httpx.Response, what: str) -> bytes:
         data = bytearray()
         try:
-            for chunk in response.iter_raw():
+            for chunk in response.iter_bytes():
                 data += chunk
                 if len(data) > MAX_METADATA_SIZE:
                     raise RegistryError(f"{what} is larger than {MAX_METADATA_SIZE} bytes")
