@@ -32,11 +32,13 @@ def pull_image(
     ref: ImageReference,
     *,
     credentials: tuple[str, str] | None,
+    token: str | None,
     progress: ProgressCallback | None,
     insecure: bool,
     platform: Platform,
 ) -> Image:
-    with RegistryClient(ref.registry, credentials=credentials, insecure=insecure) as client:
+    client = RegistryClient(ref.registry, credentials=credentials, token=token, insecure=insecure)
+    with client:
         data, media_type, top_digest = client.get_manifest(ref.repository, ref.reference)
         blobs = {top_digest: data}
         parsed = parse(data, media_type)

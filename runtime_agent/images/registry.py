@@ -82,6 +82,8 @@ class RegistryClient:
     """One registry; safe to share between threads (one pull downloads layers in parallel).
 
     http is used for loopback registries or when `insecure` is set, https otherwise.
+    A pre-issued bearer `token` (the portal's pull token) is presented on every request and
+    never replaced: a 401 then fails instead of asking a token service for another.
     `transport` lets tests of pure logic swap in `httpx.MockTransport`.
     """
 
@@ -90,6 +92,7 @@ class RegistryClient:
         registry: str,
         *,
         credentials: tuple[str, str] | None = None,
+        token: str | None = None,
         insecure: bool = False,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 60.0,
@@ -102,6 +105,7 @@ class RegistryClient:
         )
         self.plain_http = insecure or _is_loopback(host)
         self._credentials = credentials
+        self._token = token
         self._http = httpx.Client(
             base_url=f"{'http' if self.plain_http else 'https'}://{registry}",
             transport=transport,
@@ -132,6 +136,8 @@ class RegistryClient:
             request_headers = dict(headers or {})
             with self._lock:
                 authorization = self._authorization.get(scope)
+            if self._token is not None:
+                authorization = f"Bearer {self._token}"
             if authorization:
                 request_headers["Authorization"] = authorization
             try:
@@ -143,6 +149,11 @@ class RegistryClient:
                 return response
             response.read()
             response.close()
+            if self._token is not None:
+                raise AuthenticationFailed(
+                    f"{self.registry}: the given token was refused for {repository} "
+                    f"(expired or not granted): {_error_message(response)}"
+                )
             if attempt == 1:
                 raise AuthenticationFailed(
                     f"{self.registry}: access to {repository} denied: {_error_message(response)}"

@@ -31,7 +31,7 @@ from .reference import DEFAULT_TAG, LayoutReference, check_digest, parse_referen
 from .unpack import UnpackResult, unpack_layer
 
 _SHORT_ID = re.compile(r"^[0-9a-f]{4,64}$")
-# Two cores here; more threads than this only interleave the same decompression work.
+# Each layer decompresses on its own thread; past a few, the CPU rather than the network limits.
 MAX_PARALLEL_LAYERS = 4
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -378,9 +378,15 @@ class ImageStore:
         progress: ProgressCallback | None = None,
         insecure: bool = False,
         *,
+        token: str | None = None,
         platform: str | None = None,
     ) -> Image:
-        """Pull `HOST[:PORT]/REPO[:TAG|@DIGEST]` from a registry, or import `oci:PATH[:TAG]`."""
+        """Pull `HOST[:PORT]/REPO[:TAG|@DIGEST]` from a registry, or import `oci:PATH[:TAG]`.
+
+        `credentials` go to the registry's token service (or as Basic auth); a `token` is a
+        bearer token issued beforehand (by the portal) and is presented as it is.
+        `progress(layer_digest, done, total)` is called from the download threads.
+        """
         parsed = parse_reference(reference)
         want = Platform.parse(platform) if platform else Platform.host()
         if isinstance(parsed, LayoutReference):
@@ -393,6 +399,7 @@ class ImageStore:
             self,
             parsed,
             credentials=credentials,
+            token=token,
             progress=progress,
             insecure=insecure,
             platform=want,

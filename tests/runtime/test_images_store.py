@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -355,3 +356,63 @@ def test_prune_removes_untagged_images_and_leftovers(
     assert not any(d.exists() for d in old.layer_dirs[1:])
     assert os.listdir(image_store.tmp) == []
     assert os.listdir(image_store.partial) == []
+
+
+CRASHING_IMPORT = """
+import sys, time
+from pathlib import Path
+from runtime_agent.images import ImageStore
+from runtime_agent.images.layout import Layout
+
+real = Layout.open_chunks
+
+def slow(self, descriptor):
+    context = real(self, descriptor)
+    class Slow:
+        def __enter__(self):
+            chunks = context.__enter__()
+            def trickle():
+                for chunk in chunks:
+                    yield chunk
+                    Path(sys.argv[3]).touch()
+                    time.sleep(60)
+            return trickle()
+        def __exit__(self, *exc):
+            return context.__exit__(*exc)
+    return Slow()
+
+Layout.open_chunks = slow
+ImageStore(Path(sys.argv[1])).import_layout(Path(sys.argv[2]))
+"""
+
+
+def test_a_crash_mid_unpack_leaves_no_layer_and_prune_cleans_up(
+    tmp_path: Path, busybox_layout: Path
+) -> None:
+    started = tmp_path / "started"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CRASHING_IMPORT,
+            str(tmp_path / "state"),
+            str(busybox_layout),
+            str(started),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not started.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert started.exists()
+    finally:
+        child.kill()
+        child.wait()
+    store = ImageStore(tmp_path / "state")
+
+    assert os.listdir(store.layers_dir) == []
+    assert len(os.listdir(store.tmp)) == 1
+    assert store.prune() > 0
+    assert os.listdir(store.tmp) == []
+    assert store.import_layout(busybox_layout).layer_dirs[0].is_dir()

@@ -272,6 +272,28 @@ def test_bearer_with_a_wrong_password_fails_clearly(
     assert image_store.list() == []
 
 
+@pytest.mark.parametrize("gateway", [("bearer", False)], indirect=True)
+def test_a_pre_issued_token_is_presented_as_it_is(
+    image_store: ImageStore, gateway: AuthGateway, pushed: dict[str, str]
+) -> None:
+    issued = httpx.get(
+        f"http://{gateway.host}/token",
+        params={"scope": "repository:proj/busybox:pull"},
+        auth=("alice", "s3cret"),
+    ).json()["token"]
+
+    image = image_store.pull(_through(gateway, pushed["multiplatform"]), token=issued)
+
+    assert image.layer_dirs[0].is_dir()
+    assert len(gateway.token_requests) == 1  # ours: the client asked for none
+    with pytest.raises(AuthenticationFailed) as caught:
+        image_store.pull(_through(gateway, pushed["v2s2"]), token="forged")
+    assert str(caught.value) == (
+        f"{gateway.host}: the given token was refused for proj/multilayer (expired or not granted): "
+        "UNAUTHORIZED: authentication required"
+    )
+
+
 @pytest.mark.parametrize("gateway", [("basic", False)], indirect=True)
 def test_basic_auth(image_store: ImageStore, gateway: AuthGateway, pushed: dict[str, str]) -> None:
     image = image_store.pull(_through(gateway, pushed["v2s2"]), credentials=("alice", "s3cret"))
