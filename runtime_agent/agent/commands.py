@@ -1,0 +1,163 @@
+"""`python -m runtime_agent serve` and `join`: the agent daemon and its registration."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from runtime_agent.settings import Settings
+
+
+def _labels(values: list[str]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for value in values:
+        for item in filter(None, value.split(",")):
+            key, sep, val = item.partition("=")
+            if not sep or not key:
+                raise SystemExit(f"berth-agent: labels are key=value, not {item!r}")
+            labels[key.strip()] = val.strip()
+    return labels
+
+
+def add_agent_commands(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="run the agent daemon: the runtime over signed HTTP")
+    serve.add_argument("--listen", default="127.0.0.1:7070", help="HOST:PORT to listen on")
+    serve.add_argument("--state", dest="agent_state", help="state directory")
+    serve.add_argument("--bridge", help="bridge network device (default $BERTH_BRIDGE or berth0)")
+    serve.add_argument("--subnet", help="bridge subnet (default $BERTH_SUBNET or 10.213.0.0/24)")
+    serve.add_argument(
+        "--join",
+        nargs=2,
+        metavar=("PORTAL_URL", "TOKEN"),
+        help="join this portal first unless already joined (retried until it answers)",
+    )
+    _join_options(serve)
+    join = sub.add_parser("join", help="register this host with a Berth portal using a join token")
+    join.add_argument("portal_url")
+    join.add_argument("token")
+    join.add_argument("--state", dest="agent_state", help="state directory")
+    join.add_argument("--force", action="store_true", help="join again even if already joined")
+    _join_options(join)
+
+
+def _join_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", help="host name shown in the portal (default: the hostname)")
+    parser.add_argument("--labels", "--label", action="append", default=[], help="k=v[,k=v]")
+    parser.add_argument(
+        "--advertise", help="URL the portal reaches this agent at (default from --listen)"
+    )
+
+
+def _state(args: argparse.Namespace) -> Path:
+    return Path(args.agent_state or args.state or Settings.from_env().state_dir)
+
+
+def _advertise(args: argparse.Namespace) -> str:
+    return args.advertise or f"http://{getattr(args, 'listen', None) or '127.0.0.1:7070'}"
+
+
+def cmd_join(args: argparse.Namespace) -> int:
+    from runtime_agent.agent import credential as credentials
+    from runtime_agent.agent.facts import host_facts
+    from runtime_agent.agent.portal import JoinFailed, join
+
+    state = _state(args)
+    existing = credentials.load(state)
+    if existing is not None and not args.force:
+        print(
+            f"already joined to {existing.portal_url} as {existing.name} (use --force to join again)"
+        )
+        return 0
+    state.mkdir(parents=True, exist_ok=True)
+    try:
+        credential = join(
+            state, args.portal_url, args.token, name=args.name or socket.gethostname(),
+            labels=_labels(args.labels), advertise=_advertise(args), facts=host_facts(state, 0, 0),
+        )  # fmt: skip
+    except JoinFailed as exc:
+        print(f"berth-agent: {exc}", file=sys.stderr)
+        return 1
+    print(f"joined {credential.portal_url} as host {credential.name} ({credential.host_id})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from runtime_agent.agent import credential as credentials
+    from runtime_agent.agent.portal import Heartbeat, JoinFailed, join
+    from runtime_agent.agent.server import Agent, AgentServer, container_summary, parse_listen
+    from runtime_agent.images import ImageStore
+    from runtime_agent.runtime import Runtime
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log = logging.getLogger("berth.agent")
+    state = _state(args)
+    state.mkdir(parents=True, exist_ok=True)
+    runtime = Runtime(state, images=ImageStore(state), bridge=args.bridge, subnet=args.subnet)
+    restarted = runtime.recover()
+    if restarted:
+        log.info(
+            "restarted %d container(s) whose supervisor died while the agent was down",
+            len(restarted),
+        )
+    agent = Agent(runtime)
+    server = AgentServer(parse_listen(args.listen), agent)
+
+    def report() -> dict[str, Any]:
+        return {
+            "facts": agent.facts(),
+            "containers": [container_summary(c) for c in runtime.list(all=True)],
+        }
+
+    heartbeat = Heartbeat(state, report)
+    stopping = threading.Event()
+
+    def join_when_portal_answers() -> None:
+        portal_url, token = args.join
+        while not stopping.is_set() and credentials.load(state) is None:
+            try:
+                credential = join(
+                    state, portal_url, token, name=args.name or socket.gethostname(),
+                    labels=_labels(args.labels), advertise=_advertise(args), facts=agent.facts(),
+                )  # fmt: skip
+                log.info("joined %s as host %s", credential.portal_url, credential.name)
+            except JoinFailed as exc:
+                log.warning("%s; retrying", exc)
+                stopping.wait(2)
+
+    if args.join and credentials.load(state) is None:
+        threading.Thread(target=join_when_portal_answers, name="join", daemon=True).start()
+    heartbeat.start()
+
+    def shut_down(signum: int, _frame: object) -> None:
+        stopping.set()
+        heartbeat.stop()
+        # shutdown() waits for serve_forever to return, which runs in this very thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, shut_down)
+    log.info("agent listening on %s (state %s)", args.listen, state)
+    started = time.monotonic()
+    server.serve_forever(poll_interval=0.2)
+    server.server_close()
+    log.info("agent stopped after %.0f s; containers keep running", time.monotonic() - started)
+    return 0
+
+
+AGENT_COMMANDS = {"serve": cmd_serve, "join": cmd_join}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m runtime_agent.agent …`: the agent's commands alone (the runtime CLI has them too)."""
+    parser = argparse.ArgumentParser(prog="berth-agent")
+    parser.add_argument("--state", help=argparse.SUPPRESS)
+    add_agent_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return AGENT_COMMANDS[args.command](args)
