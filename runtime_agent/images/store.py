@@ -241,7 +241,8 @@ class ImageStore:
 
     def _layer_meta(self, key: str) -> dict[str, Any]:
         try:
-            return json.loads((self.layers_dir / key / "layer.json").read_text())
+            meta: dict[str, Any] = json.loads((self.layers_dir / key / "layer.json").read_text())
+            return meta
         except (FileNotFoundError, ValueError):
             return {"size": 0}
 
@@ -433,13 +434,6 @@ class ImageStore:
                     return found[0]
         raise ImageNotFound(f"no such image: {reference}")
 
-    def list(self) -> list[Image]:
-        images = []
-        for record in self._records():
-            with contextlib.suppress(ImageNotFound):
-                images.append(self._image(record))
-        return sorted(images, key=lambda image: image.created, reverse=True)
-
     def hold(self, image_id: str, holder: str) -> None:
         """Mark an image as used (by a container); held images are neither removed nor pruned."""
         if "/" in holder or holder in ("", ".", ".."):
@@ -539,6 +533,14 @@ class ImageStore:
                 freed += entry.stat().st_size
                 entry.unlink()
         return freed
+
+    # Last in the class: below it, `list` in an annotation would name this method.
+    def list(self) -> list[Image]:
+        images = []
+        for record in self._records():
+            with contextlib.suppress(ImageNotFound):
+                images.append(self._image(record))
+        return sorted(images, key=lambda image: image.created, reverse=True)
 
 
 def _disk_usage(path: Path) -> int:

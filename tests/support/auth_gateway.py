@@ -8,6 +8,7 @@ import json
 import re
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
@@ -84,7 +85,11 @@ class AuthGateway:
         return user if self.users.get(user) == password else None
 
     def _reply(
-        self, request: BaseHTTPRequestHandler, status: int, body: dict, headers: dict[str, str]
+        self,
+        request: BaseHTTPRequestHandler,
+        status: int,
+        body: Mapping[str, object],
+        headers: dict[str, str],
     ) -> None:
         data = json.dumps(body).encode()
         request.send_response(status)
@@ -144,8 +149,9 @@ class AuthGateway:
             response = upstream.getresponse()
             request.send_response(response.status)
             for name in _RETURNED_HEADERS:
-                if response.getheader(name) is not None:
-                    request.send_header(name, response.getheader(name))
+                value = response.getheader(name)
+                if value is not None:
+                    request.send_header(name, value)
             if response.getheader("Content-Length") is None:
                 request.send_header("Connection", "close")
                 request.close_connection = True
