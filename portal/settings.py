@@ -176,3 +176,6 @@ BERTH_SETTINGS = env.declared
 TOKEN_DEFAULT_DAYS = env.int("BERTH_TOKEN_DEFAULT_DAYS", 90, "Lifetime, in days, of a personal access token created without one.")
 TOKEN_MAX_DAYS = env.int("BERTH_TOKEN_MAX_DAYS", 365, "Longest lifetime, in days, a personal access token may be given.")
 TOKEN_ALLOW_NO_EXPIRY = env.bool("BERTH_TOKEN_ALLOW_NO_EXPIRY", False, "Allow personal access tokens that never expire.")
+
+# Read-only mode (portal.system): while an administrator has it on, API writes are refused with 503.
+MIDDLEWARE += ["portal.system.middleware.ReadOnlyModeMiddleware"]
