@@ -179,3 +179,8 @@ TOKEN_ALLOW_NO_EXPIRY = env.bool("BERTH_TOKEN_ALLOW_NO_EXPIRY", False, "Allow pe
 
 # Read-only mode (portal.system): while an administrator has it on, API writes are refused with 503.
 MIDDLEWARE += ["portal.system.middleware.ReadOnlyModeMiddleware"]
+# The artifact index (portal.artifacts).
+MANIFEST_CACHE_BYTES = env.int("BERTH_MANIFEST_CACHE_BYTES", 64 * 1024 * 1024, "Bytes of manifests each process keeps in memory for registry reads by digest.")
+MANIFEST_CACHE_SECONDS = env.int("BERTH_MANIFEST_CACHE_SECONDS", 10, "Seconds a cached manifest is served without asking the database (how long another process may still serve a deleted one).")
+RECONCILE_INTERVAL_SECONDS = env.int("BERTH_RECONCILE_INTERVAL", 3600, "Seconds between scheduled reconciliations of the artifact index with distribution.")
+CELERY_BEAT_SCHEDULE["reconcile-artifact-index"] = {"task": "portal.artifacts.tasks.reconcile_index", "schedule": float(RECONCILE_INTERVAL_SECONDS)}

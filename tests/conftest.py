@@ -2,3 +2,4 @@
 
 pytest_plugins = ["tests.fixtures.portal"]
 pytest_plugins += ["tests.fixtures.services"]
+pytest_plugins += ["tests.fixtures.artifacts"]

@@ -1,0 +1,165 @@
+"""Representations of repositories, artifacts and tags for the browse API (read-only)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from portal.artifacts.manifests import layers_with_history, runtime_config
+from portal.artifacts.models import Artifact, Repository, Tag
+
+
+def registry_host() -> str:
+    """The host clients pull from: EXTERNAL_URL's host and port."""
+    return urlsplit(settings.EXTERNAL_URL).netloc or settings.EXTERNAL_URL
+
+
+def pull_by_tag(repository: str, tag: str) -> str:
+    return f"docker pull {registry_host()}/{repository}:{tag}"
+
+
+def pull_by_digest(repository: str, digest: str) -> str:
+    return f"docker pull {registry_host()}/{repository}@{digest}"
+
+
+class RepositorySerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.name", read_only=True)
+    short_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Repository
+        fields = ["id", "name", "short_name", "project", "artifact_count", "tag_count", "size", "pushed_at",
+                  "pull_count", "last_pulled_at", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class TagSerializer(serializers.ModelSerializer):
+    digest = serializers.CharField(source="artifact.digest", read_only=True)
+    pull_command = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Tag
+        fields = ["name", "digest", "pushed_at", "last_pulled_at", "pull_command"]
+        read_only_fields = fields
+
+    def get_pull_command(self, tag: Tag) -> str:
+        return pull_by_tag(self.context["repository"].name, tag.name)
+
+
+class RepositoryTagSerializer(TagSerializer):
+    """A tag with what the UI shows of its artifact, for the flat list of a repository's tags."""
+
+    media_type = serializers.CharField(source="artifact.media_type", read_only=True)
+    size = serializers.IntegerField(source="artifact.size", read_only=True)
+
+    class Meta(TagSerializer.Meta):
+        fields = [*TagSerializer.Meta.fields, "media_type", "size"]
+        read_only_fields = fields
+
+
+class PlatformSerializer(serializers.Serializer):
+    os = serializers.CharField()
+    architecture = serializers.CharField()
+    variant = serializers.CharField(required=False)
+
+
+def platforms_of(artifact: Artifact) -> list[dict[str, Any]]:
+    """One platform for an image; each child's for an index (from the index's own descriptors)."""
+    links = getattr(artifact, "platform_links", None)
+    if links is not None and (links or artifact.is_index):
+        return [dict(link.platform) for link in links if link.platform]
+    if artifact.os or artifact.architecture:
+        platform = {"os": artifact.os, "architecture": artifact.architecture}
+        if artifact.variant:
+            platform["variant"] = artifact.variant
+        return [platform]
+    return []
+
+
+class ArtifactSummarySerializer(serializers.ModelSerializer):
+    """An artifact in a list: a few of its tags (newest first) with the total, and its platforms."""
+
+    tags = serializers.SerializerMethodField()
+    tag_count = serializers.IntegerField(read_only=True)
+    platforms = serializers.SerializerMethodField()
+    is_index = serializers.BooleanField(read_only=True)
+    pull_command = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Artifact
+        fields = ["digest", "media_type", "artifact_type", "is_index", "size", "platforms", "tags", "tag_count",
+                  "created", "pushed_at", "pushed_by", "pull_count", "last_pulled_at", "pull_command"]
+        read_only_fields = fields
+
+    @extend_schema_field(TagSerializer(many=True))
+    def get_tags(self, artifact: Artifact) -> list[dict[str, Any]]:
+        return TagSerializer(getattr(artifact, "first_tags", []), many=True, context=self.context).data
+
+    @extend_schema_field(PlatformSerializer(many=True))
+    def get_platforms(self, artifact: Artifact) -> list[dict[str, Any]]:
+        return platforms_of(artifact)
+
+    def get_pull_command(self, artifact: Artifact) -> str:
+        return pull_by_digest(self.context["repository"].name, artifact.digest)
+
+
+class ArtifactDetailSerializer(ArtifactSummarySerializer):
+    """Everything the artifact page shows: manifest, runtime config, layers with the command that made
+    each, an index's children with their platforms, the indexes holding it, and its referrers."""
+
+    manifest = serializers.SerializerMethodField()
+    config = serializers.SerializerMethodField()
+    layers = serializers.SerializerMethodField()
+    history = serializers.SerializerMethodField()
+    children = serializers.SerializerMethodField()
+    parents = serializers.SerializerMethodField()
+    referrers = serializers.SerializerMethodField()
+
+    class Meta(ArtifactSummarySerializer.Meta):
+        fields = [*ArtifactSummarySerializer.Meta.fields, "os", "architecture", "variant", "config_digest",
+                  "subject_digest", "annotations", "labels", "manifest", "config", "layers", "history",
+                  "children", "parents", "referrers"]
+        read_only_fields = fields
+
+    def _document(self, artifact: Artifact) -> dict[str, Any]:
+        cached = getattr(artifact, "_document", None)
+        if cached is None:
+            try:
+                cached = json.loads(bytes(artifact.manifest))
+            except ValueError:
+                cached = {}
+            artifact._document = cached  # type: ignore[attr-defined]
+        return cached if isinstance(cached, dict) else {}
+
+    def get_manifest(self, artifact: Artifact) -> dict[str, Any]:
+        return self._document(artifact)
+
+    def get_config(self, artifact: Artifact) -> dict[str, Any] | None:
+        if artifact.config is None:
+            return None
+        config = artifact.config
+        return {**runtime_config(config), "author": str(config.get("author") or ""),
+                "created": config.get("created"), "os": config.get("os"), "architecture": config.get("architecture")}
+
+    def get_layers(self, artifact: Artifact) -> list[dict[str, Any]]:
+        layers = self._document(artifact).get("layers")
+        return layers_with_history([lay for lay in layers if isinstance(lay, dict)] if isinstance(layers, list) else [],
+                                   artifact.config)
+
+    def get_history(self, artifact: Artifact) -> list[dict[str, Any]]:
+        history = (artifact.config or {}).get("history")
+        return [entry for entry in history if isinstance(entry, dict)] if isinstance(history, list) else []
+
+    def get_children(self, artifact: Artifact) -> list[dict[str, Any]]:
+        return self.context.get("children", [])
+
+    def get_parents(self, artifact: Artifact) -> list[str]:
+        return self.context.get("parents", [])
+
+    def get_referrers(self, artifact: Artifact) -> list[dict[str, Any]]:
+        return self.context.get("referrers", [])

@@ -1,0 +1,268 @@
+"""Browsing repositories, artifacts and tags; deletes go through the services, which check and audit."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, permissions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.artifacts import services
+from portal.artifacts.api.pagination import CountedPagination
+from portal.artifacts.api.serializers import (
+    ArtifactDetailSerializer,
+    ArtifactSummarySerializer,
+    RepositorySerializer,
+    RepositoryTagSerializer,
+    TagSerializer,
+)
+from portal.artifacts.filters import (
+    ArtifactFilter,
+    RepositoryFilter,
+    StrictOrderingFilter,
+    TagFilter,
+)
+from portal.artifacts.models import LISTED, Artifact, ArtifactReference, Repository, Tag
+from portal.projects.models import Project
+from portal.rbac.principals import Resource
+from portal.rbac.roles import Action, ProjectResource
+from portal.utilities.api import ProjectScopedMixin
+from portal.utilities.errors import NotFound
+
+# How many of an artifact's tags a list shows (with the total); the tag list has them all.
+TAGS_IN_SUMMARY = 10
+TAGS_IN_DETAIL = 100
+
+
+class ReadPermission(permissions.BasePermission):
+    """Reads need the view's (action, resource) in the project; deletes are checked by the services."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            view.require(view.read_action, view.project_resource)
+        else:
+            view.get_project()  # a project the caller cannot see is a 404 before anything else
+        return True
+
+
+class BrowseView(ProjectScopedMixin, generics.GenericAPIView):
+    permission_classes = [ReadPermission]
+    filter_backends: list[Any] = []
+    pagination_class = None
+    read_action: Action = Action.READ
+    project_resource = ProjectResource.REPOSITORY
+
+    def get_repository(self) -> Repository:
+        cached = getattr(self, "_repository", None)
+        if cached is None:
+            # Django has already decoded %2F to `/`; a second decoding accepts Harbor's double-encoded
+            # names (%252F), the way to reach a repository whose path contains `artifacts` or `tags`.
+            cached = services.repository_in(self.get_project(), unquote(self.kwargs["repository_name"]))
+            self._repository = cached
+        return cached
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if "repository_name" in self.kwargs:
+            context["repository"] = self.get_repository()
+        return context
+
+
+class ListView(BrowseView):
+    filter_backends = [StrictOrderingFilter]
+    pagination_class = CountedPagination
+    unique_ordering_fields: tuple[str, ...] = ()
+
+    def filtered(self) -> bool:
+        return any(self.request.query_params.get(name) for name in self.filterset_class.base_filters)
+
+    def known_count(self) -> int | None:
+        return None
+
+    def list(self, request: Request) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        filterset = self.filterset_class(request.query_params, queryset=queryset, request=request)
+        if not filterset.is_valid():
+            from rest_framework.exceptions import ValidationError
+
+            raise ValidationError(filterset.errors)
+        page = self.paginate_queryset(filterset.qs)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.list(request)
+
+
+class RepositoryList(ListView):
+    """Repositories of a project: `q` searches names; sort by name, push, pulls, size or artifact count."""
+
+    serializer_class = RepositorySerializer
+    filterset_class = RepositoryFilter
+    read_action = Action.LIST
+    ordering_fields = ["name", "pushed_at", "pull_count", "last_pulled_at", "size", "artifact_count",
+                       "tag_count", "created_at", "updated_at"]
+    ordering = ["name"]
+    unique_ordering_fields = ("name",)
+
+    def get_queryset(self) -> QuerySet[Repository]:
+        return Repository.objects.filter(project=self.get_project()).select_related("project")
+
+
+class RepositorySearch(ListView):
+    """Repositories across every project the caller may list repositories of."""
+
+    serializer_class = RepositorySerializer
+    filterset_class = RepositoryFilter
+    permission_classes = [permissions.AllowAny]
+    ordering_fields = RepositoryList.ordering_fields
+    ordering = ["name"]
+    unique_ordering_fields = ("name",)
+
+    def get_queryset(self) -> QuerySet[Repository]:
+        principal = self.request.user
+        repositories = Repository.objects.select_related("project")
+        if principal.is_system_admin:
+            return repositories
+        projects = list(Project.objects.visible_to(principal).only("id", "name", "public"))
+        if hasattr(principal, "preload_roles"):
+            principal.preload_roles([project.id for project in projects])  # one query, not one per project
+        allowed = [project.id for project in projects
+                   if principal.can(Action.LIST, Resource.of_project(project, ProjectResource.REPOSITORY))]
+        return repositories.filter(project_id__in=allowed)
+
+
+class RepositoryDetail(BrowseView):
+    serializer_class = RepositorySerializer
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(self.get_serializer(self.get_repository()).data)
+
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.delete_repository(request.user, self.get_project(), self.get_repository(),
+                                   source_ip=self.source_ip())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def summary_queryset(queryset: QuerySet[Artifact]) -> QuerySet[Artifact]:
+    """Artifacts with what a list row shows, in a fixed number of queries whatever the page holds."""
+    tag_counts = Tag.objects.filter(artifact=OuterRef("pk")).order_by().values("artifact").annotate(c=Count("pk"))
+    return (
+        queryset.defer("manifest", "config", "annotations", "labels")
+        .annotate(tag_count=Coalesce(Subquery(tag_counts.values("c")), Value(0)))
+        .prefetch_related(
+            Prefetch("tags", queryset=Tag.objects.order_by("-pushed_at", "-id")[:TAGS_IN_SUMMARY],
+                     to_attr="first_tags"),
+            Prefetch("child_links", queryset=ArtifactReference.objects.only("parent_id", "platform", "position"),
+                     to_attr="platform_links"),
+        )
+    )
+
+
+class ArtifactList(ListView):
+    """Artifacts of a repository (children of an index and referrers appear under their parent).
+    Filter with `tag` (exact) or `q` (part of a tag, or a digest prefix)."""
+
+    serializer_class = ArtifactSummarySerializer
+    filterset_class = ArtifactFilter
+    read_action = Action.LIST
+    project_resource = ProjectResource.ARTIFACT
+    ordering_fields = ["pushed_at", "created", "size", "pull_count", "last_pulled_at", "digest"]
+    ordering = ["-pushed_at"]
+    unique_ordering_fields = ("digest",)
+
+    def get_queryset(self) -> QuerySet[Artifact]:
+        artifacts = Artifact.objects.filter(repository=self.get_repository())
+        if not self.request.query_params.get("tag"):
+            artifacts = artifacts.filter(LISTED)
+        return summary_queryset(artifacts)
+
+    def known_count(self) -> int | None:
+        # The counter is kept with the rows: a 100,000-artifact repository needs no COUNT per page.
+        return None if self.filtered() else self.get_repository().artifact_count
+
+
+@extend_schema(parameters=[OpenApiParameter("force", bool, description="Delete even if a guard would refuse.")])
+class ArtifactDetail(BrowseView):
+    """An artifact by digest or tag."""
+
+    serializer_class = ArtifactDetailSerializer
+    project_resource = ProjectResource.ARTIFACT
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        repository = self.get_repository()
+        artifact = services.resolve_artifact(repository, self.kwargs["reference"])
+        artifact.first_tags = list(artifact.tags.order_by("-pushed_at", "-id")[:TAGS_IN_DETAIL])  # type: ignore[attr-defined]
+        artifact.tag_count = artifact.tags.count()  # type: ignore[attr-defined]
+        links = list(ArtifactReference.objects.filter(parent=artifact).select_related("child").only(
+            "parent_id", "platform", "annotations", "position", "child__digest", "child__media_type", "child__size"))
+        artifact.platform_links = links  # type: ignore[attr-defined]
+        children = [{"digest": link.child.digest, "media_type": link.child.media_type, "size": link.child.size,
+                     "platform": link.platform, "annotations": link.annotations} for link in links]
+        parents = list(Artifact.objects.filter(child_links__child=artifact).values_list("digest", flat=True))
+        context = {**self.get_serializer_context(), "children": children, "parents": parents,
+                   "referrers": services.referrers(repository.name, artifact.digest)}
+        return Response(ArtifactDetailSerializer(artifact, context=context).data)
+
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        force = request.query_params.get("force", "").lower() in ("1", "true", "yes")
+        removed = services.delete_artifact(request.user, self.get_project(), self.get_repository(),
+                                           self.kwargs["reference"], force=force, source_ip=self.source_ip())
+        return Response({"deleted": removed}, status=status.HTTP_200_OK)
+
+
+class ArtifactTagList(ListView):
+    """The tags of one artifact."""
+
+    serializer_class = TagSerializer
+    filterset_class = TagFilter
+    read_action = Action.LIST
+    project_resource = ProjectResource.TAG
+    ordering_fields = ["name", "pushed_at", "last_pulled_at"]
+    ordering = ["name"]
+    unique_ordering_fields = ("name",)
+
+    def get_queryset(self) -> QuerySet[Tag]:
+        artifact = services.resolve_artifact(self.get_repository(), self.kwargs["reference"])
+        return Tag.objects.filter(artifact=artifact).select_related("artifact").only(
+            "name", "pushed_at", "last_pulled_at", "artifact__digest")
+
+
+class RepositoryTagList(ListView):
+    """Every tag of a repository, with its artifact's digest and size: the list that must stay fast
+    at 100,000 tags (keyset-friendly indexes on (repository, name) and (repository, pushed_at, id))."""
+
+    serializer_class = RepositoryTagSerializer
+    filterset_class = TagFilter
+    read_action = Action.LIST
+    project_resource = ProjectResource.TAG
+    ordering_fields = ["name", "pushed_at", "last_pulled_at"]
+    ordering = ["name"]
+    unique_ordering_fields = ("name",)
+
+    def get_queryset(self) -> QuerySet[Tag]:
+        return Tag.objects.filter(repository=self.get_repository()).select_related("artifact").only(
+            "name", "pushed_at", "last_pulled_at", "artifact__digest", "artifact__media_type", "artifact__size")
+
+    def known_count(self) -> int | None:
+        return None if self.filtered() else self.get_repository().tag_count
+
+
+class TagDetail(BrowseView):
+    """DELETE a tag of an artifact (the artifact stays)."""
+
+    project_resource = ProjectResource.TAG
+
+    def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        repository = self.get_repository()
+        artifact = services.resolve_artifact(repository, self.kwargs["reference"])
+        tag = self.kwargs["tag"]
+        services.validate_tag(tag)
+        if not Tag.objects.filter(artifact=artifact, name=tag).exists():
+            raise NotFound(f"artifact {artifact.digest} has no tag {tag!r}", code="tag_not_found")
+        services.delete_tag(request.user, repository, tag, source_ip=self.source_ip())
+        return Response(status=status.HTTP_204_NO_CONTENT)
