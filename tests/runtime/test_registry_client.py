@@ -50,6 +50,9 @@ def pushed(distribution: Distribution, tmp_path_factory: pytest.TempPathFactory)
     big = build_busybox_layout(layouts / "big", extra_layers=[[File("data/noise", noise)]])
     return {
         "multiplatform": distribution.push_layout(multiplatform, "proj/busybox", "1.0"),
+        "docker_list": distribution.push_layout(
+            multiplatform, "proj/busybox", "list", docker_v2s2=True
+        ),
         "v2s2": distribution.push_layout(multilayer, "proj/multilayer", "v2s2", docker_v2s2=True),
         "zstd": distribution.push_layout(zstd, "proj/multilayer", "zstd"),
         "big": distribution.push_layout(big, "proj/big", "1"),
@@ -97,6 +100,20 @@ def test_pull_of_a_docker_schema2_image_converts_whiteouts(
     assert len(image.layer_dirs) == 3
     assert (image.layer_dirs[-1] / "etc" / "motd").lstat().st_rdev == os.makedev(0, 0)
     assert os.getxattr(image.layer_dirs[-1] / "opt" / "data", "trusted.overlay.opaque") == b"y"
+
+
+def test_pull_of_a_docker_manifest_list_picks_the_platform(
+    image_store: ImageStore, pushed: dict[str, str]
+) -> None:
+    native = image_store.pull(pushed["docker_list"])
+    arm = image_store.pull(pushed["docker_list"], platform="linux/arm64")
+
+    blob = image_store.read_blob(native.digest)
+    assert (
+        json.loads(blob)["mediaType"] == "application/vnd.docker.distribution.manifest.list.v2+json"
+    )
+    assert native.config["architecture"] == host_platform().split("/")[1]
+    assert arm.config["architecture"] == "arm64"
 
 
 def test_pull_of_zstd_layers(image_store: ImageStore, pushed: dict[str, str]) -> None:
