@@ -184,3 +184,18 @@ MANIFEST_CACHE_BYTES = env.int("BERTH_MANIFEST_CACHE_BYTES", 64 * 1024 * 1024, "
 MANIFEST_CACHE_SECONDS = env.int("BERTH_MANIFEST_CACHE_SECONDS", 10, "Seconds a cached manifest is served without asking the database (how long another process may still serve a deleted one).")
 RECONCILE_INTERVAL_SECONDS = env.int("BERTH_RECONCILE_INTERVAL", 3600, "Seconds between scheduled reconciliations of the artifact index with distribution.")
 CELERY_BEAT_SCHEDULE["reconcile-artifact-index"] = {"task": "portal.artifacts.tasks.reconcile_index", "schedule": float(RECONCILE_INTERVAL_SECONDS)}
+
+# The fleet (portal.fleet): hosts running Berth's agent and the containers deployed on them.
+INSTALLED_APPS += ["portal.fleet"]
+FLEET_HEARTBEAT_SECONDS = env.int("BERTH_FLEET_HEARTBEAT_SECONDS", 5, "Seconds between an agent's heartbeats.")
+FLEET_UNREACHABLE_AFTER_SECONDS = env.int("BERTH_FLEET_UNREACHABLE_AFTER", 20, "A host whose last heartbeat is older than this many seconds is unreachable.")
+FLEET_LEASE_SECONDS = env.int("BERTH_FLEET_LEASE_SECONDS", 60, "Seconds a worker's claim on a container lasts without renewal; a killed worker's work is taken over after it.")
+FLEET_RECONCILE_SECONDS = env.int("BERTH_FLEET_RECONCILE_SECONDS", 30, "Seconds between reconciliations of the hosts' containers with the portal's records.")
+FLEET_PULL_TOKEN_SECONDS = env.int("BERTH_FLEET_PULL_TOKEN_SECONDS", 300, "Lifetime of the pull-only token an agent receives for one deployment.")
+FLEET_AGENT_TIMEOUT_SECONDS = env.int("BERTH_FLEET_AGENT_TIMEOUT", 60, "Seconds the portal waits for an agent's answer (pull progress resets it).")
+FLEET_REGISTRY = env.str("BERTH_FLEET_REGISTRY", "", "HOST:PORT agents pull Berth's images from (empty: the host of BERTH_EXTERNAL_URL).")
+FLEET_JOIN_TOKEN_MAX_HOURS = env.int("BERTH_FLEET_JOIN_TOKEN_MAX_HOURS", 24 * 7, "Longest lifetime, in hours, of a host join token.")
+CELERY_BEAT_SCHEDULE["fleet-reconcile"] = {"task": "portal.fleet.tasks.reconcile_fleet", "schedule": float(FLEET_RECONCILE_SECONDS)}
+
+# The browser UI (portal.ui) serves the built SPA from FRONTEND_DIST.
+INSTALLED_APPS += ["portal.ui"]

@@ -1,0 +1,120 @@
+"""Representations of join tokens, hosts and containers, and the inputs that create and change them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from portal.fleet.models import Container, Host, JoinToken
+from portal.utilities.api import StrictSerializer
+
+
+class JoinTokenSerializer(serializers.ModelSerializer):
+    usable = serializers.SerializerMethodField()
+
+    class Meta:
+        model = JoinToken
+        fields = ["id", "description", "prefix", "created_by", "created_at", "expires_at", "max_uses", "use_count",
+                  "labels", "revoked", "usable"]
+
+    def get_usable(self, token: JoinToken) -> bool:
+        return token.usable()
+
+
+class JoinTokenCreatedSerializer(JoinTokenSerializer):
+    token = serializers.SerializerMethodField()
+
+    class Meta(JoinTokenSerializer.Meta):
+        fields = [*JoinTokenSerializer.Meta.fields, "token"]
+
+    def get_token(self, token: JoinToken) -> str:
+        return str(self.context["secret"])
+
+
+class JoinTokenCreateSerializer(StrictSerializer):
+    description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    expires_in_hours = serializers.IntegerField(required=False, default=24)
+    max_uses = serializers.IntegerField(required=False, allow_null=True, default=1)
+    labels = serializers.DictField(child=serializers.CharField(max_length=255), required=False, default=dict)
+
+
+class JoinSerializer(StrictSerializer):
+    token = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=63)
+    labels = serializers.DictField(child=serializers.CharField(max_length=255, allow_blank=True), required=False, default=dict)
+    address = serializers.CharField(max_length=255)
+    facts = serializers.DictField(required=False, default=dict)
+    public_key = serializers.CharField(max_length=64)
+
+
+class HostSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True)
+    capacity = serializers.SerializerMethodField()
+    usage = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Host
+        fields = ["id", "name", "status", "labels", "address", "draining", "last_heartbeat_at", "joined_at",
+                  "capacity", "usage", "facts"]
+
+    def get_capacity(self, host: Host) -> dict[str, Any]:
+        return {"cpus": host.cpus, "memory_bytes": host.memory_bytes,
+                "disk_bytes": int(host.facts.get("disk_bytes") or 0)}
+
+    def get_usage(self, host: Host) -> dict[str, Any]:
+        reserved = self.context.get("usage", {}).get(host.pk, {})
+        return {
+            **reserved,
+            "memory_used_bytes": host.memory_bytes - int(host.facts.get("memory_available_bytes") or host.memory_bytes),
+            "disk_free_bytes": int(host.facts.get("disk_free_bytes") or 0),
+            "containers_running": int(host.facts.get("containers_running") or 0),
+            "load_1m": host.facts.get("load_1m"),
+        }
+
+
+class HostUpdateSerializer(StrictSerializer):
+    labels = serializers.DictField(child=serializers.CharField(max_length=255, allow_blank=True), required=False)
+    draining = serializers.BooleanField(required=False)
+
+
+class ContainerSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.name", read_only=True)
+    host = serializers.CharField(source="host_name", read_only=True)
+    image = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Container
+        fields = ["id", "name", "project", "host", "repository", "reference", "digest", "image", "status",
+                  "desired_state", "error", "error_code", "progress", "exit_code", "oom_killed", "spec",
+                  "created_by", "created_at", "updated_at", "started_at", "finished_at", "timings"]
+
+
+class DeploySerializer(StrictSerializer):
+    repository = serializers.CharField(max_length=512)
+    reference = serializers.CharField(max_length=255, required=False, default="latest")
+    name = serializers.CharField(max_length=128, required=False)
+    host = serializers.CharField(max_length=63, required=False)
+    selector = serializers.DictField(child=serializers.CharField(max_length=255), required=False)
+    env = serializers.JSONField(required=False, default=list)
+    command = serializers.ListField(child=serializers.CharField(), required=False)
+    ports = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
+    volumes = serializers.ListField(child=serializers.CharField(max_length=1024), required=False, default=list)
+    memory = serializers.JSONField(required=False)
+    cpus = serializers.FloatField(required=False)
+    pids_limit = serializers.IntegerField(required=False)
+    restart = serializers.CharField(max_length=32, required=False, default="no")
+
+    def validate_env(self, value: Any) -> Any:
+        if isinstance(value, dict) and all(isinstance(v, str | int | float) for v in value.values()):
+            return value
+        if isinstance(value, list) and all(isinstance(v, str) and "=" in v for v in value):
+            return value
+        raise serializers.ValidationError("a list of NAME=value strings or an object of values")
+
+
+class ExecSerializer(StrictSerializer):
+    command = serializers.ListField(child=serializers.CharField(), min_length=1)
+    env = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    user = serializers.CharField(required=False)
+    workdir = serializers.CharField(required=False)

@@ -1,0 +1,789 @@
+"""Writes to the fleet: join tokens, hosts, deployments and their operations, each checked and audited.
+
+The worker side lives here too: `converge` drives one container towards its desired state through
+its host's agent, and `reconcile_host` repairs records from what a host reports. Both are
+idempotent and keep all state in the database, so any worker may run them, any number of times.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from portal.audit.services import record
+from portal.fleet.agent_client import AgentClient, AgentFailure, HostUnreachable
+from portal.fleet.keys import portal_public_key
+from portal.fleet.models import (
+    ACTIVE_STATUSES,
+    Container,
+    ContainerStatus,
+    DesiredState,
+    Host,
+    HostStatus,
+    JoinToken,
+)
+from portal.projects.models import Project
+from portal.rbac.principals import Principal, Resource, require
+from portal.rbac.roles import Action, ProjectResource, SystemResource
+from portal.utilities.errors import BerthError, Conflict, Forbidden, InvalidInput, NotFound
+from portal.utilities.secrets import display_prefix, hash_secret, new_secret
+from runtime_agent.agent.signing import SignatureError, load_public_key, verify
+
+log = logging.getLogger("berth.fleet")
+
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
+HOST_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
+LABEL_KEY_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_./-]{0,62}$")
+CONTAINER_LABEL = "berth.container"
+RESTART_PATTERN = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
+
+
+class Unauthenticated(BerthError):
+    code = "unauthorized"
+    status_code = 401
+
+
+class HostUnavailable(BerthError):
+    code = "host_unreachable"
+    status_code = 503
+
+
+class AgentRefused(BerthError):
+    """The agent refused an operation: its status and words are passed on."""
+
+    def __init__(self, failure: AgentFailure) -> None:
+        super().__init__(failure.message, code=failure.code)
+        self.status_code = failure.status if failure.status in (400, 404, 409, 422) else 502
+
+
+def _host_resource() -> Resource:
+    return Resource.system(SystemResource.HOST)
+
+
+def validate_labels(labels: Any, field: str = "labels") -> dict[str, str]:
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        raise InvalidInput(f"{field} must map names to string values", detail={field: ["an object of strings"]})
+    for key in labels:
+        if not LABEL_KEY_PATTERN.match(key):
+            raise InvalidInput(f"invalid label name {key!r}", detail={field: [f"invalid label name {key!r}"]})
+    return dict(labels)
+
+
+# -- join tokens ----------------------------------------------------------------------------------
+
+
+def create_join_token(
+    actor: Principal, *, description: str = "", expires_in_hours: int = 24, max_uses: int | None = 1,
+    labels: dict[str, str] | None = None, source_ip: str | None = None,
+) -> tuple[JoinToken, str]:  # fmt: skip
+    """A new join token and its secret, which is shown this once and stored only as a hash."""
+    require(actor, Action.CREATE, _host_resource())
+    if not 1 <= expires_in_hours <= settings.FLEET_JOIN_TOKEN_MAX_HOURS:
+        raise InvalidInput(
+            f"a join token lasts 1 to {settings.FLEET_JOIN_TOKEN_MAX_HOURS} hours",
+            detail={"expires_in_hours": [f"1 to {settings.FLEET_JOIN_TOKEN_MAX_HOURS}"]},
+        )
+    if max_uses is not None and max_uses < 1:
+        raise InvalidInput("max_uses must be at least 1, or null for any number of hosts", detail={"max_uses": ["≥ 1 or null"]})
+    secret = new_secret("berth_join")
+    with transaction.atomic():
+        token = JoinToken.objects.create(
+            description=description, prefix=display_prefix(secret), secret_hash=hash_secret(secret),
+            created_by=actor.audit_name, expires_at=timezone.now() + timedelta(hours=expires_in_hours),
+            max_uses=max_uses, labels=validate_labels(labels or {}),
+        )  # fmt: skip
+        record(actor, "create", "join_token", token.prefix, source_ip=source_ip,
+               detail={"max_uses": max_uses, "expires_at": token.expires_at.isoformat()})
+    return token, secret
+
+
+def revoke_join_token(actor: Principal, token: JoinToken, source_ip: str | None = None) -> None:
+    require(actor, Action.DELETE, _host_resource())
+    with transaction.atomic():
+        JoinToken.objects.filter(pk=token.pk).update(revoked=True)
+        record(actor, "delete", "join_token", token.prefix, source_ip=source_ip)
+
+
+# -- hosts -------------------------------------------------------------------------------------------
+
+
+def join_host(
+    secret: str, *, name: str, labels: dict[str, str], address: str, facts: dict[str, Any], public_key: str,
+    source_ip: str | None = None,
+) -> Host:  # fmt: skip
+    """Registers a host with a join token; the token's use is counted in the same transaction."""
+    if not HOST_NAME_PATTERN.match(name):
+        raise InvalidInput(f"invalid host name {name!r}: letters, digits, '_', '.', '-'", detail={"name": ["invalid"]})
+    if not re.match(r"^https?://[^/\s]+/?$", address):
+        raise InvalidInput(f"invalid agent address {address!r}: use http(s)://HOST:PORT", detail={"address": ["invalid"]})
+    try:
+        load_public_key(public_key)
+    except SignatureError:
+        raise InvalidInput("public_key is not an Ed25519 public key", detail={"public_key": ["invalid"]}) from None
+    labels = validate_labels(labels)
+    with transaction.atomic():
+        token = JoinToken.objects.select_for_update().filter(secret_hash=hash_secret(secret)).first()
+        if token is None or not token.usable():
+            reason = "unknown" if token is None else "revoked" if token.revoked else "expired" if token.expires_at <= timezone.now() else "used up"
+            record(None, "join", "host", name, outcome="failure", source_ip=source_ip, detail={"reason": reason})
+            raise Unauthenticated(f"the join token is invalid, expired or used up ({reason})", code="invalid_join_token")
+        token.use_count += 1
+        token.save(update_fields=["use_count"])
+        try:
+            with transaction.atomic():
+                host = Host.objects.create(
+                    name=name, labels={**token.labels, **labels}, address=address.rstrip("/"),
+                    public_key=public_key, facts=facts if isinstance(facts, dict) else {}, joined_with=token,
+                )  # fmt: skip
+        except IntegrityError:
+            raise Conflict(f"a host named {name!r} has already joined", code="host_exists") from None
+        record(None, "join", "host", name, source_ip=source_ip, actor_name=f"join token {token.prefix}",
+               detail={"address": host.address, "labels": host.labels})
+    return host
+
+
+def join_answer(host: Host) -> dict[str, Any]:
+    return {
+        "id": str(host.id), "name": host.name, "portal_public_key": portal_public_key(),
+        "heartbeat_seconds": settings.FLEET_HEARTBEAT_SECONDS,
+    }  # fmt: skip
+
+
+def accept_heartbeat(header: str | None, path: str, body: bytes) -> Host:
+    """Checks the agent's signature and that it is newer than the last accepted, then records the beat."""
+    try:
+        key_id = header.split("key=", 1)[1].split(",", 1)[0] if header and "key=" in header else ""
+        host = Host.objects.filter(pk=key_id).first() if re.fullmatch(r"[0-9a-f-]{36}", key_id) else None
+        if host is None:
+            raise SignatureError("unknown host credential: the host was removed or never joined")
+        signed = verify(header, load_public_key(host.public_key), audience="portal", method="POST", target=path, body=body)
+    except SignatureError as exc:
+        raise Unauthenticated(str(exc), code="invalid_signature") from None
+    try:
+        import json
+
+        report = json.loads(body)
+        facts, observed = report.get("facts") or {}, report.get("containers") or []
+        if not isinstance(facts, dict) or not isinstance(observed, list):
+            raise ValueError
+    except (ValueError, AttributeError):
+        raise InvalidInput("a heartbeat is {\"facts\": {…}, \"containers\": […]}") from None
+    # The conditional update is the replay check every portal process shares: only a newer
+    # signature moves the mark, so a captured heartbeat sent again changes nothing.
+    accepted = Host.objects.filter(pk=host.pk, last_signature_ts__lt=signed.ts).update(
+        last_signature_ts=signed.ts, last_heartbeat_at=timezone.now(), facts=facts
+    )
+    if not accepted:
+        raise Unauthenticated("signature replayed: not newer than the last heartbeat", code="invalid_signature")
+    host.refresh_from_db()
+    apply_observed(host, observed)
+    return host
+
+
+def host_with_status(name: str) -> Host:
+    host = Host.objects.with_status().filter(name=name).first()
+    if host is None:
+        raise NotFound(f"host {name!r} not found", code="host_not_found")
+    return host
+
+
+def update_host(actor: Principal, host: Host, *, labels: dict[str, str] | None = None, draining: bool | None = None,
+                source_ip: str | None = None) -> Host:
+    require(actor, Action.UPDATE, _host_resource())
+    changes: dict[str, Any] = {}
+    if labels is not None:
+        changes["labels"] = validate_labels(labels)
+    if draining is not None:
+        changes["draining"] = draining
+    with transaction.atomic():
+        Host.objects.filter(pk=host.pk).update(**changes)
+        record(actor, "update", "host", host.name, source_ip=source_ip, detail=changes)
+    return host_with_status(host.name)
+
+
+def remove_host(actor: Principal, host: Host, *, force: bool = False, source_ip: str | None = None) -> None:
+    """Forgets the host and its public key, which revokes its credential: its heartbeats fail from now on."""
+    require(actor, Action.DELETE, _host_resource())
+    with transaction.atomic():
+        active = Container.objects.filter(host=host, status__in=ACTIVE_STATUSES)
+        if active.exists() and not force:
+            raise Conflict(
+                f"host {host.name!r} still runs {active.count()} container(s); drain it and remove them, "
+                "or remove the host with force=true",
+                code="host_not_empty",
+            )
+        Container.objects.filter(host=host).exclude(status=ContainerStatus.FAILED).update(
+            status=ContainerStatus.FAILED, error=f"host {host.name} was removed from the fleet",
+            error_code="host_removed", desired_state=DesiredState.STOPPED,
+        )  # fmt: skip
+        record(actor, "delete", "host", host.name, source_ip=source_ip, detail={"force": force})
+        host.delete()
+
+
+def usage(hosts: list[Host]) -> dict[Any, dict[str, Any]]:
+    """Per host: reserved memory and CPUs and the number of active containers, from the records."""
+    rows = (
+        Container.objects.filter(host__in=hosts, status__in=ACTIVE_STATUSES)
+        .values("host_id")
+        .annotate(memory=Sum("memory"), cpus=Sum("cpus"))
+    )
+    counts = {}
+    for host_id in Container.objects.filter(host__in=hosts, status__in=ACTIVE_STATUSES).values_list("host_id", flat=True):
+        counts[host_id] = counts.get(host_id, 0) + 1
+    found = {row["host_id"]: row for row in rows}
+    return {
+        host.pk: {
+            "containers": counts.get(host.pk, 0),
+            "memory_reserved": int(found.get(host.pk, {}).get("memory") or 0),
+            "cpus_reserved": float(found.get(host.pk, {}).get("cpus") or 0),
+        }
+        for host in hosts
+    }
+
+
+# -- deployments ---------------------------------------------------------------------------------------
+
+
+def _parse_memory(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    else:
+        match = re.fullmatch(r"(\d+)([kmg]?)b?", str(value).strip().lower())
+        if not match:
+            raise InvalidInput(f"invalid memory size {value!r}: bytes, or a number with k, m or g", detail={"memory": ["invalid"]})
+        size = int(match.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[match.group(2)]
+    if size < 6 * 1024 * 1024:
+        raise InvalidInput("the memory limit must be at least 6 MiB", detail={"memory": ["at least 6m"]})
+    return size
+
+
+def _parse_ports(values: list[Any]) -> list[dict[str, Any]]:
+    ports = []
+    for value in values:
+        if isinstance(value, dict):
+            raw = (value.get("host_ip") or "0.0.0.0", value.get("host_port"), value.get("container_port"))
+        else:
+            parts = str(value).removesuffix("/tcp").split(":")
+            if len(parts) == 2:
+                parts = ["0.0.0.0", *parts]
+            if len(parts) != 3:
+                raise InvalidInput(f"invalid port {value!r}: use [HOST_IP:]HOST_PORT:CONTAINER_PORT", detail={"ports": ["invalid"]})
+            raw = (parts[0], parts[1], parts[2])
+        try:
+            host_ip, host_port, container_port = str(raw[0]), int(raw[1]), int(raw[2])  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise InvalidInput(f"invalid port {value!r}: ports are numbers", detail={"ports": ["invalid"]}) from None
+        if not (1 <= host_port <= 65535 and 1 <= container_port <= 65535):
+            raise InvalidInput(f"invalid port {value!r}: 1 to 65535", detail={"ports": ["invalid"]})
+        ports.append({"host_ip": host_ip, "host_port": host_port, "container_port": container_port})
+    return ports
+
+
+def _parse_volumes(values: list[str]) -> list[str]:
+    for value in values:
+        source = value.split(":")[0]
+        if source.startswith(("/", ".")) and ":" in value:
+            # A bind mount of a host path would hand the host's files (and root) to whoever may deploy.
+            raise Forbidden(f"bind mounts of host paths are not allowed: {value!r}; use a named volume",
+                            code="bind_mount_refused")
+        if not re.fullmatch(r"([a-zA-Z0-9][a-zA-Z0-9_.-]+:)?/[^:]*(:ro|:rw)?", value):
+            raise InvalidInput(f"invalid volume {value!r}: NAME:/PATH[:ro] or /PATH", detail={"volumes": ["invalid"]})
+    return values
+
+
+def _env_list(env: Any) -> list[str]:
+    if isinstance(env, dict):
+        return [f"{k}={v}" for k, v in env.items()]
+    return [str(e) for e in env]
+
+
+def _ports_taken(host: Host, ports: list[dict[str, Any]]) -> list[int]:
+    wanted = {p["host_port"] for p in ports}
+    taken = []
+    for spec in Container.objects.filter(host=host, status__in=ACTIVE_STATUSES).values_list("spec", flat=True):
+        taken += [p["host_port"] for p in spec.get("ports", []) if p["host_port"] in wanted]
+    return sorted(set(taken))
+
+
+def choose_host(*, name: str | None, selector: dict[str, str] | None, memory: int | None, cpus: float | None,
+                ports: list[dict[str, Any]]) -> Host:
+    """The named host, or the least busy online host matching the selector with room for the limits.
+
+    Called inside the deploy's transaction with the candidate rows locked, so two deploys at once
+    see each other's reservations.
+    """
+    hosts = list(Host.objects.with_status().select_for_update(of=("self",)).order_by("name"))
+    if name:
+        hosts = [h for h in hosts if h.name == name]
+        if not hosts:
+            raise NotFound(f"host {name!r} not found", code="host_not_found")
+    if selector:
+        hosts = [h for h in hosts if all(h.labels.get(k) == v for k, v in selector.items())]
+        if not hosts:
+            raise Conflict(f"no host has the labels {selector}", code="no_host_available")
+    reasons = []
+    usage_by_host = usage(hosts)
+    candidates = []
+    for host in hosts:
+        used = usage_by_host[host.pk]
+        free_memory = host.memory_bytes - used["memory_reserved"]
+        free_cpus = host.cpus - used["cpus_reserved"]
+        if host.status == HostStatus.UNREACHABLE:  # type: ignore[attr-defined]
+            reasons.append(f"{host.name} is unreachable")
+        elif host.status == HostStatus.DRAINING:  # type: ignore[attr-defined]
+            reasons.append(f"{host.name} is draining")
+        elif memory and free_memory < memory:
+            reasons.append(f"{host.name} has {free_memory // 2**20} MiB of memory free")
+        elif cpus and free_cpus < cpus:
+            reasons.append(f"{host.name} has {free_cpus:g} CPUs free")
+        elif taken := _ports_taken(host, ports):
+            reasons.append(f"{host.name} already publishes port {', '.join(map(str, taken))}")
+        else:
+            candidates.append((used["containers"], -free_memory, host.name, host))
+    if not candidates:
+        if name and len(reasons) == 1:
+            code = "port_taken" if "publishes port" in reasons[0] else "host_unreachable" if "unreachable" in reasons[0] else "no_host_available"
+            raise Conflict(f"cannot deploy on host {name}: {reasons[0].removeprefix(name + ' ')}", code=code)
+        raise Conflict("no host can take this container: " + ("; ".join(reasons) or "the fleet has no hosts"),
+                       code="no_host_available")
+    return min(candidates)[3]
+
+
+def deploy(
+    actor: Principal, project: Project, *, repository: str, reference: str, name: str | None = None,
+    host: str | None = None, selector: dict[str, str] | None = None, env: Any = (), command: list[str] | None = None,
+    ports: list[Any] = (), volumes: list[str] = (), memory: Any = None, cpus: float | None = None,
+    pids_limit: int | None = None, restart: str = "no", source_ip: str | None = None,
+) -> Container:  # fmt: skip
+    """Records a container to run an artifact of the project; a worker tells the host after commit."""
+    from portal.artifacts.services import repository_in, resolve_artifact
+
+    require(actor, Action.CREATE, Resource.of_project(project, ProjectResource.CONTAINER))
+    require(actor, Action.PULL, Resource.of_project(project, ProjectResource.REPOSITORY))
+    repo = repository_in(project, repository)
+    artifact = resolve_artifact(repo, reference)
+    name = name or f"{repo.short_name.replace('/', '-')}-{str(time.time_ns())[-6:]}"
+    if not NAME_PATTERN.match(name):
+        raise InvalidInput(f"invalid container name {name!r}: letters, digits, '_', '.', '-'", detail={"name": ["invalid"]})
+    if not RESTART_PATTERN.match(restart):
+        raise InvalidInput(f"invalid restart policy {restart!r}: no, always, unless-stopped or on-failure[:N]",
+                           detail={"restart": ["invalid"]})
+    if cpus is not None and cpus <= 0:
+        raise InvalidInput("cpus must be positive", detail={"cpus": ["positive"]})
+    if pids_limit is not None and pids_limit < 1:
+        raise InvalidInput("pids_limit must be at least 1", detail={"pids_limit": ["≥ 1"]})
+    memory_bytes = _parse_memory(memory)
+    parsed_ports = _parse_ports(list(ports))
+    spec = {
+        "command": list(command) if command else None, "env": _env_list(env), "ports": parsed_ports,
+        "volumes": _parse_volumes(list(volumes)), "memory": memory_bytes, "cpus": cpus,
+        "pids_limit": pids_limit, "restart": restart,
+    }  # fmt: skip
+    try:
+        with transaction.atomic():
+            chosen = choose_host(name=host, selector=selector, memory=memory_bytes, cpus=cpus, ports=parsed_ports)
+            container = Container.objects.create(
+                project=project, host=chosen, host_name=chosen.name, name=name, repository=repo.name,
+                reference=reference, digest=artifact.digest, spec=spec, memory=memory_bytes, cpus=cpus,
+                created_by=actor.audit_name, timings={"requested": time.time()},
+            )  # fmt: skip
+            record(actor, "create", "container", f"{name}@{chosen.name}", project=project, source_ip=source_ip,
+                   detail={"image": container.image, "reference": reference, "host": chosen.name})
+            _enqueue_converge(container)
+    except IntegrityError:
+        raise Conflict(f"a container named {name!r} already exists on that host", code="container_exists") from None
+    return container
+
+
+def _enqueue_converge(container: Container) -> None:
+    from portal.fleet.tasks import converge_container
+
+    container_id = str(container.pk)
+    transaction.on_commit(lambda: converge_container.delay(container_id))
+
+
+def _operate(actor: Principal, container: Container, action: Action, verb: str, source_ip: str | None,
+             **changes: Any) -> Container:
+    require(actor, action, Resource.of_project(container.project, ProjectResource.CONTAINER))
+    with transaction.atomic():
+        locked = Container.objects.select_for_update().get(pk=container.pk)
+        for key, value in changes.items():
+            setattr(locked, key, value(locked) if callable(value) else value)
+        locked.save(update_fields=[*changes, "updated_at"])
+        record(actor, verb, "container", f"{locked.name}@{locked.host_name}", project=locked.project,
+               source_ip=source_ip)
+        _enqueue_converge(locked)
+    return locked
+
+
+def stop_container(actor: Principal, container: Container, source_ip: str | None = None) -> Container:
+    return _operate(actor, container, Action.UPDATE, "stop", source_ip, desired_state=DesiredState.STOPPED)
+
+
+def restart_container(actor: Principal, container: Container, source_ip: str | None = None) -> Container:
+    return _operate(actor, container, Action.UPDATE, "restart", source_ip, desired_state=DesiredState.RUNNING,
+                    restarts_requested=lambda c: c.restarts_requested + 1)
+
+
+def remove_container(actor: Principal, container: Container, source_ip: str | None = None) -> Container:
+    return _operate(actor, container, Action.DELETE, "delete", source_ip, desired_state=DesiredState.REMOVED)
+
+
+def _live(actor: Principal, container: Container, action: Action, verb: str, source_ip: str | None,
+          detail: dict[str, Any] | None = None) -> AgentClient:
+    require(actor, action, Resource.of_project(container.project, ProjectResource.CONTAINER))
+    if container.host is None or not container.agent_id:
+        raise Conflict(f"container {container.name} has not been created on a host", code="container_not_created")
+    record(actor, verb, "container", f"{container.name}@{container.host_name}", project=container.project,
+           source_ip=source_ip, detail=detail)
+    return AgentClient(container.host)
+
+
+def _agent_call(call: Any) -> Any:
+    try:
+        return call()
+    except HostUnreachable as exc:
+        raise HostUnavailable(exc.message) from None
+    except AgentFailure as exc:
+        raise AgentRefused(exc) from None
+
+
+def container_exec(actor: Principal, container: Container, command: list[str], *, env: list[str] = (),
+                   user: str | None = None, workdir: str | None = None, source_ip: str | None = None) -> dict[str, Any]:  # type: ignore[assignment]
+    body: dict[str, Any] = {"command": command, "env": list(env)}
+    if user:
+        body["user"] = user
+    if workdir:
+        body["workdir"] = workdir
+    with _live(actor, container, Action.UPDATE, "exec", source_ip, detail={"command": command}) as client:
+        return _agent_call(lambda: client.exec(container.agent_id, body))
+
+
+def container_stats(actor: Principal, container: Container, source_ip: str | None = None) -> dict[str, Any]:
+    with _live(actor, container, Action.READ, "stats", source_ip) as client:
+        return _agent_call(lambda: client.stats(container.agent_id))
+
+
+def container_logs(actor: Principal, container: Container, *, follow: bool, tail: int | None,
+                   source_ip: str | None = None) -> Iterator[dict[str, Any]]:
+    """The host's log lines for the container, streamed as the agent sends them."""
+    client = _live(actor, container, Action.READ, "logs", source_ip, detail={"follow": follow, "tail": tail})
+    query = {"follow": "true" if follow else None, "tail": tail}
+    # A followed stream may stay quiet for long: no read timeout then.
+    client.http.timeout = client.http.timeout if not follow else client.http.timeout.__class__(None, connect=5.0)
+    stream = client.stream("GET", f"/v1/containers/{container.agent_id}/logs", query=query)
+    events = _agent_call(stream.__enter__)
+
+    def lines() -> Iterator[dict[str, Any]]:
+        try:
+            yield from events
+        except HostUnreachable as exc:
+            yield {"error": {"code": exc.code, "message": exc.message}}
+        finally:
+            stream.__exit__(None, None, None)
+            client.close()
+
+    return lines()
+
+
+# -- where does it run ---------------------------------------------------------------------------------
+
+
+def refuse_deleting_a_running_artifact(artifact: Any, force: bool) -> None:
+    """The artifact index's delete guard: an artifact some container runs is kept unless forced."""
+    digests = [artifact.digest, *artifact.child_links.values_list("child__digest", flat=True)]
+    running = Container.objects.filter(repository=artifact.repository.name, digest__in=digests,
+                                       status__in=ACTIVE_STATUSES)
+    if running.exists() and not force:
+        where = ", ".join(f"{c.name} on {c.host_name}" for c in running[:5])
+        raise Conflict(
+            f"artifact {artifact.digest} is running in {running.count()} container(s) ({where}); "
+            "stop them first or delete with force=true",
+            code="artifact_in_use",
+        )
+
+
+def containers_running_artifact(project: Project, repository: str, reference: str) -> Any:
+    from portal.artifacts.services import repository_in, resolve_artifact
+
+    repo = repository_in(project, repository)
+    artifact = resolve_artifact(repo, reference)
+    digests = [artifact.digest, *artifact.child_links.values_list("child__digest", flat=True)]
+    return Container.objects.filter(project=project, repository=repo.name, digest__in=digests)
+
+
+# -- the worker's side -----------------------------------------------------------------------------------
+
+
+def _acquire(container_id: str) -> bool:
+    now = timezone.now()
+    return bool(
+        Container.objects.filter(pk=container_id)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .update(lease_until=now + timedelta(seconds=settings.FLEET_LEASE_SECONDS))
+    )
+
+
+def _renew(container_id: str) -> None:
+    Container.objects.filter(pk=container_id).update(
+        lease_until=timezone.now() + timedelta(seconds=settings.FLEET_LEASE_SECONDS)
+    )
+
+
+def _set(container: Container, **fields: Any) -> None:
+    for key, value in fields.items():
+        setattr(container, key, value)
+    Container.objects.filter(pk=container.pk).update(**fields, updated_at=timezone.now())
+
+
+def _fail(container: Container, code: str, message: str) -> None:
+    _set(container, status=ContainerStatus.FAILED, error_code=code, error=message)
+
+
+def _registry() -> str:
+    from urllib.parse import urlsplit
+
+    return settings.FLEET_REGISTRY or urlsplit(settings.EXTERNAL_URL).netloc
+
+
+def _parse_time(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def observed_fields(container: Container, actual: dict[str, Any]) -> dict[str, Any]:
+    """What the record should say, given the agent's summary of the container."""
+    status = actual["status"]
+    fields: dict[str, Any] = {
+        "agent_id": actual["id"], "exit_code": actual.get("exit_code"), "oom_killed": bool(actual.get("oom_killed")),
+        "started_at": _parse_time(actual.get("started_at", "")), "finished_at": _parse_time(actual.get("finished_at", "")),
+    }  # fmt: skip
+    if status == "running":
+        fields.update(status=ContainerStatus.RUNNING, error="", error_code="")
+    elif status == "restarting":
+        fields.update(status=ContainerStatus.RESTARTING)
+    elif status == "created":
+        fields.update(status=ContainerStatus.CREATING)
+    elif actual.get("oom_killed"):
+        fields.update(status=ContainerStatus.FAILED, error_code="out_of_memory",
+                      error=f"out of memory: the kernel killed the container (exit code {actual.get('exit_code')})")
+    elif container.desired_state == DesiredState.STOPPED or actual.get("exit_code") == 0:
+        fields.update(status=ContainerStatus.EXITED, error="", error_code="")
+    else:
+        fields.update(status=ContainerStatus.FAILED, error_code="exited",
+                      error=actual.get("error") or f"the container exited with code {actual.get('exit_code')}")
+    return fields
+
+
+def apply_observed(host: Host, observed: list[dict[str, Any]]) -> list[str]:
+    """Repairs the host's records from its full list of containers; returns the agent ids of orphans.
+
+    A record whose container the host no longer has is marked failed, unless a worker holds it
+    (it may be creating or removing that container right now) or it was never created.
+    """
+    by_record: dict[str, dict[str, Any]] = {}
+    orphans = []
+    for actual in observed:
+        record_id = (actual.get("labels") or {}).get(CONTAINER_LABEL)
+        if record_id:
+            by_record[record_id] = actual
+    now = timezone.now()
+    records = {str(c.pk): c for c in Container.objects.filter(host=host)}
+    for record_id, actual in by_record.items():
+        if record_id not in records:
+            orphans.append(actual["id"])
+    for record_id, container in records.items():
+        leased = container.lease_until is not None and container.lease_until > now
+        actual = by_record.get(record_id)
+        if actual is not None:
+            if leased and container.status in (ContainerStatus.PULLING, ContainerStatus.CREATING):
+                continue
+            fields = observed_fields(container, actual)
+            changed = {k: v for k, v in fields.items() if getattr(container, k) != v}
+            if changed:
+                _set(container, **changed)
+        elif container.agent_id and not leased and container.error_code != "removed_on_host":
+            _set(container, status=ContainerStatus.FAILED, error_code="removed_on_host",
+                 error=f"the container is gone from host {host.name} (removed by hand?)")
+    return orphans
+
+
+def _find(client: AgentClient, container: Container) -> dict[str, Any] | None:
+    for actual in client.containers():
+        if (actual.get("labels") or {}).get(CONTAINER_LABEL) == str(container.pk):
+            return actual
+    return None
+
+
+def converge(container_id: str) -> str:
+    """Moves one container towards its desired state; safe to run again at any point.
+
+    Returns what it did. Raises HostUnreachable for the task to retry with backoff.
+    """
+    if not _acquire(container_id):
+        return "busy"
+    try:
+        for _ in range(5):
+            container = Container.objects.select_related("host", "project").filter(pk=container_id).first()
+            if container is None:
+                return "gone"
+            seen = (container.desired_state, container.restarts_requested)
+            try:
+                outcome = _converge_once(container)
+            except AgentFailure as exc:
+                if isinstance(exc, HostUnreachable):
+                    raise
+                _set(container, error_code=exc.code, error=exc.message)
+                outcome = "refused"
+            latest = Container.objects.filter(pk=container_id).values_list("desired_state", "restarts_requested").first()
+            # Requests that arrived while this worker held the lease found it busy: serve them now.
+            if latest is None or tuple(latest) == seen:
+                return outcome
+        return outcome
+    finally:
+        Container.objects.filter(pk=container_id).update(lease_until=None)
+
+
+def _converge_once(container: Container) -> str:
+    host = container.host
+    if host is None:
+        if container.desired_state == DesiredState.REMOVED:
+            container.delete()
+            return "removed"
+        _fail(container, "host_removed", f"host {container.host_name} was removed from the fleet")
+        return "failed"
+    with AgentClient(host) as client:
+        actual = _find(client, container)
+        if container.desired_state == DesiredState.REMOVED:
+            if actual is not None:
+                try:
+                    client.remove(actual["id"])
+                except AgentFailure as exc:
+                    if exc.status != 404:
+                        raise
+            container.delete()
+            return "removed"
+        if actual is None:
+            if container.status not in (ContainerStatus.PENDING, ContainerStatus.PULLING, ContainerStatus.CREATING):
+                if container.agent_id and container.error_code != "removed_on_host":
+                    _fail(container, "removed_on_host", f"the container is gone from host {host.name} (removed by hand?)")
+                return "missing"
+            if container.desired_state == DesiredState.STOPPED:
+                _set(container, status=ContainerStatus.EXITED, error="stopped before it was created", error_code="")
+                return "never started"
+            return _create(client, container)
+        if container.desired_state == DesiredState.STOPPED and actual["status"] in ("running", "restarting"):
+            _set(container, status=ContainerStatus.STOPPING)
+            actual = client.stop(actual["id"])
+        elif container.desired_state == DesiredState.RUNNING and container.restarts_requested > container.restarts_applied:
+            actual = client.restart(actual["id"])
+            _set(container, restarts_applied=container.restarts_requested)
+        elif container.desired_state == DesiredState.RUNNING and actual["status"] == "exited" and container.status == ContainerStatus.STOPPING:
+            actual = client.start(actual["id"])
+        _set(container, **observed_fields(container, actual))
+        return container.status
+
+
+def _create(client: AgentClient, container: Container) -> str:
+    from portal.fleet.registry_tokens import issue_pull_token
+
+    timings = dict(container.timings)
+    timings["task_started"] = time.time()
+    _set(container, status=ContainerStatus.PULLING, attempts=container.attempts + 1, error="", error_code="",
+         timings=timings, progress={})
+    reference = f"{_registry()}/{container.repository}@{container.digest}"
+    token = issue_pull_token(container.repository)
+    layers: dict[str, tuple[int, int]] = {}
+    last_write = 0.0
+    image_id = None
+    with client.stream("POST", "/v1/images/pull", {"reference": reference, "token": token}) as events:
+        for event in events:
+            if event.get("status") == "pulling":
+                layers[event["layer"]] = (event["done"], event["total"])
+                if time.monotonic() - last_write > 0.5:
+                    last_write = time.monotonic()
+                    done, total = sum(d for d, _ in layers.values()), sum(t for _, t in layers.values())
+                    _set(container, progress={"bytes_done": done, "bytes_total": total, "layers": len(layers)})
+                    _renew(str(container.pk))
+            elif event.get("status") == "pulled":
+                image_id = event["id"]
+            elif event.get("status") == "error":
+                code = event.get("code", "pull_failed")
+                message = event.get("message", "the pull failed")
+                if code == "image_not_found":
+                    message = f"image not found: {container.image} ({message})"
+                _fail(container, code, message)
+                return "failed"
+    if image_id is None:
+        _fail(container, "pull_failed", "the agent's pull ended without a result")
+        return "failed"
+    done, total = sum(d for d, _ in layers.values()), sum(t for _, t in layers.values())
+    timings["pulled"] = time.time()
+    _set(container, status=ContainerStatus.CREATING, progress={"bytes_done": done, "bytes_total": total,
+                                                              "layers": len(layers)}, timings=timings)
+    spec = container.spec
+    body = {
+        "image": image_id, "name": container.name,
+        "labels": {CONTAINER_LABEL: str(container.pk), "berth.project": container.project.name,
+                   "berth.image": container.image},
+        "env": spec.get("env") or [], "ports": spec.get("ports") or [], "volumes": spec.get("volumes") or [],
+        "restart": spec.get("restart") or "no",
+    }  # fmt: skip
+    for key in ("command", "memory", "cpus", "pids_limit"):
+        if spec.get(key) is not None:
+            body[key] = spec[key]
+    try:
+        actual = client.create({**body, "start": False})
+        timings["created"] = time.time()
+        actual = client.start(actual["id"])
+        timings["started"] = time.time()
+    except AgentFailure as exc:
+        if isinstance(exc, HostUnreachable):
+            raise
+        _fail(container, exc.code, exc.message)
+        return "failed"
+    _set(container, timings=timings, **observed_fields(container, actual))
+    return container.status
+
+
+def reconcile_host(host: Host) -> dict[str, int]:
+    """Compares a host's containers with the records: repairs records, removes orphans, re-drives work."""
+    with AgentClient(host) as client:
+        observed = client.containers()
+        orphans = apply_observed(host, observed)
+        for agent_id in orphans:
+            try:
+                client.remove(agent_id)
+            except AgentFailure as exc:
+                log.warning("could not remove orphan %s on %s: %s", agent_id, host.name, exc.message)
+    return {"observed": len(observed), "orphans_removed": len(orphans)}
+
+
+def stalled_containers() -> list[str]:
+    """Records a worker should act on but none holds: lost tasks, killed workers, missed requests."""
+    now = timezone.now()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    quiet = Q(updated_at__lt=now - timedelta(seconds=2))
+    pending = Q(status__in=(ContainerStatus.PENDING, ContainerStatus.PULLING, ContainerStatus.CREATING,
+                            ContainerStatus.STOPPING), desired_state=DesiredState.RUNNING)
+    wanted = Q(desired_state=DesiredState.REMOVED) | Q(desired_state=DesiredState.STOPPED,
+                                                      status__in=(ContainerStatus.RUNNING, ContainerStatus.STOPPING,
+                                                                  ContainerStatus.RESTARTING))
+    restart = Q(desired_state=DesiredState.RUNNING, restarts_requested__gt=F("restarts_applied"))
+    stuck = Container.objects.filter(free & quiet & (pending | wanted | restart))
+    return [str(pk) for pk in stuck.values_list("pk", flat=True)]
