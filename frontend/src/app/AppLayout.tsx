@@ -1,0 +1,96 @@
+// The signed-in shell: top bar with the user menu, side navigation (a drawer on phones), and the page.
+import { useEffect, useState } from "react";
+import { Link, NavLink, Navigate, Outlet, useLocation } from "react-router";
+import { ApiError } from "@/api/client";
+import { ErrorState, Loading } from "@/components/ui";
+import { useCurrentUser } from "@/features/auth/api/getCurrentUser";
+import { UserMenu } from "@/features/auth/components/UserMenu";
+import { useSystemCapabilities } from "@/features/auth/usePermissions";
+
+interface NavItem {
+  to: string;
+  label: string;
+  icon: string;
+  end?: boolean;
+}
+
+const MAIN_NAV: NavItem[] = [
+  { to: "/", label: "Dashboard", icon: "◧", end: true },
+  { to: "/projects", label: "Projects", icon: "▤" },
+  { to: "/account/tokens", label: "Personal tokens", icon: "◇" },
+];
+
+function SideNav({ onNavigate }: { onNavigate: () => void }) {
+  const capabilities = useSystemCapabilities();
+  const admin: NavItem[] = [];
+  if (capabilities.can_manage_users) admin.push({ to: "/admin/users", label: "Users", icon: "☺" });
+  if (capabilities.can_manage_robots) admin.push({ to: "/admin/robots", label: "Robot accounts", icon: "⚙" });
+  if (capabilities.can_read_audit_log) admin.push({ to: "/admin/audit", label: "Audit log", icon: "☰" });
+  if (capabilities.can_manage_configuration) admin.push({ to: "/admin/settings", label: "Settings", icon: "⚒" });
+  if (capabilities.is_admin) admin.push({ to: "/admin/health", label: "System health", icon: "♥" });
+  const link = (item: NavItem) => (
+    <li key={item.to}>
+      <NavLink to={item.to} end={item.end} onClick={onNavigate} className={({ isActive }) => `nav-link${isActive ? " nav-link-active" : ""}`}>
+        <span className="nav-icon" aria-hidden="true">
+          {item.icon}
+        </span>
+        {item.label}
+      </NavLink>
+    </li>
+  );
+  return (
+    <>
+      <ul className="nav-list">{MAIN_NAV.map(link)}</ul>
+      {admin.length > 0 ? (
+        <>
+          <h2 className="nav-heading">Administration</h2>
+          <ul className="nav-list">{admin.map(link)}</ul>
+        </>
+      ) : null}
+    </>
+  );
+}
+
+export function AppLayout() {
+  const user = useCurrentUser();
+  const location = useLocation();
+  const [drawerOpen, setDrawerOpen] = useState(false);
+
+  useEffect(() => setDrawerOpen(false), [location.pathname]);
+
+  if (user.isPending) return <Loading label="Starting Berth…" />;
+  if (user.isError) {
+    if (user.error instanceof ApiError && (user.error.status === 401 || user.error.status === 403)) {
+      const next = `${location.pathname}${location.search}`;
+      return <Navigate to={next === "/" ? "/login" : `/login?next=${encodeURIComponent(next)}`} replace />;
+    }
+    return <ErrorState error={user.error} onRetry={() => user.refetch()} title="Berth could not load your account" />;
+  }
+  return (
+    <div className={`shell${drawerOpen ? " shell-drawer-open" : ""}`}>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <button type="button" className="icon-button menu-toggle" aria-label="Menu" aria-expanded={drawerOpen} aria-controls="sidenav" onClick={() => setDrawerOpen((open) => !open)}>
+          ☰
+        </button>
+        <Link to="/" className="brand">
+          <span className="brand-mark" aria-hidden="true">
+            ⚓
+          </span>
+          Berth
+        </Link>
+        <div className="topbar-spacer" />
+        <UserMenu user={user.data} />
+      </header>
+      <nav id="sidenav" className="sidenav" aria-label="Main">
+        <SideNav onNavigate={() => setDrawerOpen(false)} />
+      </nav>
+      {drawerOpen ? <div className="drawer-backdrop" onClick={() => setDrawerOpen(false)} aria-hidden="true" /> : null}
+      <main id="main" className="content" tabIndex={-1}>
+        <Outlet />
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,53 @@
+// Every page's address; each page is its own chunk, loaded when first visited.
+import { createBrowserRouter, Navigate, type RouteObject } from "react-router";
+import { Loading } from "@/components/ui";
+import { AppLayout } from "./AppLayout";
+import { RouteError } from "./RouteError";
+
+type PageModule = { default: React.ComponentType };
+const page = (load: () => Promise<PageModule>) => async () => ({ Component: (await load()).default });
+
+export const routes: RouteObject[] = [
+  {
+    path: "/login",
+    lazy: page(() => import("@/features/auth/routes/SignInPage")),
+    errorElement: <RouteError />,
+    hydrateFallbackElement: <Loading />,
+  },
+  {
+    path: "/",
+    element: <AppLayout />,
+    errorElement: <RouteError />,
+    hydrateFallbackElement: <Loading />,
+    children: [
+      { index: true, lazy: page(() => import("@/features/dashboard/routes/DashboardPage")) },
+      { path: "projects", lazy: page(() => import("@/features/projects/routes/ProjectsPage")) },
+      {
+        path: "projects/:project",
+        lazy: page(() => import("@/features/projects/routes/ProjectLayout")),
+        children: [
+          { index: true, element: <Navigate to="repositories" replace /> },
+          { path: "repositories", lazy: page(() => import("@/features/repositories/routes/RepositoriesTab")) },
+          { path: "members", lazy: page(() => import("@/features/members/routes/MembersTab")) },
+          { path: "robots", lazy: page(() => import("@/features/robots/routes/ProjectRobotsTab")) },
+          { path: "logs", lazy: page(() => import("@/features/audit/routes/ProjectAuditTab")) },
+          { path: "settings", lazy: page(() => import("@/features/projects/routes/ProjectSettingsTab")) },
+        ],
+      },
+      { path: "projects/:project/repositories/:repository", lazy: page(() => import("@/features/repositories/routes/RepositoryPage")) },
+      {
+        path: "projects/:project/repositories/:repository/artifacts/:reference",
+        lazy: page(() => import("@/features/artifacts/routes/ArtifactPage")),
+      },
+      { path: "account/tokens", lazy: page(() => import("@/features/tokens/routes/TokensPage")) },
+      { path: "admin/users", lazy: page(() => import("@/features/users/routes/UsersPage")) },
+      { path: "admin/robots", lazy: page(() => import("@/features/robots/routes/SystemRobotsPage")) },
+      { path: "admin/audit", lazy: page(() => import("@/features/audit/routes/AuditLogPage")) },
+      { path: "admin/settings", lazy: page(() => import("@/features/system/routes/SettingsPage")) },
+      { path: "admin/health", lazy: page(() => import("@/features/system/routes/HealthPage")) },
+      { path: "*", lazy: page(() => import("./NotFoundPage")) },
+    ],
+  },
+];
+
+export const createRouter = () => createBrowserRouter(routes);

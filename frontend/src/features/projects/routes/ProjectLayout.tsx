@@ -1,0 +1,35 @@
+// A project's page: its name, visibility and role, and tabs for repositories, members, robots, logs, settings.
+import { Outlet, useParams } from "react-router";
+import { Badge, ErrorState, Loading, PageHeader, TabLinks } from "@/components/ui";
+import { useProjectAccess } from "@/features/auth/usePermissions";
+import { useProject } from "../api/getProject";
+import { RoleBadge, VisibilityBadge } from "../components/VisibilityBadge";
+
+export default function ProjectLayout() {
+  const name = useParams().project!;
+  const project = useProject(name);
+  const access = useProjectAccess(name);
+  if (project.isPending) return <Loading label="Loading the project…" />;
+  if (project.isError) return <ErrorState error={project.error} onRetry={() => project.refetch()} title={`Project “${name}” could not be opened`} />;
+  const tabs = [{ to: "repositories", label: "Repositories" }];
+  if (access.can("member:list")) tabs.push({ to: "members", label: "Members" });
+  if (access.can("robot:list")) tabs.push({ to: "robots", label: "Robot accounts" });
+  if (access.can("log:list")) tabs.push({ to: "logs", label: "Audit log" });
+  if (access.can("project:update") || access.can("project:delete")) tabs.push({ to: "settings", label: "Settings" });
+  return (
+    <>
+      <PageHeader title={project.data.name} crumbs={[{ to: "/projects", label: "Projects" }]}>
+        <div className="row">
+          <VisibilityBadge isPublic={project.data.public ?? false} />
+          {access.role ? <RoleBadge role={access.role} /> : <Badge>No role</Badge>}
+          <span className="muted small">
+            {(project.data.repository_count ?? 0).toLocaleString("en")} repositories · {project.data.member_count.toLocaleString("en")} members
+          </span>
+        </div>
+        {project.data.description ? <p className="muted">{project.data.description}</p> : null}
+      </PageHeader>
+      <TabLinks label="Project sections" tabs={tabs} />
+      <Outlet context={{ project: project.data, access }} />
+    </>
+  );
+}

@@ -1,0 +1,18 @@
+// How to push a first image into a project, with the exact commands for this Berth.
+import { CopyField } from "@/components/ui";
+
+export function registryHost(): string {
+  return window.location.host;
+}
+
+export function PushHelp({ project }: { project: string }) {
+  const host = registryHost();
+  return (
+    <span className="stack" style={{ alignItems: "center" }}>
+      <span>Push an image to create the first repository:</span>
+      <CopyField value={`docker login ${host}`} />
+      <CopyField value={`docker tag IMAGE ${host}/${project}/NAME:TAG`} />
+      <CopyField value={`docker push ${host}/${project}/NAME:TAG`} />
+    </span>
+  );
+}

@@ -1,0 +1,1 @@
+"""Serves the browser UI: the built single-page app from frontend/dist."""
