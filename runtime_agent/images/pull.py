@@ -37,7 +37,13 @@ def pull_image(
     insecure: bool,
     platform: Platform,
 ) -> Image:
-    client = RegistryClient(ref.registry, credentials=credentials, token=token, insecure=insecure)
+    client = RegistryClient(
+        ref.registry,
+        credentials=credentials,
+        token=token,
+        insecure=insecure,
+        transport=store.transport,
+    )
     with client:
         data, media_type, top_digest = client.get_manifest(ref.repository, ref.reference)
         blobs = {top_digest: data}

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from .errors import (
     AmbiguousReference,
     DigestMismatch,
@@ -117,8 +119,10 @@ def _verify_layer(result: UnpackResult, descriptor: Descriptor, diff_id: str) ->
 class ImageStore:
     """Images under `<state_dir>/images`: blobs/, layers/<diff-hex>/fs, records/, holds/."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, transport: httpx.BaseTransport | None = None) -> None:
         self.root = Path(state_dir) / "images"
+        # Registry clients use it: tests of pure pull logic pass an httpx.MockTransport.
+        self.transport = transport
         self.blobs = self.root / "blobs" / "sha256"
         self.layers_dir = self.root / "layers"
         self.records = self.root / "records"

@@ -391,3 +391,51 @@ def test_a_manifest_that_does_not_match_the_asked_digest_is_refused() -> None:
         f"manifest a@{digest}: content has digest sha256:{hashlib.sha256(b'{}').hexdigest()}, "
         f"expected {digest}"
     )
+
+
+def test_a_registry_that_ignores_range_gets_the_whole_blob_again(
+    tmp_path: Path, busybox_layout: Path
+) -> None:
+    blobs = busybox_layout / "blobs" / "sha256"
+    index = json.loads((busybox_layout / "index.json").read_text())
+    top = index["manifests"][0]
+    ranges: list[str | None] = []
+
+    def registry(request: httpx.Request) -> httpx.Response:
+        kind, reference = request.url.path.split("/")[-2:]
+        if kind == "manifests":
+            digest = top["digest"] if reference == "latest" else reference
+            return httpx.Response(
+                200,
+                content=(blobs / digest[7:]).read_bytes(),
+                headers={"Content-Type": top["mediaType"]},
+            )
+        ranges.append(request.headers.get("Range"))
+        return httpx.Response(200, stream=_Chunked((blobs / reference[7:]).read_bytes()))
+
+    store = ImageStore(tmp_path / "state", transport=httpx.MockTransport(registry))
+    layer = _top_layer(busybox_layout)
+    config = json.loads(
+        (
+            blobs / json.loads((blobs / top["digest"][7:]).read_bytes())["config"]["digest"][7:]
+        ).read_bytes()
+    )
+    partial = store.partial / f"{config['rootfs']['diff_ids'][-1][7:]}-{str(layer['digest'])[7:]}"
+    partial.write_bytes(b"\xff" * 1000)  # stale bytes that must not be replayed
+
+    image = store.pull("localhost:5000/mock/busybox")
+
+    assert (image.layer_dirs[0] / "bin" / "busybox").is_file()
+    assert ranges == [None, "bytes=1000-"]  # config, then the layer from where it stopped
+    assert not partial.exists()
+
+
+class _Chunked(httpx.SyncByteStream):
+    """A body that really streams, as a network one does (a `content=` body is pre-read)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __iter__(self) -> Iterator[bytes]:
+        for start in range(0, len(self.data), 1 << 16):
+            yield self.data[start : start + (1 << 16)]
