@@ -1,0 +1,137 @@
+"""docker-compose.yml and the Dockerfile: validated by docker-compose itself, then checked service by service."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = shutil.which("docker-compose")
+REQUIRED = {
+    "BERTH_SECRET_KEY": "k" * 50,
+    "POSTGRES_PASSWORD": "pg-secret",
+    "BERTH_REGISTRY_PASSWORD": "registry-secret",
+    "BERTH_REGISTRY_HTTP_SECRET": "http-secret",
+}
+
+pytestmark = pytest.mark.skipif(COMPOSE is None, reason="docker-compose (Debian package) is not installed")
+
+
+def compose(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    # A clean environment: the developer's own BERTH_* variables must not leak into the check.
+    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **env}
+    return subprocess.run([COMPOSE or "docker-compose", "-f", "docker-compose.yml", *args], cwd=ROOT, env=clean,
+                          capture_output=True, text=True, timeout=60)
+
+
+def mounts(service: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """target → (source, mode) from docker-compose's normalised `source:target:mode` strings."""
+    found = {}
+    for volume in service.get("volumes", []):
+        source, target, mode = volume.split(":")
+        found[target] = (source, mode)
+    return found
+
+
+@pytest.fixture(scope="module")
+def config() -> dict[str, Any]:
+    result = compose("config", **REQUIRED)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_the_file_validates_with_docker_compose():
+    result = compose("config", "-q", **REQUIRED)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+
+
+def test_a_missing_secret_stops_the_configuration():
+    # docker-compose reports one missing variable at a time: leave out the one nothing else depends on.
+    result = compose("config", "-q", **{name: value for name, value in REQUIRED.items()
+                                        if name != "BERTH_REGISTRY_HTTP_SECRET"})
+    assert result.returncode != 0
+    assert "set BERTH_REGISTRY_HTTP_SECRET to a long random string" in result.stderr
+
+
+def test_the_services_are_the_production_set(config):
+    assert set(config["services"]) == {"postgres", "redis", "registry", "init", "portal", "worker", "beat"}
+    for name in ("postgres", "redis", "registry", "portal", "worker", "beat"):
+        assert config["services"][name]["healthcheck"]["test"], name
+
+
+def test_only_the_portal_is_reachable_from_outside(config):
+    assert config["networks"]["internal"]["internal"] is True
+    for name, service in config["services"].items():
+        if name == "portal":
+            assert set(service["networks"]) == {"internal", "public"}
+            assert [(p["target"], str(p["published"])) for p in service["ports"]] == [(8000, "8000")]
+        else:
+            assert set(service["networks"]) == {"internal"}, name
+            assert "ports" not in service, name
+
+
+def test_berth_services_share_one_configuration(config):
+    for name in ("init", "portal", "worker", "beat"):
+        env = config["services"][name]["environment"]
+        assert env["BERTH_PRODUCTION"] == "true"
+        assert env["BERTH_SECRET_KEY"] == REQUIRED["BERTH_SECRET_KEY"]
+        assert env["BERTH_DATABASE_URL"] == "postgres://berth:pg-secret@postgres:5432/berth"
+        assert env["BERTH_REDIS_URL"] == "redis://redis:6379/0"
+        assert env["BERTH_REGISTRY_URL"] == "http://registry:5000"
+        assert env["BERTH_REGISTRY_MANAGED"] == "false"
+        assert env["BERTH_REGISTRY_PASSWORD"] == "registry-secret"
+
+
+def test_the_portal_runs_a_real_server_with_a_named_application(config):
+    portal = config["services"]["portal"]
+    assert "command" not in portal  # the image's gunicorn command
+    assert portal["environment"]["BERTH_SERVER_APP"] == "portal.wsgi:application"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
+    assert "exec gunicorn -c python:portal.system.gunicorn_conf" in cmd and '\\"$BERTH_SERVER_APP\\"' in cmd
+    assert "runserver" not in dockerfile
+
+
+def test_workers_and_beat_run_celery(config):
+    assert config["services"]["worker"]["command"][:4] == ["celery", "-A", "portal", "worker"]
+    assert config["services"]["beat"]["command"][:4] == ["celery", "-A", "portal", "beat"]
+    for name in ("portal", "worker", "beat", "registry"):
+        assert config["services"][name]["depends_on"]["init"]["condition"] == "service_completed_successfully"
+
+
+def test_the_registry_deletes_and_checks_berths_credentials(config):
+    registry = config["services"]["registry"]
+    assert registry["image"] == "registry:2"
+    env = registry["environment"]
+    assert env["REGISTRY_STORAGE_DELETE_ENABLED"] == "true"
+    assert env["REGISTRY_AUTH"] == "htpasswd"
+    assert env["REGISTRY_HTTP_SECRET"] == "http-secret"
+    assert mounts(registry)["/var/lib/registry"] == ("registry-data", "rw")
+    assert mounts(registry)["/etc/berth-registry"] == ("registry-auth", "ro")
+    assert env["REGISTRY_AUTH_HTPASSWD_PATH"].startswith("/etc/berth-registry/")
+
+
+def test_state_lives_in_named_volumes(config):
+    assert {"postgres-data", "redis-data", "registry-data", "registry-auth", "berth-state"} <= set(config["volumes"])
+    services = config["services"]
+    assert mounts(services["postgres"])["/var/lib/postgresql/data"] == ("postgres-data", "rw")
+    assert mounts(services["redis"])["/data"] == ("redis-data", "rw")
+    assert mounts(services["portal"])["/var/lib/berth"] == ("berth-state", "rw")
+    # Blobs are read from distribution's storage directly, never written by the portal.
+    assert mounts(services["portal"])["/var/lib/registry"] == ("registry-data", "ro")
+
+
+def test_the_image_runs_as_an_unprivileged_user_on_python_312():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.12-slim\n" in dockerfile
+    assert "\nUSER berth\n" in dockerfile
+    assert "FROM node:20-slim AS frontend" in dockerfile
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert {".git", ".venv", "var", "frontend/node_modules"} <= set(ignored)
