@@ -66,7 +66,9 @@ class AgentProcess:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise RuntimeError(f"agent exited with {self.process.returncode}:\n{self.log_text()}")
+                raise RuntimeError(
+                    f"agent exited with {self.process.returncode}:\n{self.log_text()}"
+                )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
                     return
@@ -96,7 +98,9 @@ class AgentProcess:
         from runtime_agent.runtime import Runtime
 
         self.stop()
-        runtime = Runtime(self.state, images=ImageStore(self.state), bridge=self.bridge, subnet=self.subnet)
+        runtime = Runtime(
+            self.state, images=ImageStore(self.state), bridge=self.bridge, subnet=self.subnet
+        )
         ids = [c.id for c in runtime.list(all=True)]
         for container in runtime.list(all=True):
             runtime.remove(container, force=True)
@@ -110,13 +114,17 @@ def leftovers(container_ids: list[str], bridge: str, state: Path) -> list[str]:
     with open("/proc/self/mountinfo") as f:
         found += [f"mount: {line.strip()}" for line in f if str(state) in line]
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    rules = subprocess.run(["iptables", "-w", "-t", "nat", "-S"], capture_output=True, text=True).stdout
+    rules = subprocess.run(
+        ["iptables", "-w", "-t", "nat", "-S"], capture_output=True, text=True
+    ).stdout
     for cid in container_ids:
         found += [f"cgroup: {p}" for p in Path("/sys/fs/cgroup").glob(f"*/berth/{cid}")]
         found += [f"link: {line}" for line in links.splitlines() if f"vb{cid[:12]}" in line]
         found += [f"iptables: {line}" for line in rules.splitlines() if cid in line]
     found += [f"link: {line}" for line in links.splitlines() if f": {bridge}:" in line]
-    found += [f"iptables: {line}" for line in rules.splitlines() if f"berth-bridge:{bridge}" in line]
+    found += [
+        f"iptables: {line}" for line in rules.splitlines() if f"berth-bridge:{bridge}" in line
+    ]
     return found
 
 

@@ -51,7 +51,9 @@ def portal_signer() -> Signer:
 
 
 @pytest.fixture(scope="session")
-def standalone_agent(make_agent: Callable[..., AgentProcess], portal_signer: Signer) -> AgentProcess:
+def standalone_agent(
+    make_agent: Callable[..., AgentProcess], portal_signer: Signer
+) -> AgentProcess:
     """An agent that trusts `portal_signer`, as if it had joined a portal."""
     agent = make_agent("standalone")
     credentials.save(
