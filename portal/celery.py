@@ -1,4 +1,9 @@
-"""The Celery application: Redis carries work from the portal to workers and agents."""
+"""The Celery application: Redis carries work from the portal to workers and agents.
+
+Tasks are Django-aware (`celery.contrib.django.task.DjangoTask`): services enqueue them with
+`task.delay_on_commit(...)`, so a worker never looks for rows whose transaction has not committed
+(or was rolled back).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,6 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-app = Celery("berth")
+app = Celery("berth", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
