@@ -284,10 +284,24 @@ def setup_and_exec(plan: Plan, net_ready_fd: int, net_go_fd: int) -> None:
 
 def _run_init(executable: str, args: list[str], env: dict[str, str]) -> None:
     """A minimal PID 1: forward signals to the one child, reap every zombie, exit as it did."""
+    exec_r, exec_w = os.pipe()
     child = os.fork()
     if child == 0:
-        os.setsid()
-        os.execve(executable, args, env)
+        try:
+            os.close(exec_r)
+            os.setsid()
+            os.execve(executable, args, env)
+        except BaseException as e:  # noqa: BLE001 - reported to the init through the pipe
+            os.write(exec_w, str(e).encode())
+        finally:
+            os._exit(127)
+    os.close(exec_w)
+    failure = os.read(exec_r, 4096)
+    os.close(exec_r)
+    if failure:
+        raise StartFailed(failure.decode(errors="replace"), 127)
+    # The shim learns that the start succeeded when every copy of its error pipe is closed.
+    os.closerange(3, 1 << 20)
     forwarded = [
         s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD)
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -151,6 +152,9 @@ class Runtime:
         spec.mounts = [self._volume_source(m) for m in spec.mounts]
         container = Container.create(self.containers_dir / spec.id, spec)
         try:
+            if self._images is not None and hasattr(self._images, "hold"):
+                # Keeps the image store from deleting layers this container mounts.
+                self._images.hold(spec.image_id, spec.id)
             self.cgroup(spec.id).create(spec.resources)
             ip = None
             if spec.network == "bridge":
@@ -371,6 +375,9 @@ class Runtime:
             if os.path.exists(f"/sys/class/net/{veth_name(spec.id)}"):
                 os.system(f"ip link del {veth_name(spec.id)} 2>/dev/null")
         shutil.rmtree(container.dir, ignore_errors=True)
+        if self._images is not None and hasattr(self._images, "release"):
+            with contextlib.suppress(Exception):
+                self._images.release(spec.image_id, spec.id)
         for mount in spec.mounts:
             if mount.type == "volume":
                 try:
@@ -539,12 +546,15 @@ class Runtime:
         out_r, out_w = os.pipe() if capture else (-1, 1)
         err_r, err_w = os.pipe() if capture else (-1, 2)
         fail_r, fail_w = os.pipe()
+        bpf = seccomp.default_filter()  # libseccomp is not reachable once inside the container
         try:
             pid = os.fork()
             if pid == 0:
                 code = 126
                 try:
-                    _exec_child(spec, ns_fds, procs, argv, env, user, workdir, out_w, err_w, fail_w)
+                    _exec_child(
+                        spec, ns_fds, procs, argv, env, user, workdir, out_w, err_w, fail_w, bpf
+                    )
                 except BaseException as e:  # noqa: BLE001 - reported through the pipe
                     code = getattr(e, "exit_code", 126)
                     os.write(fail_w, (getattr(e, "message", None) or str(e)).encode())
@@ -638,6 +648,7 @@ def _exec_child(
     out_w: int,
     err_w: int,
     fail_w: int,
+    bpf: bytes | None,
 ) -> None:
     from runtime_agent.process import _resolve_executable
 
@@ -664,7 +675,6 @@ def _exec_child(
         environ.setdefault(key, value)
     os.chdir(workdir or spec.workdir)
     executable = _resolve_executable(argv[0], environ)
-    bpf = seccomp.default_filter()
     if bpf:
         from runtime_agent.linux import seccomp_set_filter
 

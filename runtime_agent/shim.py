@@ -183,9 +183,7 @@ class Shim:
 
     def _launch(self, own_pidns: int) -> tuple[int, int, int]:
         plan = self.plan
-        # Only the next child enters the new PID namespace; going back to ours first lets a
-        # restart create a fresh one (unshare refuses while a child namespace is pending).
-        os.setns(own_pidns, linux.CLONE_NEWPID)
+        # Only the next child enters the new PID namespace.
         os.unshare(linux.CLONE_NEWPID)
         fail_r, fail_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -212,6 +210,8 @@ class Shim:
                 os.write(fail_w, json.dumps({"error": message, "exit_code": code}).encode())
             finally:
                 os._exit(code)
+        # Back in our own PID namespace so that helpers we spawn (ip) see host pids.
+        os.setns(own_pidns, linux.CLONE_NEWPID)
         for fd in (fail_w, out_w, err_w, ready_w, go_r):
             if fd >= 0:
                 os.close(fd)

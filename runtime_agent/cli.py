@@ -1,0 +1,448 @@
+"""``python -m runtime_agent``: a docker-like command line over the Runtime API."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from runtime_agent.container import Container, Status
+from runtime_agent.errors import RuntimeAgentError, StartFailed
+from runtime_agent.runtime import Runtime
+from runtime_agent.spec import (
+    Resources,
+    RestartPolicy,
+    RunOptions,
+    parse_memory,
+    parse_port,
+    parse_restart,
+    parse_tmpfs,
+    parse_volume,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="berth-agent", description="Berth's container runtime")
+    parser.add_argument(
+        "--state", help="state directory (default: $BERTH_AGENT_STATE or /var/lib/berth-agent)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("pull", help="pull an image from a registry or import oci:PATH[:TAG]")
+    p.add_argument("image")
+    p.add_argument("-u", "--username")
+    p.add_argument("-p", "--password")
+    sub.add_parser("images", help="list images")
+
+    run = sub.add_parser("run", help="create and start a container")
+    run.add_argument("-d", "--detach", action="store_true")
+    run.add_argument("-e", "--env", action="append", default=[])
+    run.add_argument("-v", "--volume", action="append", default=[])
+    run.add_argument("--tmpfs", action="append", default=[])
+    run.add_argument("-p", "--publish", action="append", default=[])
+    run.add_argument("-l", "--label", action="append", default=[])
+    run.add_argument("--memory", "-m")
+    run.add_argument("--cpus", type=float)
+    run.add_argument("--cpu-shares", type=int)
+    run.add_argument("--pids-limit", type=int)
+    run.add_argument("--network", "--net", default="bridge")
+    run.add_argument("--name")
+    run.add_argument("--rm", action="store_true")
+    run.add_argument("--restart", default="no")
+    run.add_argument("--hostname", "-H")
+    run.add_argument("--user", "-u")
+    run.add_argument("--workdir", "-w")
+    run.add_argument("--entrypoint")
+    run.add_argument("--init", action="store_true")
+    run.add_argument("--read-only", action="store_true")
+    run.add_argument("--cap-add", action="append", default=[])
+    run.add_argument("--cap-drop", action="append", default=[])
+    run.add_argument("image")
+    run.add_argument("args", nargs=argparse.REMAINDER)
+
+    ps = sub.add_parser("ps", help="list containers")
+    ps.add_argument("-a", "--all", action="store_true")
+    ps.add_argument("-q", "--quiet", action="store_true")
+
+    logs = sub.add_parser("logs", help="show a container's output")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("-t", "--timestamps", action="store_true")
+    logs.add_argument("--tail", type=int)
+    logs.add_argument("container")
+
+    ex = sub.add_parser("exec", help="run a command in a running container")
+    ex.add_argument("-e", "--env", action="append", default=[])
+    ex.add_argument("-u", "--user")
+    ex.add_argument("-w", "--workdir")
+    ex.add_argument("container")
+    ex.add_argument("args", nargs=argparse.REMAINDER)
+
+    for name in ("stop", "restart"):
+        c = sub.add_parser(name, help=f"{name} containers")
+        c.add_argument("-t", "--time", type=float, default=10.0)
+        c.add_argument("containers", nargs="+")
+    kill = sub.add_parser("kill", help="send a signal to containers")
+    kill.add_argument("-s", "--signal", default="KILL")
+    kill.add_argument("containers", nargs="+")
+    start = sub.add_parser("start", help="start containers")
+    start.add_argument("-a", "--attach", action="store_true")
+    start.add_argument("containers", nargs="+")
+    rm = sub.add_parser("rm", help="remove containers")
+    rm.add_argument("-f", "--force", action="store_true")
+    rm.add_argument("containers", nargs="+")
+    ins = sub.add_parser("inspect", help="show containers' details as JSON")
+    ins.add_argument("containers", nargs="+")
+    wait = sub.add_parser("wait", help="wait for containers to stop and print their exit codes")
+    wait.add_argument("containers", nargs="+")
+    stats = sub.add_parser("stats", help="resource usage")
+    stats.add_argument("--no-stream", action="store_true")
+    stats.add_argument("containers", nargs="*")
+
+    vol = sub.add_parser("volume", help="manage volumes")
+    vsub = vol.add_subparsers(dest="volume_command", required=True)
+    vc = vsub.add_parser("create")
+    vc.add_argument("name", nargs="?")
+    vc.add_argument("-l", "--label", action="append", default=[])
+    vsub.add_parser("ls")
+    vi = vsub.add_parser("inspect")
+    vi.add_argument("names", nargs="+")
+    vr = vsub.add_parser("rm")
+    vr.add_argument("-f", "--force", action="store_true")
+    vr.add_argument("names", nargs="+")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    runtime = Runtime(args.state)
+    try:
+        return COMMANDS[args.command](runtime, args)
+    except StartFailed as e:
+        print(
+            f"berth-agent: Error response from daemon: failed to create task for container: {e.message}",
+            file=sys.stderr,
+        )
+        return e.exit_code if e.exit_code in (126, 127) else 125
+    except RuntimeAgentError as e:
+        print(f"Error response from daemon: {e.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # the image store's errors carry no common base with ours
+        if type(e).__module__.startswith("runtime_agent"):
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            return 1
+        raise
+
+
+def _image(runtime: Runtime, ref: str) -> Any:
+    from runtime_agent.images import ImageNotFound
+
+    if ref.startswith("oci:"):
+        return runtime.images.pull(ref)
+    try:
+        return runtime.images.get(ref)
+    except ImageNotFound:
+        print(f"Unable to find image '{ref}' locally", file=sys.stderr)
+        return runtime.images.pull(ref)
+
+
+def cmd_pull(runtime: Runtime, args: argparse.Namespace) -> int:
+    creds = (args.username, args.password) if args.username else None
+    image = runtime.images.pull(args.image, credentials=creds)
+    print(f"Digest: {image.digest}\nStatus: Downloaded image for {args.image}")
+    return 0
+
+
+def cmd_images(runtime: Runtime, args: argparse.Namespace) -> int:
+    rows = [("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE")]
+    for image in runtime.images.list():
+        for tag in image.repo_tags or ["<none>:<none>"]:
+            repo, _, name = tag.rpartition(":")
+            rows.append((repo, name, image.short_id, _ago(image.created), _size(image.size)))
+    _table(rows)
+    return 0
+
+
+def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
+    image = _image(runtime, args.image)
+    options = RunOptions(
+        name=args.name,
+        command=args.args or None,
+        entrypoint=[args.entrypoint] if args.entrypoint is not None else None,
+        env=args.env,
+        workdir=args.workdir,
+        user=args.user,
+        hostname=args.hostname,
+        labels=dict(label.partition("=")[::2] for label in args.label),
+        mounts=[parse_volume(v) for v in args.volume] + [parse_tmpfs(t) for t in args.tmpfs],
+        ports=[parse_port(p) for p in args.publish],
+        network=args.network,
+        resources=Resources(
+            memory=parse_memory(args.memory) if args.memory else None,
+            cpus=args.cpus,
+            cpu_shares=args.cpu_shares,
+            pids_limit=args.pids_limit,
+        ),
+        restart=parse_restart(args.restart) if args.restart else RestartPolicy(),
+        # Attached, the CLI removes the container itself once it has the exit code.
+        auto_remove=args.rm and args.detach,
+        init=args.init,
+        read_only=args.read_only,
+        cap_add=args.cap_add,
+        cap_drop=args.cap_drop,
+    )
+    container = runtime.create(image, options)
+    try:
+        runtime.start(container)
+    except StartFailed:
+        if args.rm:
+            runtime.remove(container, force=True)
+        raise
+    if args.detach:
+        print(container.id)
+        return 0
+    return _attach(runtime, container, remove=args.rm)
+
+
+def _attach(runtime: Runtime, container: Container, remove: bool) -> int:
+    # A second Ctrl-C (or a SIGTERM) only detaches, as docker's CLI does with --sig-proxy.
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(RuntimeAgentError):
+            runtime.kill(container, signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    for entry in runtime.logs(container, follow=True):
+        stream = sys.stdout.buffer if entry.stream == "stdout" else sys.stderr.buffer
+        stream.write(entry.data)
+        stream.flush()
+    code = runtime.wait(container)
+    if remove:
+        runtime.remove(container, force=True)
+    return code
+
+
+def cmd_ps(runtime: Runtime, args: argparse.Namespace) -> int:
+    containers = runtime.list(all=args.all)
+    if args.quiet:
+        for c in containers:
+            print(c.id[:12])
+        return 0
+    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")]
+    for c in containers:
+        spec, st = c.spec, c.state
+        command = " ".join(spec.args)
+        command = f'"{command[:19]}…"' if len(command) > 20 else f'"{command}"'
+        rows.append(
+            (
+                c.id[:12],
+                spec.image,
+                command,
+                _ago(spec.created),
+                _status(st),
+                ", ".join(map(str, spec.ports)),
+                spec.name,
+            )
+        )
+    _table(rows)
+    return 0
+
+
+def _status(st: Any) -> str:
+    if st.status == Status.RUNNING:
+        return f"Up {_duration(st.started_at)}"
+    if st.status == Status.RESTARTING:
+        return f"Restarting ({st.exit_code}) {_duration(st.finished_at)} ago"
+    if st.status == Status.EXITED:
+        return (
+            f"Exited ({st.exit_code}) {_duration(st.finished_at)} ago"
+            if st.finished_at
+            else "Exited"
+        )
+    return str(st.status).capitalize()
+
+
+def cmd_logs(runtime: Runtime, args: argparse.Namespace) -> int:
+    for entry in runtime.logs(args.container, follow=args.follow, tail=args.tail):
+        stream = sys.stdout.buffer if entry.stream == "stdout" else sys.stderr.buffer
+        if args.timestamps:
+            stream.write(entry.time.encode() + b" ")
+        stream.write(entry.data)
+        stream.flush()
+    return 0
+
+
+def cmd_exec(runtime: Runtime, args: argparse.Namespace) -> int:
+    if not args.args:
+        print('"berth-agent exec" requires at least 2 arguments.', file=sys.stderr)
+        return 1
+    sys.stdout.flush()
+    result = runtime.exec(
+        args.container, args.args, env=args.env, user=args.user, workdir=args.workdir, capture=False
+    )
+    return result.exit_code
+
+
+def _each(runtime: Runtime, names: Sequence[str], action: Any) -> int:
+    failed = 0
+    for name in names:
+        try:
+            action(name)
+            print(name)
+        except RuntimeAgentError as e:
+            print(f"Error response from daemon: {e.message}", file=sys.stderr)
+            failed = 1
+    return failed
+
+
+def cmd_stop(runtime: Runtime, args: argparse.Namespace) -> int:
+    return _each(runtime, args.containers, lambda c: runtime.stop(c, args.time))
+
+
+def cmd_restart(runtime: Runtime, args: argparse.Namespace) -> int:
+    return _each(runtime, args.containers, lambda c: runtime.restart(c, args.time))
+
+
+def cmd_kill(runtime: Runtime, args: argparse.Namespace) -> int:
+    name = args.signal.upper()
+    sig = (
+        int(name)
+        if name.isdigit()
+        else signal.Signals[name if name.startswith("SIG") else f"SIG{name}"]
+    )
+    return _each(runtime, args.containers, lambda c: runtime.kill(c, sig))
+
+
+def cmd_start(runtime: Runtime, args: argparse.Namespace) -> int:
+    if args.attach:
+        container = runtime.start(args.containers[0])
+        return _attach(runtime, container, remove=False)
+    return _each(runtime, args.containers, runtime.start)
+
+
+def cmd_rm(runtime: Runtime, args: argparse.Namespace) -> int:
+    return _each(runtime, args.containers, lambda c: runtime.remove(c, force=args.force))
+
+
+def cmd_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
+    found, failed = [], 0
+    for name in args.containers:
+        try:
+            found.append(runtime.inspect(name))
+        except RuntimeAgentError as e:
+            print(f"Error: {e.message}", file=sys.stderr)
+            failed = 1
+    print(json.dumps(found, indent=4))
+    return failed
+
+
+def cmd_wait(runtime: Runtime, args: argparse.Namespace) -> int:
+    for name in args.containers:
+        print(runtime.wait(name))
+    return 0
+
+
+def cmd_stats(runtime: Runtime, args: argparse.Namespace) -> int:
+    while True:
+        names = args.containers or [c.id for c in runtime.list()]
+        first = {n: runtime.stats(n) for n in names}
+        time.sleep(0.5)
+        rows = [("CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS")]
+        for name, before in first.items():
+            after = runtime.stats(name)
+            cpu = (after["cpu_usage_ns"] - before["cpu_usage_ns"]) / (
+                (after["read_at"] - before["read_at"]) * 1e9
+            )
+            limit = _size(after["memory_limit"]) if after["memory_limit"] else "unlimited"
+            rows.append(
+                (
+                    after["id"][:12],
+                    after["name"],
+                    f"{cpu * 100:.2f}%",
+                    f"{_size(after['memory_usage'])} / {limit}",
+                    str(after["pids"]),
+                )
+            )
+        _table(rows)
+        if args.no_stream:
+            return 0
+
+
+def cmd_volume(runtime: Runtime, args: argparse.Namespace) -> int:
+    volumes = runtime.volumes
+    match args.volume_command:
+        case "create":
+            print(volumes.create(args.name, dict(x.partition("=")[::2] for x in args.label)).name)
+        case "ls":
+            _table([("DRIVER", "VOLUME NAME")] + [("local", v.name) for v in volumes.list()])
+        case "inspect":
+            print(json.dumps([volumes.get(n).inspect() for n in args.names], indent=4))
+        case "rm":
+            return _each(runtime, args.names, lambda n: volumes.remove(n, force=args.force))
+    return 0
+
+
+COMMANDS = {
+    "pull": cmd_pull,
+    "images": cmd_images,
+    "run": cmd_run,
+    "ps": cmd_ps,
+    "logs": cmd_logs,
+    "exec": cmd_exec,
+    "stop": cmd_stop,
+    "restart": cmd_restart,
+    "kill": cmd_kill,
+    "start": cmd_start,
+    "rm": cmd_rm,
+    "inspect": cmd_inspect,
+    "wait": cmd_wait,
+    "stats": cmd_stats,
+    "volume": cmd_volume,
+}
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _duration(iso: str) -> str:
+    if not iso:
+        return ""
+    seconds = max(
+        0,
+        int(
+            (datetime.now(UTC) - datetime.fromisoformat(iso.replace("Z", "+00:00"))).total_seconds()
+        ),
+    )
+    if seconds < 1:
+        return "Less than a second"
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} seconds"
+
+
+def _ago(iso: str) -> str:
+    return f"{_duration(iso)} ago" if iso else ""
+
+
+def _size(n: int | None) -> str:
+    value = float(n or 0)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.4g}{unit}"
+        value /= 1024
+    return f"{value}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Namespaces, root filesystem and privileges of a running container."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from runtime_agent.container import Container
+from runtime_agent.errors import StartFailed
+from runtime_agent.images import Image
+from runtime_agent.runtime import Runtime
+from tests.runtime.containers.conftest import output
+
+Make = Callable[..., Container]
+
+
+def test_pid_1_is_the_container_process_and_host_processes_are_invisible(
+    runtime: Runtime, container: Make
+) -> None:
+    c = container("sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'")
+    pid, visible = output(runtime, c).split()
+    assert pid == "1"
+    # Only the shell and ls itself (and perhaps grep) exist in the container's PID namespace.
+    assert int(visible) <= 3
+    assert os.getpid() > 3
+
+
+def test_hostname_is_the_containers(runtime: Runtime, container: Make) -> None:
+    c = container("hostname", hostname="berth-box")
+    assert output(runtime, c) == "berth-box\n"
+
+
+def test_default_hostname_is_the_short_id(runtime: Runtime, container: Make) -> None:
+    c = container("cat", "/etc/hostname")
+    assert output(runtime, c) == f"{c.id[:12]}\n"
+
+
+def test_a_file_deleted_in_an_upper_layer_is_absent(
+    runtime: Runtime, container: Make, multilayer: Image
+) -> None:
+    c = container(
+        "sh", "-c", "ls /etc/motd /bin/vi; ls /opt/data; cat /etc/added", image=multilayer
+    )
+    assert output(runtime, c) == "new\nadded by the top layer\n"
+    assert "No such file or directory" in output(runtime, c, "stderr")
+
+
+def test_a_write_in_the_container_does_not_reach_the_image_layers(
+    runtime: Runtime, container: Make, busybox: Image
+) -> None:
+    before = {str(p.relative_to(d)) for d in busybox.layer_dirs for p in Path(d).rglob("*")}
+    c = container("sh", "-c", "echo data > /etc/written && rm /bin/ls && echo done")
+    assert output(runtime, c) == "done\n"
+    after = {str(p.relative_to(d)) for d in busybox.layer_dirs for p in Path(d).rglob("*")}
+    assert after == before
+    assert (c.upper / "etc/written").read_text() == "data\n"
+    assert os.stat(c.upper / "bin/ls").st_rdev == 0  # the overlay's whiteout for the deletion
+
+
+def test_default_capabilities_seccomp_and_no_new_privs(runtime: Runtime, container: Make) -> None:
+    c = container("grep", "-E", "^(CapBnd|CapEff|NoNewPrivs|Seccomp):", "/proc/self/status")
+    status = dict(line.split(":\t") for line in output(runtime, c).splitlines())
+    # Docker's 14 default capabilities.
+    assert status["CapBnd"] == status["CapEff"] == "00000000a80425fb"
+    assert status["NoNewPrivs"] == "1"
+    assert status["Seccomp"] == "2"
+
+
+def test_mount_is_refused_inside(runtime: Runtime, container: Make) -> None:
+    c = container("mount", "-t", "tmpfs", "none", "/mnt")
+    assert runtime.wait(c, timeout=10) != 0
+    assert output(runtime, c, "stderr") == "mount: permission denied (are you root?)\n"
+
+
+def test_masked_and_read_only_paths(runtime: Runtime, container: Make) -> None:
+    c = container(
+        "sh", "-c",
+        "cat /proc/keys /proc/timer_list | wc -c; ls /sys/firmware | wc -l; "
+        "echo 1 > /proc/sys/kernel/domainname || echo refused; "
+        "echo x > /sys/kernel/uevent_helper || echo ro-sys",
+    )  # fmt: skip
+    assert output(runtime, c).split() == ["0", "0", "refused", "ro-sys"]
+
+
+def test_minimal_dev(runtime: Runtime, container: Make) -> None:
+    c = container("ls", "/dev")
+    assert set(output(runtime, c).split()) == {
+        "console", "core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm",
+        "stderr", "stdin", "stdout", "tty", "urandom", "zero",
+    }  # fmt: skip
+
+
+def test_user_without_capabilities(runtime: Runtime, container: Make) -> None:
+    c = container("sh", "-c", "id -u; id -g; grep CapEff /proc/self/status", user="nobody")
+    assert output(runtime, c).split() == ["65534", "65534", "CapEff:", "0000000000000000"]
+
+
+def test_unknown_executable_fails_like_docker(container: Make) -> None:
+    with pytest.raises(StartFailed) as info:
+        container("no-such-binary")
+    assert info.value.message == 'exec: "no-such-binary": executable file not found in $PATH'
+    assert info.value.exit_code == 127
+
+
+def test_environment_workdir_and_entrypoint(runtime: Runtime, container: Make) -> None:
+    c = container(
+        "-c", "echo $GREETING; pwd", entrypoint=["sh"], env=["GREETING=hello"], workdir="/srv/app"
+    )
+    assert output(runtime, c) == "hello\n/srv/app\n"
+
+
+def test_init_reaps_and_forwards(runtime: Runtime, container: Make) -> None:
+    c = container(
+        "sh",
+        "-c",
+        "trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.05; done",
+        init=True,
+    )
+    _wait_for_log(runtime, c, "ready")
+    runtime.stop(c, timeout=5)
+    assert "got-term" in output(runtime, c)
+    assert c.state.exit_code == 0
+
+
+def _wait_for_log(runtime: Runtime, c: Container, text: str) -> None:
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if any(text.encode() in e.data for e in runtime.logs(c)):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"{text!r} never appeared in the logs")
