@@ -172,6 +172,26 @@ LOGGING = {
 
 BERTH_SETTINGS = env.declared
 
+# The registry (registry_proxy): distribution behind Berth, and the token service in front of it.
+REGISTRY_URL = env.str("BERTH_REGISTRY_URL", "http://127.0.0.1:5001", "Where Berth reaches distribution; a distribution Berth starts itself listens there (loopback only).")
+REGISTRY_MANAGED = env.bool("BERTH_REGISTRY_MANAGED", True, "Berth starts distribution itself (false when it runs elsewhere, e.g. in compose).")
+REGISTRY_STORAGE = env.str("BERTH_REGISTRY_STORAGE", "filesystem", "distribution's storage: filesystem or s3.")
+REGISTRY_DATA_DIR = env.path("BERTH_REGISTRY_DATA_DIR", VAR_DIR / "registry", "Root of distribution's filesystem storage (blobs are served from it with sendfile).")
+REGISTRY_S3_BUCKET = env.str("BERTH_REGISTRY_S3_BUCKET", "", "S3 bucket (BERTH_REGISTRY_STORAGE=s3).")
+REGISTRY_S3_REGION = env.str("BERTH_REGISTRY_S3_REGION", "us-east-1", "S3 region.")
+REGISTRY_S3_ENDPOINT = env.str("BERTH_REGISTRY_S3_ENDPOINT", "", "S3-compatible endpoint URL (empty: AWS).")
+REGISTRY_S3_ACCESS_KEY = env.str("BERTH_REGISTRY_S3_ACCESS_KEY", "", "S3 access key (empty: the instance's role).")
+REGISTRY_S3_SECRET_KEY = env.str("BERTH_REGISTRY_S3_SECRET_KEY", "", "S3 secret key.")
+REGISTRY_S3_ROOT = env.str("BERTH_REGISTRY_S3_ROOT", "/berth", "Prefix of every key distribution writes in the bucket.")
+REGISTRY_USERNAME = env.str("BERTH_REGISTRY_USERNAME", "berth", "User name Berth presents to distribution.")
+REGISTRY_PASSWORD = env.optional_str("BERTH_REGISTRY_PASSWORD", "Password Berth presents to distribution; generated under BERTH_VAR_DIR in development.")
+if REGISTRY_PASSWORD is None and PRODUCTION and not REGISTRY_MANAGED:
+    raise ConfigurationError("BERTH_REGISTRY_PASSWORD is required when distribution runs outside Berth in production")
+REGISTRY_PASSWORD = REGISTRY_PASSWORD or persistent_secret(VAR_DIR / "registry_password", 32)
+REGISTRY_KEY_DIR = env.path("BERTH_REGISTRY_KEY_DIR", VAR_DIR / "registry_keys", "Signing keys of registry tokens; the newest signs, all verify.")
+REGISTRY_SENDFILE = env.bool("BERTH_REGISTRY_SENDFILE", True, "Serve blobs straight from filesystem storage with sendfile.")
+INSTALLED_APPS += ["registry_proxy"]
+
 # Personal access tokens (CLI secrets).
 TOKEN_DEFAULT_DAYS = env.int("BERTH_TOKEN_DEFAULT_DAYS", 90, "Lifetime, in days, of a personal access token created without one.")
 TOKEN_MAX_DAYS = env.int("BERTH_TOKEN_MAX_DAYS", 365, "Longest lifetime, in days, a personal access token may be given.")
@@ -179,6 +199,7 @@ TOKEN_ALLOW_NO_EXPIRY = env.bool("BERTH_TOKEN_ALLOW_NO_EXPIRY", False, "Allow pe
 
 # Read-only mode (portal.system): while an administrator has it on, API writes are refused with 503.
 MIDDLEWARE += ["portal.system.middleware.ReadOnlyModeMiddleware"]
+
 # The artifact index (portal.artifacts).
 MANIFEST_CACHE_BYTES = env.int("BERTH_MANIFEST_CACHE_BYTES", 64 * 1024 * 1024, "Bytes of manifests each process keeps in memory for registry reads by digest.")
 MANIFEST_CACHE_SECONDS = env.int("BERTH_MANIFEST_CACHE_SECONDS", 10, "Seconds a cached manifest is served without asking the database (how long another process may still serve a deleted one).")
