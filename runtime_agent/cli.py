@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from runtime_agent.agent.commands import AGENT_COMMANDS, add_agent_commands
 from runtime_agent.container import Container, Status
 from runtime_agent.errors import RuntimeAgentError, StartFailed
 from runtime_agent.runtime import Runtime
@@ -115,11 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     vr = vsub.add_parser("rm")
     vr.add_argument("-f", "--force", action="store_true")
     vr.add_argument("names", nargs="+")
+    # The fleet agent's daemon and registration (runtime_agent/agent/commands.py).
+    add_agent_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in AGENT_COMMANDS:
+        return AGENT_COMMANDS[args.command](args)
     runtime = Runtime(args.state)
     try:
         return COMMANDS[args.command](runtime, args)
