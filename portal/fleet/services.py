@@ -409,8 +409,7 @@ def deploy(
 def _enqueue_converge(container: Container) -> None:
     from portal.fleet.tasks import converge_container
 
-    container_id = str(container.pk)
-    transaction.on_commit(lambda: converge_container.delay(container_id))
+    converge_container.delay_on_commit(str(container.pk))
 
 
 def _operate(actor: Principal, container: Container, action: Action, verb: str, source_ip: str | None,

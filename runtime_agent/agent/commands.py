@@ -63,6 +63,13 @@ def _advertise(args: argparse.Namespace) -> str:
     return args.advertise or f"http://{getattr(args, 'listen', None) or '127.0.0.1:7070'}"
 
 
+def _token_file(path: Path) -> str:
+    token = path.read_text().strip()
+    if not token:
+        raise FileNotFoundError(f"{path} holds no join token yet")
+    return token
+
+
 def cmd_join(args: argparse.Namespace) -> int:
     from runtime_agent.agent import credential as credentials
     from runtime_agent.agent.facts import host_facts
@@ -122,12 +129,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         portal_url, token = args.join
         while not stopping.is_set() and credentials.load(state) is None:
             try:
+                if token.startswith("@"):
+                    # compose: the portal writes the token into a volume both containers share.
+                    token = _token_file(Path(token[1:]))
                 credential = join(
                     state, portal_url, token, name=args.name or socket.gethostname(),
                     labels=_labels(args.labels), advertise=_advertise(args), facts=agent.facts(),
                 )  # fmt: skip
                 log.info("joined %s as host %s", credential.portal_url, credential.name)
-            except JoinFailed as exc:
+            except (JoinFailed, FileNotFoundError) as exc:
                 log.warning("%s; retrying", exc)
                 stopping.wait(2)
 

@@ -19,8 +19,7 @@ import httpx
 from runtime_agent.agent.signing import Signer
 
 ROOT = Path(__file__).resolve().parents[2]
-# `python -m runtime_agent serve` once the runtime CLI carries the agent commands.
-AGENT_MODULE = "runtime_agent.agent"
+AGENT_MODULE = "runtime_agent"
 
 
 def free_port() -> int:
