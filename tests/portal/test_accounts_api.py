@@ -23,11 +23,17 @@ def audited(action: str, resource: str, **fields: str) -> bool:
 
 def test_admin_creates_user_with_hashed_password(admin_user, client_for):
     response = client_for(admin_user).post(
-        "/api/v1/users", {"username": "carol", "password": NEW_PASSWORD, "email": "carol@example.org"}, format="json"
+        "/api/v1/users",
+        {"username": "carol", "password": NEW_PASSWORD, "email": "carol@example.org"},
+        format="json",
     )
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["username"] == "carol" and body["email"] == "carol@example.org" and body["is_admin"] is False
+    assert (
+        body["username"] == "carol"
+        and body["email"] == "carol@example.org"
+        and body["is_admin"] is False
+    )
     assert "password" not in body
     carol = User.objects.get(username="carol")
     assert carol.password != NEW_PASSWORD and carol.check_password(NEW_PASSWORD)
@@ -49,7 +55,9 @@ def test_passwords_are_hashed_with_scrypt_by_default(settings, make_user):
     ],
 )
 def test_weak_password_is_refused(admin_user, client_for, password, message):
-    response = client_for(admin_user).post("/api/v1/users", {"username": "dave", "password": password}, format="json")
+    response = client_for(admin_user).post(
+        "/api/v1/users", {"username": "dave", "password": password}, format="json"
+    )
     assert response.status_code == 400
     error = response.json()["errors"][0]
     assert error["code"] == "weak_password"
@@ -57,10 +65,13 @@ def test_weak_password_is_refused(admin_user, client_for, password, message):
     assert not User.objects.filter(username="dave").exists()
 
 
-@pytest.mark.parametrize("username", ["", "-lead", "has space", "robot$x", "current", "search", "x" * 151, "ü"])
+@pytest.mark.parametrize(
+    "username", ["", "-lead", "has space", "robot$x", "current", "search", "x" * 151, "ü"]
+)
 def test_bad_usernames_are_refused(admin_user, client_for, username):
-    response = client_for(admin_user).post("/api/v1/users", {"username": username, "password": NEW_PASSWORD},
-                                           format="json")
+    response = client_for(admin_user).post(
+        "/api/v1/users", {"username": username, "password": NEW_PASSWORD}, format="json"
+    )
     assert response.status_code == 400, response.content
     assert User.objects.count() == 1
 
@@ -68,12 +79,20 @@ def test_bad_usernames_are_refused(admin_user, client_for, username):
 def test_duplicate_username_and_email_conflict(admin_user, make_user, client_for):
     make_user("erin", email="erin@example.org")
     client = client_for(admin_user)
-    taken_name = client.post("/api/v1/users", {"username": "erin", "password": NEW_PASSWORD}, format="json")
+    taken_name = client.post(
+        "/api/v1/users", {"username": "erin", "password": NEW_PASSWORD}, format="json"
+    )
     assert taken_name.status_code == 409 and taken_name.json()["errors"][0]["code"] == "user_exists"
-    taken_mail = client.post("/api/v1/users", {"username": "erin2", "password": NEW_PASSWORD,
-                                               "email": "ERIN@example.org"}, format="json")
+    taken_mail = client.post(
+        "/api/v1/users",
+        {"username": "erin2", "password": NEW_PASSWORD, "email": "ERIN@example.org"},
+        format="json",
+    )
     assert taken_mail.status_code == 409
-    assert taken_mail.json()["errors"][0]["message"] == "the e-mail address 'ERIN@example.org' is already in use"
+    assert (
+        taken_mail.json()["errors"][0]["message"]
+        == "the e-mail address 'ERIN@example.org' is already in use"
+    )
 
 
 def test_admin_lists_filters_and_sorts_users(admin_user, make_user, client_for):
@@ -86,15 +105,22 @@ def test_admin_lists_filters_and_sorts_users(admin_user, make_user, client_for):
     assert [u["username"] for u in everyone["results"]] == ["amy", "bob", "root-admin", "zed"]
     corp = client.get("/api/v1/users?email=corp.example&sort=-username").json()
     assert [u["username"] for u in corp["results"]] == ["bob", "amy"]
-    assert [u["username"] for u in client.get("/api/v1/users?is_admin=true").json()["results"]] == ["bob", "root-admin"]
-    assert [u["username"] for u in client.get("/api/v1/users?is_active=false").json()["results"]] == ["amy"]
+    assert [u["username"] for u in client.get("/api/v1/users?is_admin=true").json()["results"]] == [
+        "bob",
+        "root-admin",
+    ]
+    assert [
+        u["username"] for u in client.get("/api/v1/users?is_active=false").json()["results"]
+    ] == ["amy"]
     assert client.get("/api/v1/users?username=ze").json()["count"] == 1
 
 
 def test_admin_disables_and_enables_user(admin_user, make_user, client_for):
     frank = make_user("frank")
     admin = client_for(admin_user)
-    response = admin.patch("/api/v1/users/frank", {"is_active": False, "display_name": "Frank F."}, format="json")
+    response = admin.patch(
+        "/api/v1/users/frank", {"is_active": False, "display_name": "Frank F."}, format="json"
+    )
     assert response.status_code == 200 and response.json()["is_active"] is False
     assert client_for(frank).get("/api/v1/users/current").status_code == 401
     assert admin.patch("/api/v1/users/frank", {"is_active": True}, format="json").status_code == 200
@@ -109,7 +135,9 @@ def test_admin_cannot_delete_self_or_the_last_admin(admin_user, make_user, clien
     assert response.json()["errors"][0]["message"] == "you cannot delete your own account"
     demote = admin.patch("/api/v1/users/root-admin", {"is_admin": False}, format="json")
     assert demote.status_code == 409
-    assert demote.json()["errors"][0]["message"] == "Berth must keep at least one active administrator"
+    assert (
+        demote.json()["errors"][0]["message"] == "Berth must keep at least one active administrator"
+    )
     assert User.objects.get(username="root-admin").is_admin
 
 
@@ -121,16 +149,25 @@ def test_another_admin_may_be_deleted_and_deletion_is_audited(admin_user, make_u
     assert audited("delete", "second", actor="root-admin")
 
 
-def test_last_active_admin_cannot_be_deleted_by_another_admin_when_it_is_the_only_active_one(make_user, client_for):
+def test_last_active_admin_cannot_be_deleted_by_another_admin_when_it_is_the_only_active_one(
+    make_user, client_for
+):
     only = make_user("only", admin=True)
     disabled_admin = make_user("sleeping", admin=True, is_active=False)
-    assert client_for(only).patch("/api/v1/users/only", {"is_active": False}, format="json").status_code == 409
+    assert (
+        client_for(only)
+        .patch("/api/v1/users/only", {"is_active": False}, format="json")
+        .status_code
+        == 409
+    )
     assert disabled_admin.is_admin
 
 
 def test_admin_resets_password(admin_user, make_user, client_for):
     grace = make_user("grace")
-    response = client_for(admin_user).post("/api/v1/users/grace/password", {"password": NEW_PASSWORD}, format="json")
+    response = client_for(admin_user).post(
+        "/api/v1/users/grace/password", {"password": NEW_PASSWORD}, format="json"
+    )
     assert response.status_code == 204
     grace.refresh_from_db()
     assert grace.check_password(NEW_PASSWORD) and grace.password_changed_at is not None
@@ -141,7 +178,10 @@ def test_admin_resets_password(admin_user, make_user, client_for):
 def test_unknown_user_is_404_for_admins(admin_user, client_for):
     response = client_for(admin_user).get("/api/v1/users/nobody")
     assert response.status_code == 404
-    assert response.json()["errors"][0] == {"code": "user_not_found", "message": "user 'nobody' not found"}
+    assert response.json()["errors"][0] == {
+        "code": "user_not_found",
+        "message": "user 'nobody' not found",
+    }
 
 
 # Non-admins
@@ -186,8 +226,11 @@ def test_current_user_reads_and_updates_own_profile(make_user, client_for):
     henry = make_user("henry", email="h@example.org")
     client = client_for(henry)
     assert client.get("/api/v1/users/current").json()["email"] == "h@example.org"
-    response = client.patch("/api/v1/users/current", {"display_name": "Henry", "email": "henry@example.org"},
-                            format="json")
+    response = client.patch(
+        "/api/v1/users/current",
+        {"display_name": "Henry", "email": "henry@example.org"},
+        format="json",
+    )
     assert response.status_code == 200 and response.json()["display_name"] == "Henry"
     henry.refresh_from_db()
     assert henry.email == "henry@example.org"
@@ -206,8 +249,11 @@ def test_current_user_cannot_make_self_admin(make_user, client_for):
 def test_change_own_password(make_user, make_token, client_for):
     jack = make_user("jack")
     token = make_token(jack)
-    response = client_for(jack).post("/api/v1/users/current/password",
-                                     {"old_password": PASSWORD, "new_password": NEW_PASSWORD}, format="json")
+    response = client_for(jack).post(
+        "/api/v1/users/current/password",
+        {"old_password": PASSWORD, "new_password": NEW_PASSWORD},
+        format="json",
+    )
     assert response.status_code == 204, response.content
     assert client_for(jack).get("/api/v1/users/current").status_code == 401
     assert client_for(jack, NEW_PASSWORD).get("/api/v1/users/current").status_code == 200
@@ -220,13 +266,22 @@ def test_change_own_password(make_user, make_token, client_for):
 def test_change_own_password_needs_the_old_one_and_a_strong_new_one(make_user, client_for):
     kim = make_user("kim")
     client = client_for(kim)
-    wrong = client.post("/api/v1/users/current/password", {"old_password": "nope", "new_password": NEW_PASSWORD},
-                        format="json")
+    wrong = client.post(
+        "/api/v1/users/current/password",
+        {"old_password": "nope", "new_password": NEW_PASSWORD},
+        format="json",
+    )
     assert wrong.status_code == 400
-    assert wrong.json()["errors"][0] == {"code": "wrong_password", "message": "the current password is wrong",
-                                         "fields": {"old_password": ["wrong password"]}}
-    weak = client.post("/api/v1/users/current/password", {"old_password": PASSWORD, "new_password": "kim"},
-                       format="json")
+    assert wrong.json()["errors"][0] == {
+        "code": "wrong_password",
+        "message": "the current password is wrong",
+        "fields": {"old_password": ["wrong password"]},
+    }
+    weak = client.post(
+        "/api/v1/users/current/password",
+        {"old_password": PASSWORD, "new_password": "kim"},
+        format="json",
+    )
     assert weak.status_code == 400 and weak.json()["errors"][0]["code"] == "weak_password"
     kim.refresh_from_db()
     assert kim.check_password(PASSWORD)
@@ -238,11 +293,17 @@ def test_session_password_change_keeps_this_session(make_user):
 
     leo = make_user("leo")
     browser = APIClient(enforce_csrf_checks=True)
-    login = browser.post("/api/v1/auth/login", {"username": "leo", "password": PASSWORD}, format="json")
+    login = browser.post(
+        "/api/v1/auth/login", {"username": "leo", "password": PASSWORD}, format="json"
+    )
     assert login.status_code == 200
     csrf = browser.cookies["berth_csrftoken"].value
-    changed = browser.post("/api/v1/users/current/password", {"old_password": PASSWORD, "new_password": NEW_PASSWORD},
-                           format="json", HTTP_X_CSRFTOKEN=csrf)
+    changed = browser.post(
+        "/api/v1/users/current/password",
+        {"old_password": PASSWORD, "new_password": NEW_PASSWORD},
+        format="json",
+        HTTP_X_CSRFTOKEN=csrf,
+    )
     assert changed.status_code == 204
     assert browser.get("/api/v1/users/current").json()["username"] == "leo"
     leo.refresh_from_db()
@@ -253,7 +314,10 @@ def test_robot_has_no_current_user(make_robot, client_for):
     robot, secret = make_robot("ci")
     response = client_for("robot$ci", secret).get("/api/v1/users/current")
     assert response.status_code == 403
-    assert response.json()["errors"][0] == {"code": "not_a_user", "message": "robot$ci is not a user account"}
+    assert response.json()["errors"][0] == {
+        "code": "not_a_user",
+        "message": "robot$ci is not a user account",
+    }
 
 
 # Permissions for the UI
@@ -274,7 +338,12 @@ def test_current_permissions_per_project(make_user, make_project, client_for):
     assert "repository:push" in body["projects"]["dev"]["permissions"]
     assert "member:create" not in body["projects"]["dev"]["permissions"]
     assert body["projects"]["ops"]["permissions"] == [
-        "artifact:list", "artifact:read", "project:read", "repository:list", "repository:pull", "repository:read",
+        "artifact:list",
+        "artifact:read",
+        "project:read",
+        "repository:list",
+        "repository:pull",
+        "repository:read",
         "tag:list",
     ]
 
@@ -284,10 +353,20 @@ def test_current_permissions_for_one_public_project(make_user, make_project, cli
     make_project("hidden")
     client = client_for(make_user())
     body = client.get("/api/v1/users/current/permissions?project=open").json()
-    assert body["projects"] == {"open": {"role": None, "permissions": [
-        "artifact:list", "artifact:read", "project:read", "repository:list", "repository:pull", "repository:read",
-        "tag:list",
-    ]}}
+    assert body["projects"] == {
+        "open": {
+            "role": None,
+            "permissions": [
+                "artifact:list",
+                "artifact:read",
+                "project:read",
+                "repository:list",
+                "repository:pull",
+                "repository:read",
+                "tag:list",
+            ],
+        }
+    }
     assert client.get("/api/v1/users/current/permissions?project=hidden").status_code == 404
 
 
@@ -308,7 +387,9 @@ def test_project_creation_restricted_to_admins_shows_in_capabilities(make_user, 
 
 def test_robot_permissions_list_its_grants(make_project, make_robot, client_for):
     make_project("app")
-    robot, secret = make_robot("puller", permissions=[("app", "repository", "pull"), ("*", "repository", "list")])
+    robot, secret = make_robot(
+        "puller", permissions=[("app", "repository", "pull"), ("*", "repository", "list")]
+    )
     body = client_for(robot.full_name, secret).get("/api/v1/users/current/permissions").json()
     assert body["projects"] == {
         "*": {"role": None, "permissions": ["repository:list"]},
@@ -317,8 +398,9 @@ def test_robot_permissions_list_its_grants(make_project, make_robot, client_for)
     assert not any(body["system"].values())
 
 
-def test_current_permissions_use_one_membership_query(make_user, make_project, client_for,
-                                                      django_assert_max_num_queries):
+def test_current_permissions_use_one_membership_query(
+    make_user, make_project, client_for, django_assert_max_num_queries
+):
     nora = make_user("nora")
     for index in range(50):
         make_project(f"p{index}", members={nora: "guest" if index % 2 else "maintainer"})

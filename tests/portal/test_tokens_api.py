@@ -63,16 +63,24 @@ def test_token_without_expiry_needs_the_setting(settings, make_user, client_for)
 
 @pytest.mark.parametrize("days", [0, -1, 366])
 def test_token_lifetime_is_bounded(make_user, client_for, days):
-    response = client_for(make_user()).post(TOKENS, {"name": "x", "expires_in_days": days}, format="json")
+    response = client_for(make_user()).post(
+        TOKENS, {"name": "x", "expires_in_days": days}, format="json"
+    )
     assert response.status_code == 400
-    assert response.json()["errors"][0]["message"] == f"expires_in_days must be from 1 to 365, not {days}"
+    assert (
+        response.json()["errors"][0]["message"]
+        == f"expires_in_days must be from 1 to 365, not {days}"
+    )
 
 
 def test_token_names_are_unique_per_user(make_user, client_for):
     client = client_for(make_user())
     assert client.post(TOKENS, {"name": "ci"}, format="json").status_code == 201
     again = client.post(TOKENS, {"name": "ci"}, format="json")
-    assert again.status_code == 409 and again.json()["errors"][0]["message"] == "you already have a token named 'ci'"
+    assert (
+        again.status_code == 409
+        and again.json()["errors"][0]["message"] == "you already have a token named 'ci'"
+    )
     assert client_for(make_user()).post(TOKENS, {"name": "ci"}, format="json").status_code == 201
 
 
@@ -98,9 +106,14 @@ def test_revoked_token_is_refused(make_user, client_for):
     assert client.delete(f"{TOKENS}/{created['id']}").status_code == 204
     response = bearer(created["secret"]).get("/api/v1/users/current")
     assert response.status_code == 401
-    assert response.json()["errors"][0] == {"code": "unauthorized", "message": "invalid, expired or revoked token"}
+    assert response.json()["errors"][0] == {
+        "code": "unauthorized",
+        "message": "invalid, expired or revoked token",
+    }
     assert client_for(carol, created["secret"]).get("/api/v1/users/current").status_code == 401
-    assert AuditEntry.objects.filter(action="delete", resource_type="token", resource="carol/old").exists()
+    assert AuditEntry.objects.filter(
+        action="delete", resource_type="token", resource="carol/old"
+    ).exists()
 
 
 def test_expired_token_is_refused(make_user, make_token, client_for):
@@ -138,7 +151,10 @@ def test_token_cannot_mint_tokens(make_user, make_token):
 
 def test_robots_have_no_tokens(make_robot, client_for):
     robot, secret = make_robot()
-    assert client_for(robot.full_name, secret).post(TOKENS, {"name": "x"}, format="json").status_code == 403
+    assert (
+        client_for(robot.full_name, secret).post(TOKENS, {"name": "x"}, format="json").status_code
+        == 403
+    )
     assert not PersonalToken.objects.exists()
 
 
@@ -154,17 +170,28 @@ def test_tokens_list_sorts(make_user, make_token, client_for):
 
 
 def login(username: str, password: str, address: str = "203.0.113.7") -> object:
-    return APIClient().post("/api/v1/auth/login", {"username": username, "password": password}, format="json",
-                            REMOTE_ADDR=address)
+    return APIClient().post(
+        "/api/v1/auth/login",
+        {"username": username, "password": password},
+        format="json",
+        REMOTE_ADDR=address,
+    )
 
 
 def test_failed_login_is_audited_with_source_address(make_user):
     make_user("ann")
     response = login("ann", "wrong")
     assert response.status_code == 401
-    assert response.json()["errors"][0] == {"code": "unauthorized", "message": "invalid username or password"}
+    assert response.json()["errors"][0] == {
+        "code": "unauthorized",
+        "message": "invalid username or password",
+    }
     entry = AuditEntry.objects.get(action="login", outcome="failure")
-    assert (entry.actor, entry.source_ip, entry.detail["reason"]) == ("ann", "203.0.113.7", "invalid credentials")
+    assert (entry.actor, entry.source_ip, entry.detail["reason"]) == (
+        "ann",
+        "203.0.113.7",
+        "invalid credentials",
+    )
 
 
 def test_repeated_failures_block_the_account_until_the_window_passes(settings, make_user):
@@ -177,13 +204,17 @@ def test_repeated_failures_block_the_account_until_the_window_passes(settings, m
         "code": "too_many_attempts",
         "message": "too many failed sign-in attempts; wait a few minutes and try again",
     }
-    assert AuditEntry.objects.filter(action="login", actor="ben", detail__reason="too many failed attempts").exists()
+    assert AuditEntry.objects.filter(
+        action="login", actor="ben", detail__reason="too many failed attempts"
+    ).exists()
     # Basic authentication on the API is the same gate.
     from tests.fixtures.portal import basic_header
 
     api = APIClient().get("/api/v1/users/current", HTTP_AUTHORIZATION=basic_header("ben", PASSWORD))
     assert api.status_code == 429
-    AuditEntry.objects.update(time=F("time") - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS + 1))
+    AuditEntry.objects.update(
+        time=F("time") - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS + 1)
+    )
     assert login("ben", PASSWORD).status_code == 200
 
 
