@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from runtime_agent.errors import Conflict
+from runtime_agent.errors import Conflict, NoSuchContainer
 from runtime_agent.spec import ContainerSpec
 
 
@@ -97,12 +97,18 @@ class Container:
 
     @property
     def state(self) -> State:
-        return State.from_dict(json.loads((self.dir / "state.json").read_bytes()))
+        try:
+            return State.from_dict(json.loads((self.dir / "state.json").read_bytes()))
+        except FileNotFoundError:
+            raise NoSuchContainer(self.id) from None
 
     @contextmanager
     def update(self) -> Iterator[State]:
         """Read-modify-write the state under a lock shared with the shim."""
-        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            raise NoSuchContainer(self.id) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             state = self.state

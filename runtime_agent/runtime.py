@@ -117,7 +117,7 @@ class Runtime:
             container = Container(directory)
             try:
                 state = self.reconcile(container)
-            except FileNotFoundError:
+            except NoSuchContainer:
                 continue
             if all or state.running:
                 found.append(container)
@@ -496,7 +496,7 @@ class Runtime:
                     return
                 try:
                     running = self.reconcile(container).running
-                except FileNotFoundError:
+                except NoSuchContainer:
                     running = False
                 if not running:
                     # The shim writes the last lines before it records the exit.

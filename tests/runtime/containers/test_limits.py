@@ -1,0 +1,74 @@
+"""cgroup limits on real containers: memory (OOM), pids, CPU quota."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from runtime_agent.container import Container
+from runtime_agent.runtime import Runtime
+from runtime_agent.spec import Resources
+from tests.runtime.containers.conftest import output
+
+Make = Callable[..., Container]
+
+
+def test_memory_limit_oom_kills_with_137(runtime: Runtime, container: Make) -> None:
+    c = container(
+        "sh", "-c", "x=0123456789; while :; do x=$x$x; done", resources=Resources(memory=16 << 20)
+    )
+    assert runtime.wait(c, timeout=30) == 137
+    state = runtime.inspect(c)["State"]
+    assert state["OOMKilled"] is True
+    assert state["ExitCode"] == 137
+
+
+def test_exit_by_sigkill_without_oom_is_not_oom_killed(runtime: Runtime, container: Make) -> None:
+    c = container("sleep", "30", resources=Resources(memory=64 << 20))
+    runtime.kill(c)
+    assert runtime.wait(c, timeout=10) == 137
+    assert runtime.inspect(c)["State"]["OOMKilled"] is False
+
+
+def test_pids_limit_stops_a_fork_bomb(runtime: Runtime, container: Make) -> None:
+    c = container(
+        "sh",
+        "-c",
+        "for i in $(seq 50); do sleep 5 & done; echo survived",
+        resources=Resources(pids_limit=10),
+    )
+    assert runtime.wait(c, timeout=20) != 0
+    assert "can't fork" in output(runtime, c, "stderr")
+    assert output(runtime, c) == ""
+    events = next(p for p in runtime.cgroup(c.id).paths() if "pids" in p.parts) / "pids.events"
+    assert int(events.read_text().split()[1]) > 0  # forks the kernel refused at pids.max
+
+
+def test_cpu_quota_holds_near_half_a_cpu(runtime: Runtime, container: Make) -> None:
+    limited = container("sh", "-c", "while :; do :; done", resources=Resources(cpus=0.5))
+    free = container("sh", "-c", "while :; do :; done")
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    before = [runtime.stats(c)["cpu_usage_ns"] for c in (limited, free)]
+    time.sleep(1.5)
+    elapsed = time.monotonic() - t0
+    used, reference = (
+        (runtime.stats(c)["cpu_usage_ns"] - b) / 1e9 / elapsed
+        for c, b in zip((limited, free), before)
+    )
+    for c in (limited, free):
+        runtime.kill(c)
+    assert used < 0.6, used
+    # Other work on a shared machine can starve both; the lower bound only means something when the
+    # unlimited twin got close to a whole CPU.
+    if reference > 0.8:
+        assert used > 0.35, (used, reference)
+
+
+def test_stats_report_memory_limit(runtime: Runtime, container: Make) -> None:
+    c = container("sleep", "30", resources=Resources(memory=32 << 20))
+    stats = runtime.stats(c)
+    assert stats["memory_limit"] == 32 << 20
+    assert stats["pids"] == 1
+    runtime.kill(c)
+    assert output(runtime, c) == ""

@@ -1,0 +1,135 @@
+"""Volumes (named, bind, tmpfs) and networking (bridge, ports, none, host)."""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from runtime_agent.container import Container
+from runtime_agent.errors import Conflict, NoSuchVolume
+from runtime_agent.runtime import Runtime
+from runtime_agent.spec import MountSpec, PortMapping
+from tests.runtime.containers.conftest import SUBNET, leftovers, output
+
+Make = Callable[..., Container]
+
+
+def test_named_volume_survives_rm_and_is_seen_by_the_next_container(
+    runtime: Runtime, container: Make
+) -> None:
+    volume = MountSpec("volume", "/data", "berth-test-keep")
+    first = container("sh", "-c", "echo kept > /data/file", mounts=[volume])
+    assert runtime.wait(first, timeout=10) == 0
+    runtime.remove(first)
+    second = container("cat", "/data/file", mounts=[volume])
+    assert output(runtime, second) == "kept\n"
+    with pytest.raises(Conflict) as info:
+        runtime.volumes.remove("berth-test-keep")
+    assert info.value.message == f"remove berth-test-keep: volume is in use - [{second.id}]"
+    runtime.remove(second)
+    runtime.volumes.remove("berth-test-keep")
+    with pytest.raises(NoSuchVolume):
+        runtime.volumes.get("berth-test-keep")
+
+
+def test_anonymous_volume_goes_with_its_container(runtime: Runtime, container: Make) -> None:
+    c = container("true", mounts=[MountSpec("volume", "/scratch")])
+    name = c.spec.mounts[0].source
+    assert runtime.volumes.get(name).anonymous
+    runtime.wait(c, timeout=10)
+    runtime.remove(c)
+    with pytest.raises(NoSuchVolume):
+        runtime.volumes.get(name)
+
+
+def test_bind_mounts_read_write_and_read_only(
+    runtime: Runtime, container: Make, tmp_path: Path
+) -> None:
+    (tmp_path / "rw").mkdir()
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / "in").write_text("from host\n")
+    c = container(
+        "sh", "-c", "echo out > /rw/out; cat /ro/in; echo x > /ro/x || echo refused",
+        mounts=[MountSpec("bind", "/rw", str(tmp_path / "rw")), MountSpec("bind", "/ro", str(tmp_path / "ro"), True)],
+    )  # fmt: skip
+    assert output(runtime, c) == "from host\nrefused\n"
+    assert (tmp_path / "rw" / "out").read_text() == "out\n"
+    assert not (tmp_path / "ro" / "x").exists()
+
+
+def test_tmpfs_mount(runtime: Runtime, container: Make) -> None:
+    c = container(
+        "sh",
+        "-c",
+        "grep ' /cache ' /proc/mounts",
+        mounts=[MountSpec("tmpfs", "/cache", "tmpfs", tmpfs_size=1 << 20)],
+    )
+    assert output(runtime, c).startswith("tmpfs /cache tmpfs rw,nosuid,nodev")
+
+
+def test_network_none_has_only_loopback(runtime: Runtime, container: Make) -> None:
+    c = container("sh", "-c", "ls /sys/class/net")
+    assert output(runtime, c).split() == ["lo"]
+
+
+def test_bridge_gives_an_address_route_and_hosts(runtime: Runtime, container: Make) -> None:
+    c = container(
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0; ip route; grep $(hostname) /etc/hosts",
+        network="bridge",
+    )
+    out = output(runtime, c)
+    ip = runtime.inspect(c)["NetworkSettings"]["IPAddress"]
+    subnet = ipaddress.ip_network(SUBNET)
+    assert ipaddress.ip_address(ip) in subnet
+    assert f"inet {ip}/{subnet.prefixlen}" in out
+    assert f"default via {next(subnet.hosts())} dev eth0" in out
+    assert f"{ip}\t{c.spec.hostname}" in out
+
+
+def test_addresses_are_never_shared_and_are_freed_on_remove(
+    runtime: Runtime, container: Make
+) -> None:
+    a = container("sleep", "30", network="bridge")
+    b = container("sleep", "30", network="bridge")
+    ip_a, ip_b = a.state.ip_address, b.state.ip_address
+    assert ip_a and ip_b and ip_a != ip_b
+    runtime.remove(a, force=True)
+    assert ip_a not in runtime.network.allocations()
+    assert runtime.network.allocations()[ip_b] == b.id
+
+
+def test_published_port_serves_httpd_on_loopback(runtime: Runtime, container: Make) -> None:
+    port = 20000 + runtime.network.subnet.network_address.packed[2] * 10
+    c = container(
+        "sh", "-c", "mkdir /www && echo hello from berth > /www/index.html && exec httpd -f -p 80 -h /www",
+        network="bridge", ports=[PortMapping(80, port, "127.0.0.1")],
+    )  # fmt: skip
+    body = _get(port)
+    assert body == b"hello from berth\n"
+    runtime.remove(c, force=True)
+    assert leftovers(c.id) == []
+
+
+def _get(port: int) -> bytes:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/index.html")
+            return conn.getresponse().read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_host_network_sees_host_interfaces(runtime: Runtime, container: Make) -> None:
+    c = container("ls", "/sys/class/net", network="host")
+    assert "eth0" in output(runtime, c).split() or len(output(runtime, c).split()) > 1
