@@ -167,7 +167,8 @@ class UserSearchView(generics.GenericAPIView):
                    responses=UserSearchResultSerializer(many=True))
     def get(self, request: Request) -> Response:
         require(request.user, Action.LIST, Resource.system(SystemResource.USER))
-        query = UserSearchQuerySerializer(data=request.query_params.dict())
+        # Only `q` is validated here: page and page_size belong to the paginator.
+        query = UserSearchQuerySerializer(data={k: v for k, v in request.query_params.items() if k == "q"})
         query.is_valid(raise_exception=True)
         users = User.objects.filter(username__istartswith=query.validated_data["q"], is_active=True).only("username")
         page = self.paginate_queryset(users.order_by("username"))
