@@ -14,7 +14,7 @@ from portal.rbac.principals import UserPrincipal
 from portal.utilities.errors import InvalidInput, NotFound
 from tests.fixtures.artifacts import OCI_INDEX, OCI_MANIFEST, sha256
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 CONFIG = {
     "created": "2025-03-04T05:06:07.123456789Z",
