@@ -6,7 +6,8 @@ export function createQueryClient(): QueryClient {
   return new QueryClient({
     defaultOptions: {
       queries: {
-        staleTime: 10_000,
+        // Pushes happen from the command line: lists refetch whenever shown, painting cached rows meanwhile.
+        staleTime: 0,
         refetchOnWindowFocus: false,
         retry: (failures, error) => !(error instanceof ApiError && error.status >= 400 && error.status < 500) && failures < 1,
       },

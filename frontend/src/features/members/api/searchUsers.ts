@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { api, type Page } from "@/api/client";
 import type { UserSearchResult } from "@/api/types";
 
-export const searchUsers = (q: string) => api.get<Page<UserSearchResult>>("/users/search", { q, page_size: 10 });
+export const searchUsers = (q: string) => api.get<Page<UserSearchResult>>("/users/search", { q });
 
 export function useUserSearch(q: string, enabled: boolean) {
   return useQuery({ queryKey: ["user-search", q], queryFn: () => searchUsers(q), enabled: enabled && q.length > 0, staleTime: 30_000 });

@@ -2,6 +2,7 @@
 import { Outlet, useParams } from "react-router";
 import { Badge, ErrorState, Loading, PageHeader, TabLinks } from "@/components/ui";
 import { useProjectAccess } from "@/features/auth/usePermissions";
+import { plural } from "@/lib/format";
 import { useProject } from "../api/getProject";
 import { RoleBadge, VisibilityBadge } from "../components/VisibilityBadge";
 
@@ -23,7 +24,7 @@ export default function ProjectLayout() {
           <VisibilityBadge isPublic={project.data.public ?? false} />
           {access.role ? <RoleBadge role={access.role} /> : <Badge>No role</Badge>}
           <span className="muted small">
-            {(project.data.repository_count ?? 0).toLocaleString("en")} repositories · {project.data.member_count.toLocaleString("en")} members
+            {plural(project.data.repository_count ?? 0, "repository", "repositories")} · {plural(project.data.member_count, "member")}
           </span>
         </div>
         {project.data.description ? <p className="muted">{project.data.description}</p> : null}

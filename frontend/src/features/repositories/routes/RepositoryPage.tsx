@@ -11,7 +11,7 @@ import { useArtifacts } from "@/features/artifacts/api/listArtifacts";
 import { useRepositoryTags } from "@/features/artifacts/api/listRepositoryTags";
 import { Platforms } from "@/features/artifacts/components/Platforms";
 import { pullCommandFor, type PullClient } from "@/features/artifacts/components/PullCommand";
-import { formatBytes, formatRelative, shortDigest } from "@/lib/format";
+import { formatBytes, formatRelative, plural, shortDigest } from "@/lib/format";
 import { useListParams } from "@/lib/useListParams";
 import { useDeleteRepository } from "../api/deleteRepository";
 import { useRepository } from "../api/getRepository";
@@ -64,8 +64,8 @@ export default function RepositoryPage() {
         }
       >
         <div className="row muted small">
-          <span>{repo.artifact_count.toLocaleString("en")} artifacts</span>·<span>{repo.tag_count.toLocaleString("en")} tags</span>·
-          <span>{formatBytes(repo.size)}</span>·<span>last push {formatRelative(repo.pushed_at)}</span>·<span>{repo.pull_count.toLocaleString("en")} pulls</span>
+          <span>{plural(repo.artifact_count, "artifact")}</span>·<span>{plural(repo.tag_count, "tag")}</span>·<span>{formatBytes(repo.size)}</span>·
+          <span>last push {formatRelative(repo.pushed_at)}</span>·<span>{plural(repo.pull_count, "pull")}</span>
         </div>
       </PageHeader>
       <div className="toolbar">
@@ -141,7 +141,7 @@ interface TableProps {
 function TagChip({ tag, digest, canDelete, onDelete }: { tag: string; digest: string; canDelete: boolean; onDelete: (digest: string, tag: string) => void }) {
   return (
     <span className="badge badge-info tag-chip">
-      {tag}
+      <span>{tag}</span>
       {canDelete ? (
         <button type="button" className="tag-remove" aria-label={`Delete tag ${tag}`} title={`Delete tag ${tag}`} onClick={() => onDelete(digest, tag)}>
           ×

@@ -1,0 +1,1 @@
+"""End-to-end tests of the browser UI in headless Chromium against the real portal."""

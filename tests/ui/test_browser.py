@@ -1,0 +1,199 @@
+"""The team workflows in a real browser: sign in, projects, members, robots, images, tags, permissions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from portal.artifacts.models import Tag
+from portal.projects.models import Member, Project
+from portal.robots.models import Robot
+from tests.fixtures.portal import PASSWORD
+from tests.ui.conftest import PHONE, sign_in
+from tests.ui.seed import seed_image
+
+pytestmark = pytest.mark.browser
+
+
+def test_wrong_password_is_refused_with_the_reason(open_page: Callable[..., Any], make_user: Callable[..., Any],
+                                                   screenshot: Callable[..., Any]) -> None:
+    make_user("alice")
+    page = open_page()
+    page.goto("/projects")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fprojects$"))
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("not her password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("invalid")
+    screenshot(page, "sign-in-refused")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    # Back where the person was going before signing in.
+    expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/projects$"))
+    assert page.js_errors == []
+
+
+def test_team_workflow_from_project_to_tag_deletion(open_page: Callable[..., Any], make_user: Callable[..., Any],
+                                                    screenshot: Callable[..., Any], portal_url: str) -> None:
+    admin = make_user("root", admin=True)
+    make_user("dana")
+    page = open_page()
+    sign_in(page, "root", PASSWORD)
+    screenshot(page, "dashboard-empty")
+
+    # Create a project; the name rules are shown and enforced while typing.
+    page.get_by_role("link", name="Projects", exact=True).click()
+    page.get_by_role("button", name="New project").click()
+    dialog = page.get_by_role("dialog", name="New project")
+    dialog.get_by_label("Name").fill("Web")
+    expect(dialog.get_by_text("Use lowercase letters only.")).to_be_visible()
+    expect(dialog.get_by_role("button", name="Create project")).to_be_disabled()
+    dialog.get_by_label("Name").fill("web")
+    dialog.get_by_role("button", name="Create project").click()
+    expect(page.get_by_role("heading", name="web", exact=True)).to_be_visible()
+    assert Project.objects.filter(name="web").exists()
+    expect(page.get_by_role("heading", name="No repositories yet")).to_be_visible()
+    tabs = page.get_by_role("navigation", name="Project sections")
+
+    # Add a member by username with a role.
+    tabs.get_by_role("link", name="Members").click()
+    page.get_by_role("button", name="Add member").click()
+    dialog = page.get_by_role("dialog", name="Add a member")
+    dialog.get_by_label("Username").fill("dana")
+    dialog.get_by_label("Role").select_option("developer")
+    dialog.get_by_role("button", name="Add member").click()
+    expect(page.get_by_role("cell", name="dana", exact=True)).to_be_visible()
+    assert Member.objects.get(project__name="web", user__username="dana").role == "developer"
+    screenshot(page, "project-members")
+
+    # Create a robot: its secret is shown once, with a copy button.
+    tabs.get_by_role("link", name="Robot accounts").click()
+    page.get_by_role("button", name="New robot account").click()
+    dialog = page.get_by_role("dialog", name="New robot account")
+    dialog.get_by_label("Name", exact=True).fill("ci")
+    dialog.get_by_role("button", name="Push and pull (CI)").click()
+    dialog.get_by_role("button", name="Create robot account").click()
+    created = page.get_by_role("dialog", name="Robot account created")
+    secret = created.get_by_test_id("secret").inner_text()
+    assert len(secret) >= 20
+    expect(created.get_by_text("robot$web+ci", exact=True)).to_be_visible()
+    screenshot(page, "robot-secret-once")
+    created.get_by_role("button", name="Copy secret").click()
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    created.get_by_role("button", name="Done").click()
+    expect(page.get_by_role("cell", name="robot$web+ci", exact=True)).to_be_visible()
+    expect(page.get_by_text(secret)).to_have_count(0)
+    robot = Robot.objects.get(project__name="web", name="ci")
+    assert {(p.resource, p.action) for p in robot.permissions.all()} >= {("repository", "pull"), ("repository", "push")}
+
+    # An image pushed into the project appears with its tags, layers and pull command.
+    seed_image(admin, "web/app", ["v1", "latest"])
+    tabs.get_by_role("link", name="Repositories").click()
+    page.get_by_role("link", name="web/app").click()
+    expect(page.get_by_role("heading", name="web/app")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="latest")
+    expect(row.get_by_text("v1", exact=True)).to_be_visible()
+    expect(row.get_by_text("linux/amd64")).to_be_visible()
+    screenshot(page, "repository")
+    row.get_by_role("button", name=re.compile("Copy pull command")).click()
+    host = portal_url.split("://", 1)[1]
+    assert page.evaluate("navigator.clipboard.readText()") == f"docker pull {host}/web/app:latest"
+
+    row.get_by_role("link").first.click()
+    expect(page.get_by_role("heading", name="Layers (2)")).to_be_visible()
+    expect(page.get_by_text("RUN apk add --no-cache curl")).to_be_visible()
+    expect(page.get_by_text('["/bin/app"]')).to_be_visible()
+    expect(page.get_by_text("8080/tcp")).to_be_visible()
+    expect(page.get_by_test_id("pull-command")).to_have_text(f"docker pull {host}/web/app:latest")
+    page.get_by_role("button", name="podman").click()
+    expect(page.get_by_test_id("pull-command")).to_have_text(f"podman pull {host}/web/app:latest")
+    screenshot(page, "artifact")
+
+    # Delete a tag, with confirmation; the artifact and its other tag stay.
+    page.go_back()
+    page.get_by_role("button", name="Delete tag v1").click()
+    confirm = page.get_by_role("dialog", name="Delete tag v1?")
+    confirm.get_by_role("button", name="Delete tag").click()
+    expect(confirm).to_be_hidden()
+    expect(page.get_by_role("button", name="Delete tag v1")).to_have_count(0)
+    expect(page.get_by_role("button", name="Delete tag latest")).to_be_visible()
+    assert sorted(Tag.objects.filter(repository__name="web/app").values_list("name", flat=True)) == ["latest"]
+    assert page.js_errors == []
+
+
+def test_a_guest_sees_no_delete_or_management_controls(open_page: Callable[..., Any], make_user: Callable[..., Any],
+                                                       make_project: Callable[..., Any],
+                                                       screenshot: Callable[..., Any]) -> None:
+    owner = make_user("owner")
+    guest = make_user("gus")
+    make_project("shop", members={owner: "project_admin", guest: "guest"})
+    seed_image(owner, "shop/api", ["1.0"])
+    page = open_page()
+    sign_in(page, "gus", PASSWORD)
+    page.goto("/projects/shop/repositories/api")
+    expect(page.get_by_role("row").filter(has_text="1.0")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("^Delete"))).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("Copy pull command"))).to_have_count(1)
+    screenshot(page, "repository-as-guest")
+    page.goto("/projects/shop/members")
+    expect(page.get_by_role("cell", name="owner", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Add member")).to_have_count(0)
+    expect(page.get_by_role("combobox", name=re.compile("Role of"))).to_have_count(0)
+    tabs = page.get_by_role("navigation", name="Project sections")
+    expect(tabs.get_by_role("link", name="Members")).to_be_visible()
+    expect(tabs.get_by_role("link", name="Settings")).to_have_count(0)
+    # Administration is not offered to people who are not administrators.
+    expect(page.get_by_role("heading", name="Administration")).to_have_count(0)
+    assert Tag.objects.filter(repository__name="shop/api").count() == 1
+    assert page.js_errors == []
+
+
+def test_main_pages_on_a_laptop_and_a_phone(open_page: Callable[..., Any], make_user: Callable[..., Any],
+                                            make_project: Callable[..., Any],
+                                            screenshot: Callable[..., Any]) -> None:
+    admin = make_user("root", admin=True)
+    for name in ("alpha", "beta", "gamma"):
+        make_project(name, members={admin: "project_admin"})
+    seed_image(admin, "alpha/frontend", ["1.0", "1.1", "latest"], salt="a")
+    seed_image(admin, "beta/worker", ["2024"], salt="b")
+    page = open_page()
+    sign_in(page, "root", PASSWORD)
+    expect(page.get_by_role("img", name="Storage per project")).to_be_visible()
+    expect(page.get_by_role("img", name="Pushes and pulls per day")).to_be_visible()
+    screenshot(page, "dashboard")
+    for path, heading, name in [
+        ("/projects", "Projects", "projects"),
+        ("/projects/alpha/repositories", "alpha", "project-repositories"),
+        ("/projects/alpha/logs", "alpha", "project-audit-log"),
+        ("/projects/alpha/settings", "alpha", "project-settings"),
+        ("/account/tokens", "Personal tokens", "tokens"),
+        ("/admin/users", "Users", "admin-users"),
+        ("/admin/robots", "System robot accounts", "admin-robots"),
+        ("/admin/settings", "Settings", "admin-settings"),
+        ("/admin/health", "System health", "admin-health"),
+        ("/admin/audit", "Audit log", "admin-audit-log"),
+    ]:
+        page.goto(path)
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+        expect(page.get_by_role("status")).to_have_count(0)  # loaded, not spinning
+        screenshot(page, name)
+
+    phone = open_page(PHONE)
+    sign_in(phone, "root", PASSWORD)
+    phone.goto("/projects/alpha/repositories/frontend")
+    expect(phone.get_by_role("heading", name="alpha/frontend")).to_be_visible()
+    screenshot(phone, "phone-repository")
+    expect(phone.get_by_role("navigation", name="Main")).not_to_be_in_viewport()
+    phone.get_by_role("button", name="Menu").click()
+    main_nav = phone.get_by_role("navigation", name="Main")
+    expect(main_nav.get_by_role("link", name="Projects")).to_be_in_viewport()
+    screenshot(phone, "phone-navigation")
+    main_nav.get_by_role("link", name="Projects").click()
+    expect(phone.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+    screenshot(phone, "phone-projects")
+    assert page.js_errors == [] and phone.js_errors == []
