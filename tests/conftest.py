@@ -3,3 +3,4 @@
 pytest_plugins = ["tests.fixtures.portal"]
 pytest_plugins += ["tests.fixtures.services"]
 pytest_plugins += ["tests.fixtures.artifacts"]
+pytest_plugins += ["tests.fixtures.registry"]

@@ -1,0 +1,32 @@
+"""Berth's ASGI entry: `/v2/` and `/service/token` go to the registry app, everything else to Django (WSGI)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from a2wsgi import WSGIMiddleware  # noqa: E402
+from django.core.wsgi import get_wsgi_application  # noqa: E402
+
+from registry_proxy.app import RegistryApp  # noqa: E402
+
+registry = RegistryApp()
+# Django runs in a2wsgi's thread pool; the API is not the hot path.
+portal = WSGIMiddleware(get_wsgi_application(), workers=16)  # type: ignore[arg-type]
+
+
+def is_registry_path(path: str) -> bool:
+    return path == "/v2" or path.startswith("/v2/") or path.rstrip("/") == "/service/token"
+
+
+async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan" or scope["type"] == "http" and is_registry_path(scope["path"]):
+        await registry(scope, receive, send)
+    else:
+        await portal(scope, receive, send)
