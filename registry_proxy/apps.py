@@ -1,4 +1,6 @@
-"""Django app entry for the registry proxy: it owns only management commands, no models."""
+"""Django app entry for the registry proxy: it owns management commands only, no models."""
+
+from __future__ import annotations
 
 from django.apps import AppConfig
 

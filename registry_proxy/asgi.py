@@ -14,9 +14,23 @@ django.setup()
 from a2wsgi import WSGIMiddleware  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
+from portal.system.health import register_check  # noqa: E402
 from registry_proxy.app import RegistryApp  # noqa: E402
 
 registry = RegistryApp()
+
+
+def check_registry() -> None:
+    """distribution answers Berth's own credentials on /v2/."""
+    from portal.artifacts.services import distribution
+    from portal.system.health import ComponentDown
+
+    if not distribution().ping():
+        raise ComponentDown("distribution does not answer (or refuses Berth's credentials)")
+
+
+# Registered by the process that serves /v2/: its health page reports the storage behind it.
+register_check("registry", check_registry)
 # Django runs in a2wsgi's thread pool; the API is not the hot path.
 portal = WSGIMiddleware(get_wsgi_application(), workers=16)  # type: ignore[arg-type]
 
