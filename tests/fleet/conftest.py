@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from runtime_agent.agent import credential as credentials
 from runtime_agent.agent.credential import Credential
 from runtime_agent.agent.signing import Signer, new_private_key, private_key_text, public_key_text
 from tests.fleet.agents import AgentProcess, SignedClient, free_port
+from tests.support.distribution import Distribution, run_distribution
 from tests.support.images import build_busybox_layout
 
 SESSION = os.getpid()
@@ -76,3 +78,46 @@ def agent_client(standalone_agent: AgentProcess, portal_signer: Signer) -> Signe
 @pytest.fixture(scope="session")
 def busybox_layout_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_busybox_layout(tmp_path_factory.mktemp("fleet-layouts") / "busybox")
+
+
+@dataclass
+class RegistryStack:
+    """Where the portal will listen and where agents pull from, with a way to push images there."""
+
+    port: int
+    registry_host: str
+    worker_env: dict[str, str]
+    distribution: Distribution
+
+    @property
+    def url(self) -> str | None:
+        return None
+
+    def push(self, layout: Path, repository: str, tag: str, auth: tuple[str, str]) -> str:
+        """Pushes with skopeo, then indexes the manifest as the registry proxy does on push."""
+        import httpx
+
+        from portal.artifacts.services import record_manifest_push
+        from registry_proxy.distribution import DistributionClient
+        from tests.fleet.portal_helpers import NamedPusher
+
+        self.distribution.push_layout(layout, repository, tag)
+        accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
+        response = httpx.get(f"{self.distribution.url}/v2/{repository}/manifests/{tag}", headers={"Accept": accept})
+        digest = response.headers["Docker-Content-Digest"]
+        record_manifest_push(NamedPusher(auth[0]), repository, tag, digest, response.headers["Content-Type"],
+                             response.content, client=DistributionClient(self.distribution.url, None))
+        return f"{self.registry_host}/{repository}@{digest}"
+
+    def forge_artifact(self, repository: str, tag: str) -> str:
+        from portal.projects.models import Project
+        from tests.fleet.portal_helpers import index_artifact
+
+        project, name = repository.split("/", 1)
+        return str(index_artifact(Project.objects.get(name=project), name, tag).digest)
+
+
+@pytest.fixture(scope="module")
+def registry_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryStack]:
+    with run_distribution(tmp_path_factory.mktemp("fleet-distribution")) as distribution:
+        yield RegistryStack(free_port(), distribution.host, {}, distribution)

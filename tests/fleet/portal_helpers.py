@@ -53,3 +53,13 @@ def index_artifact(project: Any, repository: str, tag: str = "latest") -> Any:
                                        manifest=b"{}", size=1, pushed_at=timezone.now())
     Tag.objects.create(repository=repo, name=tag, artifact=artifact, pushed_at=timezone.now())
     return artifact
+
+
+class NamedPusher:
+    """The principal a push is recorded under, known by name only."""
+
+    kind = "user"
+    is_authenticated = True
+
+    def __init__(self, name: str) -> None:
+        self.name = self.audit_name = name

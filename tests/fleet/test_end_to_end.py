@@ -1,0 +1,287 @@
+"""The fleet end to end: real agents joined to a real portal, a real worker on Redis, images pushed to a
+registry and pulled by the agents with a per-deployment token, containers served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fixtures.portal import PASSWORD
+from tests.fleet.agents import AgentProcess, free_port
+from tests.fleet.stack import FLEET_ENV, Stack, Worker, serve_portal, wait_for
+
+pytestmark = [pytest.mark.root, pytest.mark.registry]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_database(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """One database for the module, committed as it goes so the worker and agents see it; emptied after.
+
+    pytest-django creates the test database only when some selected test is marked for it; these
+    tests are not (a marked test runs in a transaction or is flushed after), so it may be made here.
+    """
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        made = None
+        if connection.settings_dict["NAME"] != connection.creation._get_test_db_name():
+            made = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        assert connection.settings_dict["NAME"] == connection.creation._get_test_db_name()
+        try:
+            yield
+        finally:
+            call_command("flush", interactive=False, verbosity=0)
+            if made is not None:
+                teardown_databases(made, verbosity=0)
+
+HTTPD = ["sh", "-c", "echo serving; exec httpd -f -p 80 -h /etc"]
+
+
+@pytest.fixture(scope="module")
+def stack(
+    shared_database: None, redis_server: Any, registry_stack: Any, make_agent: Any, django_db_blocker: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:  # fmt: skip
+    from django.conf import settings
+    from django.test import override_settings
+
+    from tests.fixtures.services import child_environment
+
+    overrides = {
+        "FLEET_HEARTBEAT_SECONDS": 1, "FLEET_UNREACHABLE_AFTER_SECONDS": 4, "FLEET_LEASE_SECONDS": 4,
+        "FLEET_REGISTRY": registry_stack.registry_host, "REDIS_URL": redis_server.url,
+        "CELERY_BROKER_URL": redis_server.url,
+        # Scrypt costs ~0.3 s per Basic-authenticated request; these tests make hundreds.
+        "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
+    }  # fmt: skip
+    directory = tmp_path_factory.mktemp("fleet-stack")
+    with django_db_blocker.unblock(), override_settings(**overrides):
+        env = child_environment(
+            directory, BERTH_REDIS_URL=redis_server.url, BERTH_FLEET_REGISTRY=registry_stack.registry_host,
+            **FLEET_ENV, **registry_stack.worker_env,
+        )  # fmt: skip
+        worker = Worker(env, directory).start()
+        with serve_portal(registry_stack.port) as url:
+            assert url == registry_stack.url or registry_stack.url is None
+            stack = Stack(url, registry_stack.registry_host, worker)
+            try:
+                yield stack
+            finally:
+                worker.stop()
+                for agent in stack.agents.values():
+                    agent.stop()
+        assert settings.FLEET_LEASE_SECONDS == 4
+
+
+@pytest.fixture(scope="module")
+def people(stack: Stack, django_db_blocker: Any) -> dict[str, tuple[str, str]]:
+    from portal.accounts.models import User
+    from portal.projects.models import Member, Project
+
+    with django_db_blocker.unblock():
+        project = Project.objects.create(name="team")
+        made = {}
+        for name, role in (("admin", None), ("dev", "developer"), ("guest", "guest")):
+            user = User(username=f"fleet-{name}", is_admin=role is None)
+            user.set_password(PASSWORD)
+            user.save()
+            if role:
+                Member.objects.create(project=project, user=user, role=role)
+            made[name] = (user.username, PASSWORD)
+    return made
+
+
+@pytest.fixture(scope="module")
+def hosts(stack: Stack, people: dict[str, tuple[str, str]], make_agent: Any) -> dict[str, AgentProcess]:
+    """Two agents, each joined with its own single-use token by `serve --join`."""
+    with stack.api(people["admin"]) as admin:
+        for name, zone in (("node-a", "a"), ("node-b", "b")):
+            token = admin.post("/hosts/join-tokens", json={"labels": {"zone": zone}}).json()["token"]
+            agent = make_agent(name)
+            agent.start("--join", stack.url, token, "--name", name, "--advertise", agent.url)
+            stack.agents[name] = agent
+
+        def both_online() -> bool:
+            listed = admin.get("/hosts").json()["results"]
+            return [(h["name"], h["status"]) for h in listed] == [("node-a", "online"), ("node-b", "online")]
+
+        wait_for(both_online, 20, "both hosts to join and report")
+    return stack.agents
+
+
+@pytest.fixture(scope="module")
+def image(registry_stack: Any, people: dict[str, tuple[str, str]], busybox_layout_dir: Path) -> str:
+    """busybox pushed as team/web:v1 by the developer."""
+    return str(registry_stack.push(busybox_layout_dir, "team/web", "v1", people["dev"]))
+
+
+def container(client: httpx.Client, name: str) -> dict[str, Any]:
+    return dict(client.get(f"/projects/team/containers/{name}").json())
+
+
+def wait_status(client: httpx.Client, name: str, *statuses: str, timeout: float = 30) -> dict[str, Any]:
+    return dict(wait_for(lambda: (c := container(client, name)).get("status") in statuses and c, timeout,
+                         f"container {name} to be {' or '.join(statuses)}"))
+
+
+def published(port: int) -> str:
+    def fetch() -> str | None:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/passwd", timeout=1).text
+        except httpx.HTTPError:
+            return None
+
+    return str(wait_for(fetch, 10, f"port {port} to serve"))
+
+
+def test_deploy_serve_logs_exec_stats_stop_remove(stack: Stack, hosts: dict[str, AgentProcess], image: str,
+                                                    people: dict[str, tuple[str, str]]) -> None:
+    port = free_port()
+    with stack.api(people["dev"]) as dev:
+        response = dev.post("/projects/team/containers", json={
+            "repository": "web", "reference": "v1", "name": "site", "selector": {"zone": "a"},
+            "command": HTTPD, "ports": [f"127.0.0.1:{port}:80"], "memory": "64m", "env": {"GREETING": "hello"},
+        })
+        assert response.status_code == 202, response.text
+        assert response.json()["status"] == "pending"
+        running = wait_status(dev, "site", "running", "failed")
+        assert running["status"] == "running", running
+        assert running["host"] == "node-a"
+        assert running["progress"]["bytes_total"] > 0
+        assert published(port).startswith("root:x:0:0:")
+
+        logs = dev.get("/projects/team/containers/site/logs", params={"tail": 10})
+        lines = [json.loads(line) for line in logs.text.splitlines()]
+        assert lines[0]["data"] == "serving\n"
+        with dev.stream("GET", "/projects/team/containers/site/logs", params={"follow": "true"}) as follow:
+            stream = follow.iter_lines()
+            assert json.loads(next(stream))["data"] == "serving\n"
+            # A line written while the client follows arrives while the container keeps running.
+            dev.post("/projects/team/containers/site/exec", json={"command": ["sh", "-c", "echo marker > /proc/1/fd/1"]})
+            assert wait_for(lambda: json.loads(next(stream))["data"] == "marker\n", 10, "the marker line")
+
+        result = dev.post("/projects/team/containers/site/exec", json={"command": ["sh", "-c", "echo $GREETING"]})
+        assert result.json() == {"exit_code": 0, "stdout": "hello\n", "stderr": ""}
+        stats = dev.get("/projects/team/containers/site/stats").json()
+        assert stats["memory_limit"] == 64 * 2**20
+
+        where = dev.get("/projects/team/repositories/web/artifacts/v1/containers").json()["results"]
+        assert [(c["name"], c["host"]) for c in where] == [("site", "node-a")]
+
+        assert dev.post("/projects/team/containers/site/stop").status_code == 202
+        assert wait_status(dev, "site", "exited")["status"] == "exited"
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/passwd", timeout=1)
+        assert dev.delete("/projects/team/containers/site").status_code == 202
+        wait_for(lambda: dev.get("/projects/team/containers/site").status_code == 404, 15, "the record to go")
+    assert not any(c.name == "site" for c in _runtime(hosts["node-a"]).list(all=True))
+
+
+def test_a_guest_cannot_deploy(stack: Stack, hosts: dict[str, AgentProcess], image: str,
+                               people: dict[str, tuple[str, str]]) -> None:
+    from portal.fleet.models import Container
+
+    with stack.api(people["guest"]) as guest:
+        response = guest.post("/projects/team/containers", json={"repository": "web", "reference": "v1", "name": "g"})
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["message"] == "fleet-guest may not create container in project team"
+    assert not Container.objects.filter(name="g").exists()
+
+
+def test_an_image_missing_from_the_registry_fails_clearly(stack: Stack, hosts: dict[str, AgentProcess], image: str,
+                                                          people: dict[str, tuple[str, str]], registry_stack: Any) -> None:
+    from portal.artifacts.models import Artifact
+
+    with stack.api(people["dev"]) as dev:
+        # Indexed but gone from storage: what a manual delete in distribution leaves behind.
+        digest = registry_stack.forge_artifact("team/ghost", "v1")
+        dev.post("/projects/team/containers", json={"repository": "ghost", "reference": "v1", "name": "ghost"})
+        failed = wait_status(dev, "ghost", "failed")
+    assert failed["error_code"] == "image_not_found"
+    assert failed["error"].startswith(f"image not found: team/ghost@{digest}")
+    Artifact.objects.filter(digest=digest).delete()
+
+
+def test_the_pull_token_an_agent_receives_only_pulls_that_repository(stack: Stack, image: str,
+                                                                     registry_stack: Any) -> None:
+    from portal.fleet.registry_tokens import issue_pull_token
+
+    token = issue_pull_token("team/web")
+    headers = {"Authorization": f"Bearer {token}"}
+    v2 = f"{stack.url}/v2"
+    accept = {"Accept": "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"}
+    assert httpx.get(f"{v2}/team/web/manifests/v1", headers={**headers, **accept}).status_code == 200
+    assert httpx.get(f"{v2}/team/other/manifests/v1", headers={**headers, **accept}).status_code in (401, 403)
+    push = httpx.post(f"{v2}/team/web/blobs/uploads/", headers=headers)
+    assert push.status_code in (401, 403)
+    delete = httpx.delete(f"{v2}/team/web/manifests/v1", headers=headers)
+    assert delete.status_code in (401, 403, 405)
+
+
+def test_a_host_made_unreachable_is_marked_so_and_its_agent_reconciled_after_restart(
+    stack: Stack, hosts: dict[str, AgentProcess], image: str, people: dict[str, tuple[str, str]],
+) -> None:  # fmt: skip
+    agent = hosts["node-b"]
+    with stack.api(people["dev"]) as dev, stack.api(people["admin"]) as admin:
+        dev.post("/projects/team/containers", json={
+            "repository": "web", "reference": "v1", "name": "sleeper", "host": "node-b", "command": ["sleep", "600"],
+        })
+        assert wait_status(dev, "sleeper", "running")["host"] == "node-b"
+        agent.kill()
+        wait_for(lambda: admin.get("/hosts/node-b").json()["status"] == "unreachable", 15, "node-b to be unreachable")
+        # While its agent is away the container dies: the shim records it; the portal cannot know yet.
+        pid = next(c for c in _runtime(agent).list(all=True) if c.spec.name == "sleeper").state.pid
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        assert container(dev, "sleeper")["status"] == "running"
+        agent.start()
+        wait_for(lambda: admin.get("/hosts/node-b").json()["status"] == "online", 15, "node-b to come back")
+        reconciled = wait_status(dev, "sleeper", "failed", "exited", timeout=15)
+        assert reconciled["exit_code"] == 137
+        assert dev.delete("/projects/team/containers/sleeper").status_code == 202
+
+
+def test_a_worker_killed_mid_deploy_leaves_the_deployment_to_complete(
+    stack: Stack, hosts: dict[str, AgentProcess], image: str, people: dict[str, tuple[str, str]],
+) -> None:  # fmt: skip
+    from portal.fleet.models import Container
+
+    agent = hosts["node-a"]
+    assert agent.process is not None
+    with stack.api(people["dev"]) as dev:
+        # A frozen agent holds the worker inside its call, so the kill lands mid-task.
+        agent.process.send_signal(signal.SIGSTOP)
+        try:
+            dev.post("/projects/team/containers", json={
+                "repository": "web", "reference": "v1", "name": "survivor", "host": "node-a", "command": ["sleep", "600"],
+            })
+            # The worker holds the container's lease: it is inside the task, waiting on the agent.
+            wait_for(lambda: Container.objects.filter(name="survivor", lease_until__isnull=False).exists(), 15,
+                     "a worker to take the deployment")
+            stack.worker.kill()
+        finally:
+            agent.process.send_signal(signal.SIGCONT)
+        stack.worker.start()
+        # The lease of the killed worker expires; the scheduled reconcile hands the work to the new one.
+        done = wait_status(dev, "survivor", "running", "failed", timeout=40)
+        assert done["status"] == "running", done
+        assert sum(c.spec.name == "survivor" for c in _runtime(agent).list(all=True)) == 1
+        assert dev.delete("/projects/team/containers/survivor").status_code == 202
+        wait_for(lambda: dev.get("/projects/team/containers/survivor").status_code == 404, 15, "the record to go")
+
+
+def _runtime(agent: AgentProcess) -> Any:
+    from runtime_agent.images import ImageStore
+    from runtime_agent.runtime import Runtime
+
+    return Runtime(agent.state, images=ImageStore(agent.state), bridge=agent.bridge, subnet=agent.subnet)
