@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -228,7 +229,9 @@ def revoke_token(actor: Principal, token_id: int, source_ip: str | None = None) 
 # What the UI may show
 
 
+@cache
 def _labels(permissions: frozenset[Permission]) -> list[str]:
+    # Few distinct sets exist (one per role, public or not), and a caller may hold hundreds of memberships.
     return sorted(permission_label(p) for p in permissions)
 
 
@@ -260,11 +263,15 @@ def project_permissions(principal: Principal, project_name: str | None = None) -
         return {project.name: {"role": _role_value(principal.role_in(project)),
                                "permissions": _labels(principal.effective_permissions(project))}}
     if isinstance(principal, UserPrincipal):
-        memberships = list(Member.objects.filter(user_id=principal.user.pk).select_related("project"))
-        principal.remember_roles({m.project_id: Role(m.role) for m in memberships})
+        # Plain tuples, not model instances: this endpoint backs every page of the UI.
+        rows = Member.objects.filter(user_id=principal.user.pk).values_list(
+            "project_id", "project__name", "project__public", "role"
+        )
+        memberships = [(ProjectRef(pid, name, public), Role(role)) for pid, name, public, role in rows]
+        principal.remember_roles({project.id: role for project, role in memberships})
         return {
-            m.project.name: {"role": m.role, "permissions": _labels(principal.effective_permissions(m.project))}
-            for m in memberships
+            project.name: {"role": role.value, "permissions": _labels(principal.effective_permissions(project))}
+            for project, role in memberships
         }
     grants = getattr(principal, "grants", None)
     if not grants:
@@ -275,6 +282,12 @@ def project_permissions(principal: Principal, project_name: str | None = None) -
     for project in Project.objects.filter(id__in=[pid for pid in grants if pid is not None]):
         result[project.name] = {"role": None, "permissions": _labels(principal.effective_permissions(project))}
     return result
+
+
+class ProjectRef(NamedTuple):
+    id: int
+    name: str
+    public: bool
 
 
 def _role_value(role: Role | None) -> str | None:
