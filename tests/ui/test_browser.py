@@ -187,6 +187,7 @@ def test_main_pages_on_a_laptop_and_a_phone(open_page: Callable[..., Any], make_
     sign_in(phone, "root", PASSWORD)
     phone.goto("/projects/alpha/repositories/frontend")
     expect(phone.get_by_role("heading", name="alpha/frontend")).to_be_visible()
+    expect(phone.get_by_role("row").filter(has_text="latest")).to_be_visible()
     screenshot(phone, "phone-repository")
     expect(phone.get_by_role("navigation", name="Main")).not_to_be_in_viewport()
     phone.get_by_role("button", name="Menu").click()

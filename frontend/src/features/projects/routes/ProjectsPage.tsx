@@ -48,10 +48,10 @@ export default function ProjectsPage() {
                   Access
                 </SortHeader>
                 <th scope="col">Your role</th>
-                <SortHeader field="repository_count" sort={state.sort} onSort={(sort) => update({ sort })}>
+                <SortHeader numeric field="repository_count" sort={state.sort} onSort={(sort) => update({ sort })}>
                   Repositories
                 </SortHeader>
-                <SortHeader field="member_count" sort={state.sort} onSort={(sort) => update({ sort })}>
+                <SortHeader numeric field="member_count" sort={state.sort} onSort={(sort) => update({ sort })}>
                   Members
                 </SortHeader>
                 <SortHeader field="created_at" sort={state.sort} onSort={(sort) => update({ sort })}>

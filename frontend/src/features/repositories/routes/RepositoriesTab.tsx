@@ -12,8 +12,8 @@ export default function RepositoriesTab() {
   const { project, access } = useProjectContext();
   const [state, update] = useListParams({ sort: "name" });
   const repositories = useRepositories(project.name, { q: state.q, sort: state.sort, page: state.page, page_size: state.pageSize });
-  const sortHeader = (field: string, label: string) => (
-    <SortHeader field={field} sort={state.sort} onSort={(sort) => update({ sort })}>
+  const sortHeader = (field: string, label: string, numeric = false) => (
+    <SortHeader numeric={numeric} field={field} sort={state.sort} onSort={(sort) => update({ sort })}>
       {label}
     </SortHeader>
   );
@@ -36,10 +36,10 @@ export default function RepositoriesTab() {
             <thead>
               <tr>
                 {sortHeader("name", "Name")}
-                {sortHeader("artifact_count", "Artifacts")}
-                {sortHeader("size", "Size")}
+                {sortHeader("artifact_count", "Artifacts", true)}
+                {sortHeader("size", "Size", true)}
                 {sortHeader("pushed_at", "Last push")}
-                {sortHeader("pull_count", "Pulls")}
+                {sortHeader("pull_count", "Pulls", true)}
               </tr>
             </thead>
             <tbody>

@@ -154,8 +154,8 @@ function TagChip({ tag, digest, canDelete, onDelete }: { tag: string; digest: st
 function ArtifactsTable({ project, repository, client, canDeleteTag, canDeleteArtifact, onDeleteTag, onDeleteArtifact }: TableProps & { canDeleteArtifact: boolean; onDeleteArtifact: (artifact: ArtifactSummary) => void }) {
   const [state, update] = useListParams({ sort: "-pushed_at" });
   const artifacts = useArtifacts(project, repository, { q: state.q, sort: state.sort, page: state.page, page_size: state.pageSize });
-  const sortHeader = (field: string, label: string) => (
-    <SortHeader field={field} sort={state.sort} onSort={(sort) => update({ sort })}>
+  const sortHeader = (field: string, label: string, numeric = false) => (
+    <SortHeader numeric={numeric} field={field} sort={state.sort} onSort={(sort) => update({ sort })}>
       {label}
     </SortHeader>
   );
@@ -172,7 +172,7 @@ function ArtifactsTable({ project, repository, client, canDeleteTag, canDeleteAr
               <tr>
                 {sortHeader("digest", "Artifact")}
                 <th scope="col">Tags</th>
-                {sortHeader("size", "Size")}
+                {sortHeader("size", "Size", true)}
                 <th scope="col">Platforms</th>
                 {sortHeader("pushed_at", "Pushed")}
                 {sortHeader("last_pulled_at", "Last pull")}
