@@ -412,3 +412,57 @@ def test_current_permissions_use_one_membership_query(
     with django_assert_max_num_queries(5):
         body = client.get("/api/v1/users/current/permissions").json()
     assert len(body["projects"]) == 50
+
+
+# Sessions
+
+
+def test_session_writes_need_the_csrf_token(make_user):
+    from rest_framework.test import APIClient
+
+    make_user("olga")
+    browser = APIClient(enforce_csrf_checks=True)
+    assert browser.post("/api/v1/auth/login", {"username": "olga", "password": PASSWORD}, format="json").status_code == 200
+    response = browser.patch("/api/v1/users/current", {"display_name": "Forged"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["message"].startswith("CSRF Failed")
+    assert User.objects.get(username="olga").display_name == ""
+
+
+def test_robots_and_tokens_cannot_open_sessions(make_robot, make_user, make_token):
+    from rest_framework.test import APIClient
+
+    robot, secret = make_robot("ci")
+    token = make_token(make_user("pat"))
+    for username, password in (("robot$ci", secret), ("pat", token)):
+        response = APIClient().post("/api/v1/auth/login", {"username": username, "password": password}, format="json")
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["message"] == (
+            "sign in with a user's password; robot secrets and tokens are for the API"
+        )
+
+
+def test_disabled_user_cannot_sign_in(make_user):
+    from rest_framework.test import APIClient
+
+    make_user("quinn", is_active=False)
+    response = APIClient().post("/api/v1/auth/login", {"username": "quinn", "password": PASSWORD}, format="json")
+    assert response.status_code == 401
+
+
+# First administrator
+
+
+def test_ensure_admin_creates_the_first_admin_once(db, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.ADMIN_PASSWORD = NEW_PASSWORD
+    out = StringIO()
+    call_command("ensure_admin", stdout=out)
+    call_command("ensure_admin", stdout=out)
+    admin = User.objects.get(username="admin")
+    assert admin.is_admin and admin.check_password(NEW_PASSWORD)
+    assert User.objects.count() == 1
+    assert out.getvalue().count("Created the administrator") == 1
