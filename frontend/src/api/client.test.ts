@@ -16,7 +16,7 @@ describe("the API client", () => {
     stubFetch({
       "POST /projects": { status: 400, body: { errors: [{ code: "invalid", message: "name: bad name", fields: { name: ["bad name"] } }] } },
     });
-    const error = await api.post("/projects", { name: "Bad" }).catch((caught) => caught);
+    const error = await api.post("/projects", { name: "Bad" }).catch((caught: ApiError) => caught);
     expect(error).toBeInstanceOf(ApiError);
     expect(error.status).toBe(400);
     expect(error.code).toBe("invalid");
@@ -26,7 +26,7 @@ describe("the API client", () => {
 
   it("explains a server failure that is not JSON", async () => {
     stubFetch({ "GET /health": () => ({ status: 502 }) });
-    const error = await api.get("/health").catch((caught) => caught);
+    const error = await api.get("/health").catch((caught: ApiError) => caught);
     expect(error.message).toMatch(/server failed \(HTTP 502\)/);
   });
 
