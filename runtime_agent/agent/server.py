@@ -522,6 +522,10 @@ def _image_error(exc: Exception) -> tuple[str, str]:
         return "image_not_found", f"image not found: {exc}"
     if isinstance(exc, AuthenticationFailed):
         return "registry_unauthorized", str(exc)
+    if isinstance(exc, RegistryError) and any(
+        code in str(exc) for code in ("MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "NAME_UNKNOWN")
+    ):
+        return "image_not_found", str(exc)
     if isinstance(exc, RegistryError):
         return "registry_error", str(exc)
     if isinstance(exc, InvalidReference):

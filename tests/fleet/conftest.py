@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,6 @@ from runtime_agent.agent import credential as credentials
 from runtime_agent.agent.credential import Credential
 from runtime_agent.agent.signing import Signer, new_private_key, private_key_text, public_key_text
 from tests.fleet.agents import AgentProcess, SignedClient, free_port
-from tests.support.distribution import Distribution, run_distribution
 from tests.support.images import build_busybox_layout
 
 SESSION = os.getpid()
@@ -80,44 +80,50 @@ def busybox_layout_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_busybox_layout(tmp_path_factory.mktemp("fleet-layouts") / "busybox")
 
 
+
 @dataclass
 class RegistryStack:
-    """Where the portal will listen and where agents pull from, with a way to push images there."""
+    """Berth's registry and portal (uvicorn in a thread of this process), as the fleet tests use them."""
 
-    port: int
-    registry_host: str
-    worker_env: dict[str, str]
-    distribution: Distribution
+    server: Any
+    key_dir: Path
 
     @property
-    def url(self) -> str | None:
-        return None
+    def url(self) -> str:
+        return str(self.server.url)
+
+    @property
+    def registry_host(self) -> str:
+        return str(self.server.host)
+
+    @property
+    def worker_env(self) -> dict[str, str]:
+        # The worker signs pull tokens with the proxy's keys and names the registry agents pull from.
+        return {"BERTH_REGISTRY_KEY_DIR": str(self.key_dir), "BERTH_FLEET_REGISTRY": self.registry_host,
+                "BERTH_EXTERNAL_URL": self.url}
 
     def push(self, layout: Path, repository: str, tag: str, auth: tuple[str, str]) -> str:
-        """Pushes with skopeo, then indexes the manifest as the registry proxy does on push."""
-        import httpx
+        """skopeo copy through Berth's /v2/, which indexes the artifact as it is pushed."""
+        import subprocess
 
-        from portal.artifacts.services import record_manifest_push
-        from registry_proxy.distribution import DistributionClient
-        from tests.fleet.portal_helpers import NamedPusher
-
-        self.distribution.push_layout(layout, repository, tag)
-        accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
-        response = httpx.get(f"{self.distribution.url}/v2/{repository}/manifests/{tag}", headers={"Accept": accept})
-        digest = response.headers["Docker-Content-Digest"]
-        record_manifest_push(NamedPusher(auth[0]), repository, tag, digest, response.headers["Content-Type"],
-                             response.content, client=DistributionClient(self.distribution.url, None))
-        return f"{self.registry_host}/{repository}@{digest}"
+        subprocess.run(
+            ["skopeo", "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false", "--dest-creds", ":".join(auth),
+             f"oci:{layout}:latest", f"docker://{self.registry_host}/{repository}:{tag}"],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        return f"{self.registry_host}/{repository}:{tag}"
 
     def forge_artifact(self, repository: str, tag: str) -> str:
+        """An indexed image whose config blob the registry does not hold: storage and index drifted."""
         from portal.projects.models import Project
         from tests.fleet.portal_helpers import index_artifact
 
         project, name = repository.split("/", 1)
-        return str(index_artifact(Project.objects.get(name=project), name, tag).digest)
+        return str(index_artifact(Project.objects.get(name=project), name, tag, missing_config=True).digest)
 
 
 @pytest.fixture(scope="module")
-def registry_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryStack]:
-    with run_distribution(tmp_path_factory.mktemp("fleet-distribution")) as distribution:
-        yield RegistryStack(free_port(), distribution.host, {}, distribution)
+def registry_stack(berth_server: Any) -> RegistryStack:
+    from django.conf import settings
+
+    return RegistryStack(berth_server, Path(settings.REGISTRY_KEY_DIR))

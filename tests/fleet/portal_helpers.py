@@ -43,14 +43,27 @@ def join(client: APIClient, token: str, name: str, labels: dict[str, str] | None
     return response
 
 
-def index_artifact(project: Any, repository: str, tag: str = "latest") -> Any:
-    """An artifact row as the registry proxy would index it on push."""
+def index_artifact(project: Any, repository: str, tag: str = "latest", missing_config: bool = False) -> Any:
+    """An artifact row as the registry proxy would index it on push (with a manifest whose config
+    blob exists nowhere, when `missing_config`)."""
+    import hashlib
+    import os
+
     from portal.artifacts.models import Artifact, Repository, Tag
 
     repo, _ = Repository.objects.get_or_create(project=project, name=f"{project.name}/{repository}")
-    digest = "sha256:" + f"{abs(hash((repo.name, tag))):x}".rjust(64, "0")[:64]
+    manifest = b"{}"
+    if missing_config:
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": [],
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2,
+                       "digest": "sha256:" + hashlib.sha256(os.urandom(8)).hexdigest()},
+        }).encode()
+    digest = "sha256:" + hashlib.sha256(manifest + repo.name.encode() + tag.encode()).hexdigest()
+    if missing_config:
+        digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
     artifact = Artifact.objects.create(repository=repo, digest=digest, media_type="application/vnd.oci.image.manifest.v1+json",
-                                       manifest=b"{}", size=1, pushed_at=timezone.now())
+                                       manifest=manifest, size=1, pushed_at=timezone.now())
     Tag.objects.create(repository=repo, name=tag, artifact=artifact, pushed_at=timezone.now())
     return artifact
 

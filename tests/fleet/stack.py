@@ -1,24 +1,21 @@
 """A whole Berth for the fleet's end-to-end tests: portal, registry, Redis, a Celery worker, two agents.
 
-The portal answers from a thread of the test process (so tests see its database), everything else
-runs as child processes on loopback ports, each agent with its own state dir, bridge and subnet.
+The portal and the registry answer from a thread of the test process (tests/fixtures/registry.py),
+everything else runs as child processes on loopback ports, each agent with its own state dir,
+bridge and subnet.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import socketserver
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
 
@@ -41,30 +38,6 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def serve_portal(port: int) -> Iterator[str]:
-    """The portal's WSGI application on 127.0.0.1:port in threads of this process."""
-    from django.core.wsgi import get_wsgi_application
-
-    server = make_server("127.0.0.1", port, get_wsgi_application(), _ThreadingWSGIServer, _QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass

@@ -16,7 +16,7 @@ import pytest
 
 from tests.fixtures.portal import PASSWORD
 from tests.fleet.agents import AgentProcess, free_port
-from tests.fleet.stack import FLEET_ENV, Stack, Worker, serve_portal, wait_for
+from tests.fleet.stack import FLEET_ENV, Stack, Worker, wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.registry]
 
@@ -52,7 +52,6 @@ def stack(
     shared_database: None, redis_server: Any, registry_stack: Any, make_agent: Any, django_db_blocker: Any,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:  # fmt: skip
-    from django.conf import settings
     from django.test import override_settings
 
     from tests.fixtures.services import child_environment
@@ -67,20 +66,16 @@ def stack(
     directory = tmp_path_factory.mktemp("fleet-stack")
     with django_db_blocker.unblock(), override_settings(**overrides):
         env = child_environment(
-            directory, BERTH_REDIS_URL=redis_server.url, BERTH_FLEET_REGISTRY=registry_stack.registry_host,
-            **FLEET_ENV, **registry_stack.worker_env,
+            directory, BERTH_REDIS_URL=redis_server.url, **FLEET_ENV, **registry_stack.worker_env,
         )  # fmt: skip
         worker = Worker(env, directory).start()
-        with serve_portal(registry_stack.port) as url:
-            assert url == registry_stack.url or registry_stack.url is None
-            stack = Stack(url, registry_stack.registry_host, worker)
-            try:
-                yield stack
-            finally:
-                worker.stop()
-                for agent in stack.agents.values():
-                    agent.stop()
-        assert settings.FLEET_LEASE_SECONDS == 4
+        stack = Stack(registry_stack.url, registry_stack.registry_host, worker)
+        try:
+            yield stack
+        finally:
+            worker.stop()
+            for agent in stack.agents.values():
+                agent.stop()
 
 
 @pytest.fixture(scope="module")
