@@ -17,6 +17,7 @@ from django.utils import timezone
 from portal.accounts.models import PersonalToken, User
 from portal.audit.services import record
 from portal.projects.models import Member, Project
+from portal.projects.services import PROJECT_NAME_PATTERN
 from portal.rbac.principals import Principal, Resource, UserPrincipal, require
 from portal.rbac.roles import Action, Permission, Role, SystemResource, permission_label
 from portal.utilities.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -257,7 +258,9 @@ def project_permissions(principal: Principal, project_name: str | None = None) -
     principal's role cache is seeded from that same query.
     """
     if project_name is not None:
-        project = Project.objects.visible_to(principal).filter(name=project_name).first()
+        project = None
+        if PROJECT_NAME_PATTERN.match(project_name):
+            project = Project.objects.visible_to(principal).filter(name=project_name).first()
         if project is None:
             raise NotFound(f"project {project_name!r} not found", code="project_not_found")
         return {project.name: {"role": _role_value(principal.role_in(project)),

@@ -32,6 +32,8 @@ GRANTABLE_LABELS = sorted(permission_label(p) for p in ROBOT_GRANTABLE)
 # A robot secret is checked with one fast hash (see utilities.secrets), so one chosen by a person
 # must be long and varied enough that the hash alone would not give it away.
 MIN_CHOSEN_SECRET_LENGTH = 16
+# Longer than any real need ("never" exists for that) and far from the calendar's end.
+MAX_EXPIRY_DAYS = 36500
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,16 @@ def robots_of(project: Project | None) -> QuerySet[Robot]:
 def find_robot(project: Project | None, id_or_name: str) -> Robot:
     """By id (all digits), short name, or full name `robot$name` / `robot$project+name`."""
     robots = robots_of(project)
+    name = id_or_name.removeprefix(ROBOT_PREFIX)
+    if project is not None:
+        name = name.removeprefix(f"{project.name}+")
     if id_or_name.isdigit():
         robot = robots.filter(pk=int(id_or_name)).first()
-    else:
-        name = id_or_name.removeprefix(ROBOT_PREFIX)
-        if project is not None:
-            name = name.removeprefix(f"{project.name}+")
+    elif PROJECT_NAME_PATTERN.match(name):
         robot = robots.filter(name=name).first()
+    else:
+        # A name no robot can have is not looked up (and bytes like NUL never reach the database).
+        robot = None
     if robot is None:
         raise NotFound(f"robot {id_or_name!r} not found", code="robot_not_found")
     return robot
@@ -97,9 +102,9 @@ def validate_chosen_secret(secret: str) -> str:
 def _expiry(days: int | None) -> datetime | None:
     if days is None:
         return None
-    if days < 1:
-        raise InvalidInput(f"expires_in_days must be at least 1 (or null for never), not {days}",
-                           detail={"expires_in_days": ["at least 1, or null"]})
+    if not 1 <= days <= MAX_EXPIRY_DAYS:
+        raise InvalidInput(f"expires_in_days must be from 1 to {MAX_EXPIRY_DAYS} (or null for never), not {days}",
+                           detail={"expires_in_days": [f"from 1 to {MAX_EXPIRY_DAYS}, or null"]})
     return timezone.now() + timedelta(days=days)
 
 

@@ -164,3 +164,40 @@ def test_robot_permission_with_unknown_resource(admin_client):
         {"resource": "galaxy", "action": "pull"}]}, format="json")
     assert response.status_code == 400
     assert response.json()["errors"][0]["message"] == 'permissions: resource: "galaxy" is not a valid choice.'
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [
+        ("get", "/api/v1/users/a%00b", 404),
+        ("get", "/api/v1/robots/a%00b", 404),
+        ("get", "/api/v1/projects/app/robots/a%00b", 404),
+        ("get", "/api/v1/projects/a%00b/robots", 404),
+        ("get", "/api/v1/users/current/permissions?project=%00", 404),
+        ("get", "/api/v1/users/search?q=a%00", 400),
+        ("get", "/api/v1/users?username=a%00", 400),
+        ("get", "/api/v1/projects/app/robots?name=%00", 400),
+        ("get", "/api/v1/robots/99999999999999999999999", 404),
+        ("delete", "/api/v1/users/current/tokens/99999999999999999999999", 404),
+    ],
+)
+def test_hostile_path_and_query_values_are_not_500s(admin_client, method, url, status):
+    """NUL bytes reach PostgreSQL as errors unless refused first; huge ids overflow bigint."""
+    response = getattr(admin_client, method)(url)
+    assert response.status_code == status, response.content
+
+
+def test_absurd_robot_expiry_is_a_400(admin_client):
+    response = admin_client.post("/api/v1/robots", {"name": "r", "expires_in_days": 10**8, "permissions": [
+        {"project": "*", "resource": "repository", "action": "pull"}]}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == (
+        "expires_in_days must be from 1 to 36500 (or null for never), not 100000000"
+    )
+
+
+def test_nul_in_a_body_is_a_400(admin_client):
+    response = admin_client.post("/api/v1/users", {"username": "ok1", "password": "Quiet-Lantern-Orbit-42",
+                                                   "display_name": "a\x00b"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == "display_name: Null characters are not allowed."

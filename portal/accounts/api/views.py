@@ -117,7 +117,9 @@ class UserViewSet(viewsets.GenericViewSet):
         require(request.user, Action.READ, Resource.system(SystemResource.USER))
 
     def get_object(self) -> User:
-        user = User.objects.filter(username=self.kwargs["username"]).first()
+        username = self.kwargs["username"]
+        # Names no account can have are not looked up (NUL bytes would upset PostgreSQL).
+        user = User.objects.filter(username=username).first() if "\x00" not in username else None
         if user is None:
             raise NotFound(f"user {self.kwargs['username']!r} not found", code="user_not_found")
         return user

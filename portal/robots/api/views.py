@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.projects.models import Project
+from portal.projects.services import PROJECT_NAME_PATTERN
 from portal.rbac.principals import require
 from portal.rbac.roles import Action
 from portal.robots import services
@@ -26,6 +27,7 @@ from portal.robots.api.serializers import (
 from portal.robots.filters import RobotFilter
 from portal.robots.models import Robot
 from portal.utilities.api import visible_project
+from portal.utilities.errors import NotFound
 from portal.utilities.requests import client_address
 
 ROBOT_PARAMETER = OpenApiParameter("robot", str, OpenApiParameter.PATH,
@@ -127,5 +129,8 @@ class ProjectRobotViewSet(RobotViewSetBase):
     def scope(self) -> Project | None:
         cached = getattr(self, "_project", None)
         if cached is None:
-            cached = self._project = visible_project(self.request.user, self.kwargs["project_name"])
+            name = self.kwargs["project_name"]
+            if not PROJECT_NAME_PATTERN.match(name):
+                raise NotFound(f"project {name!r} not found", code="project_not_found")
+            cached = self._project = visible_project(self.request.user, name)
         return cached
