@@ -2,6 +2,17 @@ import { describe, expect, it } from "vitest";
 import { stubFetch } from "@/test/utils";
 import { ApiError, api, query } from "./client";
 
+/** The ApiError a request was refused with; fails the test when the request succeeds. */
+async function refusal(request: Promise<unknown>): Promise<ApiError> {
+  try {
+    await request;
+  } catch (caught) {
+    expect(caught).toBeInstanceOf(ApiError);
+    return caught as ApiError;
+  }
+  throw new Error("the request was expected to be refused");
+}
+
 describe("the API client", () => {
   it("sends the CSRF cookie back as X-CSRFToken on writes only", async () => {
     document.cookie = "berth_csrftoken=tok%2Ben";
@@ -16,7 +27,7 @@ describe("the API client", () => {
     stubFetch({
       "POST /projects": { status: 400, body: { errors: [{ code: "invalid", message: "name: bad name", fields: { name: ["bad name"] } }] } },
     });
-    const error = await api.post("/projects", { name: "Bad" }).catch((caught: ApiError) => caught);
+    const error = await refusal(api.post("/projects", { name: "Bad" }));
     expect(error).toBeInstanceOf(ApiError);
     expect(error.status).toBe(400);
     expect(error.code).toBe("invalid");
@@ -26,7 +37,7 @@ describe("the API client", () => {
 
   it("explains a server failure that is not JSON", async () => {
     stubFetch({ "GET /health": () => ({ status: 502 }) });
-    const error = await api.get("/health").catch((caught: ApiError) => caught);
+    const error = await refusal(api.get("/health"));
     expect(error.message).toMatch(/server failed \(HTTP 502\)/);
   });
 
