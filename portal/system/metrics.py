@@ -11,6 +11,7 @@ import ipaddress
 import os
 import time
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from portal.system import health
+from portal.utilities.env import ConfigurationError
 from portal.utilities.requests import client_address
 
 # Not in the default registry: `metrics_view` assembles a registry per scrape (see below).
@@ -35,6 +37,7 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=None,
 )
 CELERY_QUEUES = ("celery",)
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class RequestMetricsMiddleware:
@@ -86,6 +89,14 @@ def build_registry() -> CollectorRegistry:
     return registry
 
 
+@lru_cache(maxsize=8)
+def allowed_networks(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    try:
+        return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+    except ValueError as exc:
+        raise ConfigurationError(f"BERTH_METRICS_ALLOWED: {exc}") from None
+
+
 def scrape_allowed(request: HttpRequest) -> bool:
     token = settings.METRICS_TOKEN
     scheme, _, presented = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
@@ -95,13 +106,7 @@ def scrape_allowed(request: HttpRequest) -> bool:
     if address is None:
         return False
     ip = ipaddress.ip_address(address)
-    for network in settings.METRICS_ALLOWED_NETWORKS:
-        try:
-            if ip in ipaddress.ip_network(network, strict=False):
-                return True
-        except ValueError:
-            continue
-    return False
+    return any(ip in network for network in allowed_networks(tuple(settings.METRICS_ALLOWED_NETWORKS)))
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
@@ -110,3 +115,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
                             status=403, content_type="text/plain; charset=utf-8")
     # The classic text format: every Prometheus version, and most other scrapers, read it.
     return HttpResponse(generate_latest(build_registry()), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+
+# Checked when the middleware loads, so a typo in the setting stops start-up rather than every scrape.
+allowed_networks(tuple(settings.METRICS_ALLOWED_NETWORKS))
