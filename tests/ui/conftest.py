@@ -68,14 +68,16 @@ def portal_url(frontend_dist: Path, live_server: Any, settings: Any, fast_passwo
     return url
 
 
-@pytest.fixture
-def open_page(browser: Any, portal_url: str) -> Iterator[Callable[..., Any]]:
-    """Opens a page in a fresh browser context (its own cookies), laptop-sized unless told otherwise."""
-    contexts: list[Any] = []
+PageOpener = Callable[..., Any]
+
+
+def page_opener(browser: Any, base_url: str, contexts: list[Any]) -> PageOpener:
+    """Opens a page in a fresh browser context (its own cookies), laptop-sized unless told otherwise.
+    Uncaught script errors are kept in `page.js_errors` for the test to assert on."""
 
     def open_(viewport: dict[str, int] | None = None) -> Any:
-        context = browser.new_context(viewport=viewport or LAPTOP, base_url=portal_url)
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=portal_url)
+        context = browser.new_context(viewport=viewport or LAPTOP, base_url=base_url)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
@@ -84,7 +86,23 @@ def open_page(browser: Any, portal_url: str) -> Iterator[Callable[..., Any]]:
         page.js_errors = errors
         return page
 
-    yield open_
+    return open_
+
+
+@pytest.fixture
+def open_page(browser: Any, portal_url: str) -> Iterator[PageOpener]:
+    """Pages of the portal alone (pytest-django's live server): the index is seeded through services."""
+    contexts: list[Any] = []
+    yield page_opener(browser, portal_url, contexts)
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def open_berth_page(browser: Any, frontend_dist: Path, berth: Any) -> Iterator[PageOpener]:
+    """Pages of the whole of Berth (registry and portal in one ASGI app), for images pushed with skopeo."""
+    contexts: list[Any] = []
+    yield page_opener(browser, berth.url, contexts)
     for context in contexts:
         context.close()
 

@@ -198,3 +198,36 @@ def test_main_pages_on_a_laptop_and_a_phone(open_page: Callable[..., Any], make_
     expect(phone.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
     screenshot(phone, "phone-projects")
     assert page.js_errors == [] and phone.js_errors == []
+
+
+def test_an_image_pushed_with_skopeo_appears_with_its_tags_and_layers(
+        open_berth_page: Callable[..., Any], berth: Any, registry_user: Callable[..., Any],
+        make_project: Callable[..., Any], tmp_path: Any, screenshot: Callable[..., Any]) -> None:
+    from tests.support.images import build_multilayer_layout
+
+    developer, credentials = registry_user(username="devon")
+    make_project("team", members={developer: "maintainer"})
+    layout = build_multilayer_layout(tmp_path / "layout", config={"Cmd": ["/bin/sh"], "ExposedPorts": {"80/tcp": {}}})
+    berth.push(layout, "team/tools:1.0", credentials)
+    berth.push(layout, "team/tools:stable", credentials)
+
+    page = open_berth_page()
+    sign_in(page, "devon", PASSWORD)
+    page.get_by_role("link", name="Projects", exact=True).first.click()
+    page.get_by_role("link", name="team", exact=True).click()
+    page.get_by_role("link", name="team/tools").click()
+    row = page.get_by_role("row").filter(has_text="stable")
+    expect(row.get_by_text("1.0", exact=True)).to_be_visible()
+    screenshot(page, "repository-pushed-with-skopeo")
+    row.get_by_role("button", name=re.compile("Copy pull command")).click()
+    command = page.evaluate("navigator.clipboard.readText()")
+    assert command == f"docker pull {berth.host}/team/tools:stable"
+    # The copied reference really pulls.
+    berth.pull(command.split(f"{berth.host}/", 1)[1], tmp_path / "pulled", credentials)
+
+    row.get_by_role("link").first.click()
+    expect(page.get_by_role("heading", name="Layers (3)")).to_be_visible()
+    expect(page.get_by_text("80/tcp")).to_be_visible()
+    expect(page.get_by_text('["/bin/sh"]')).to_be_visible()
+    screenshot(page, "artifact-pushed-with-skopeo")
+    assert page.js_errors == []

@@ -86,7 +86,7 @@ export default function ArtifactPage() {
       <PageHeader
         title={
           <>
-            {data.tags[0]?.name ?? shortDigest(data.digest)} {data.is_index ? <Badge>index</Badge> : null}
+            {data.tags[0] ? `${repository}:${data.tags[0].name}` : `${repository}@${shortDigest(data.digest)}`} {data.is_index ? <Badge>index</Badge> : null}
           </>
         }
         crumbs={[
