@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import socket
 from typing import Any
 
 import uvicorn
@@ -49,20 +51,34 @@ class ZeroCopyCycle(httptools_impl.RequestResponseCycle):
 class ZeroCopyHttpToolsProtocol(httptools_impl.HttpToolsProtocol):
     """uvicorn's httptools protocol, whose request cycles offer the zero-copy extension."""
 
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # With several workers uvicorn hands each one the listening socket rebuilt with protocol 0, so
+        # asyncio's own TCP_NODELAY is skipped and every response waits on a delayed ACK: 340 req/s
+        # instead of thousands. Set it here.
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
 
 # The protocol builds its cycles through this module-level name; pointing it at the subclass is the one
 # hook uvicorn leaves (it has no setting for the cycle class).
 httptools_impl.RequestResponseCycle = ZeroCopyCycle  # type: ignore[misc]
 
 
-def config(bind: str, workers: int, app: str = "registry_proxy.asgi:application", **options: Any) -> uvicorn.Config:
+def options(bind: str, workers: int) -> dict[str, Any]:
     host, _, port = bind.rpartition(":")
-    return uvicorn.Config(
-        app, host=host.strip("[]") or "127.0.0.1", port=int(port), workers=workers,
+    return {
+        "host": host.strip("[]") or "127.0.0.1", "port": int(port), "workers": workers,
         # The standard loop: uvloop has no sendfile, and large blobs matter more than the last 10 % on tiny ones.
-        loop="asyncio", http=ZeroCopyHttpToolsProtocol, lifespan="on", server_header=False,
-        proxy_headers=False, access_log=False, timeout_keep_alive=30, **options,
-    )
+        "loop": "asyncio", "http": ZeroCopyHttpToolsProtocol, "lifespan": "on", "server_header": False,
+        "proxy_headers": False, "access_log": False, "timeout_keep_alive": 30,
+    }
+
+
+def config(bind: str, workers: int, app: Any = "registry_proxy.asgi:application") -> uvicorn.Config:
+    return uvicorn.Config(app, **options(bind, workers))
 
 
 def main() -> None:
@@ -72,18 +88,8 @@ def main() -> None:
     parser.add_argument("--access-log", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    server_config = config(args.bind, args.workers)
-    server_config.access_log = args.access_log
-    uvicorn.Server(server_config).run() if args.workers == 1 else uvicorn.run(
-        "registry_proxy.asgi:application", **_run_options(args)
-    )
-
-
-def _run_options(args: argparse.Namespace) -> dict[str, Any]:
-    host, _, port = args.bind.rpartition(":")
-    return {"host": host.strip("[]") or "127.0.0.1", "port": int(port), "workers": args.workers, "loop": "asyncio",
-            "http": ZeroCopyHttpToolsProtocol, "lifespan": "on", "server_header": False, "proxy_headers": False,
-            "access_log": args.access_log, "timeout_keep_alive": 30}
+    uvicorn.run("registry_proxy.asgi:application", **{**options(args.bind, args.workers),
+                                                      "access_log": args.access_log})
 
 
 if __name__ == "__main__":
