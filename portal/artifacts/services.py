@@ -513,9 +513,15 @@ def delete_repository(principal: Principal, project: Project, repository: Reposi
 # -- reads the proxy serves from ---------------------------------------------------------------
 
 
+def _repository_id(name: str) -> Subquery:
+    # A scalar subquery rather than a join: PostgreSQL then knows the repository before planning the
+    # scan, walks (repository, name) in order and stops after `n`, instead of sorting every match.
+    return Subquery(Repository.objects.filter(name=name).values("id")[:1])
+
+
 def list_tags(repository: str, n: int | None = None, last: str | None = None) -> list[str]:
     """Tag names in byte order after `last`, at most `n` (the spec's `/tags/list` pagination)."""
-    tags = Tag.objects.filter(repository__name=repository)
+    tags = Tag.objects.filter(repository_id=_repository_id(repository))
     if last:
         tags = tags.filter(name__gt=last)
     names = tags.order_by("name").values_list("name", flat=True)

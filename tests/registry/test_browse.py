@@ -205,8 +205,13 @@ def test_repository_tag_list_sorts_by_name_and_push_time(team, as_user):
     by_name = client.get(api("sorted/tags?page_size=5&page=2")).json()
     newest = client.get(api("sorted/tags?sort=-pushed_at&page_size=1")).json()
     filtered = client.get(api("sorted/tags?q=v1")).json()
+    keyset = client.get(api("sorted/tags?last=v2&page_size=3")).json()
+    refused = client.get(api("sorted/tags?last=v2&sort=-pushed_at"))
 
     assert [t["name"] for t in by_name["results"]] == ["v3", "v4", "v5", "v6", "v7"]  # v0 v1 v10 v11 v2 come first
     assert by_name["count"] == 12
     assert newest["results"][0]["name"] == "v3"
     assert [t["name"] for t in filtered["results"]] == ["v1", "v10", "v11"] and filtered["count"] == 3
+    assert [t["name"] for t in keyset["results"]] == ["v3", "v4", "v5"]
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["message"] == "last: last= pages by name: use it without sort, or with sort=name"

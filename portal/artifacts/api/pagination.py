@@ -1,4 +1,4 @@
-"""Page-number pagination that takes the total from a counter when the view keeps one."""
+"""Page-number pagination for lists that reach 100,000 rows: counts from counters, pages by id first."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from functools import cached_property, partial
 from typing import Any
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 
 from portal.utilities.pagination import PageNumberPagination
 
@@ -25,9 +26,20 @@ class CountedPaginator(Paginator):
 
 
 class CountedPagination(PageNumberPagination):
-    """Asks the view's `known_count()` (None: count the rows) before paginating."""
+    """Asks the view's `known_count()` (None: count the rows), then pages in two steps.
+
+    The page's ids come from an index-only scan (OFFSET skips index entries, not joined and annotated
+    rows: PostgreSQL computes a skipped row's select list too); the full rows, with their joins,
+    subqueries and prefetches, are then read for those 100 ids only.
+    """
 
     def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> Any:
         known = view.known_count() if view is not None and hasattr(view, "known_count") else None
         self.django_paginator_class = partial(CountedPaginator, known_count=known)  # type: ignore[assignment]
-        return super().paginate_queryset(queryset, request, view)
+        if not isinstance(queryset, QuerySet):
+            return super().paginate_queryset(queryset, request, view)
+        ids = super().paginate_queryset(queryset.values_list("pk", flat=True), request, view)
+        if ids is None:
+            return None
+        rows = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
+        return [rows[pk] for pk in ids if pk in rows]

@@ -228,13 +228,26 @@ class ArtifactTagList(ListView):
 
     def get_queryset(self) -> QuerySet[Tag]:
         artifact = services.resolve_artifact(self.get_repository(), self.kwargs["reference"])
-        return Tag.objects.filter(artifact=artifact).select_related("artifact").only(
+        return after(Tag.objects.filter(artifact=artifact), self.request).select_related("artifact").only(
             "name", "pushed_at", "last_pulled_at", "artifact__digest")
+
+
+def after(queryset: QuerySet[Tag], request: Request) -> QuerySet[Tag]:
+    """`last=NAME`: the tags after NAME in name order, a keyset page that costs the same at any depth."""
+    last = request.query_params.get("last")
+    if not last:
+        return queryset
+    if request.query_params.get("sort", "name") != "name":
+        from rest_framework.exceptions import ValidationError
+
+        raise ValidationError({"last": ["last= pages by name: use it without sort, or with sort=name"]})
+    return queryset.filter(name__gt=last)
 
 
 class RepositoryTagList(ListView):
     """Every tag of a repository, with its artifact's digest and size: the list that must stay fast
-    at 100,000 tags (keyset-friendly indexes on (repository, name) and (repository, pushed_at, id))."""
+    at 100,000 tags (covering indexes on (repository, name) and (repository, pushed_at, id)).
+    `last=NAME` pages by keyset: the tags after NAME."""
 
     serializer_class = RepositoryTagSerializer
     filterset_class = TagFilter
@@ -245,8 +258,9 @@ class RepositoryTagList(ListView):
     unique_ordering_fields = ("name",)
 
     def get_queryset(self) -> QuerySet[Tag]:
-        return Tag.objects.filter(repository=self.get_repository()).select_related("artifact").only(
-            "name", "pushed_at", "last_pulled_at", "artifact__digest", "artifact__media_type", "artifact__size")
+        return after(Tag.objects.filter(repository=self.get_repository()), self.request).select_related(
+            "artifact").only("name", "pushed_at", "last_pulled_at", "artifact__digest", "artifact__media_type",
+                             "artifact__size")
 
     def known_count(self) -> int | None:
         return None if self.filtered() else self.get_repository().tag_count
