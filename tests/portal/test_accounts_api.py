@@ -149,18 +149,43 @@ def test_another_admin_may_be_deleted_and_deletion_is_audited(admin_user, make_u
     assert audited("delete", "second", actor="root-admin")
 
 
-def test_last_active_admin_cannot_be_deleted_by_another_admin_when_it_is_the_only_active_one(
-    make_user, client_for
-):
+def test_admin_cannot_disable_own_account(make_user, client_for):
     only = make_user("only", admin=True)
-    disabled_admin = make_user("sleeping", admin=True, is_active=False)
-    assert (
-        client_for(only)
-        .patch("/api/v1/users/only", {"is_active": False}, format="json")
-        .status_code
-        == 409
-    )
-    assert disabled_admin.is_admin
+    make_user("sleeping", admin=True, is_active=False)
+    response = client_for(only).patch("/api/v1/users/only", {"is_active": False}, format="json")
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["message"] == "you cannot disable your own account"
+    only.refresh_from_db()
+    assert only.is_active
+
+
+def test_a_disabled_admin_does_not_count_as_the_remaining_one(make_user, client_for):
+    only = make_user("only", admin=True)
+    make_user("sleeping", admin=True, is_active=False)
+    response = client_for(only).patch("/api/v1/users/only", {"is_admin": False}, format="json")
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["code"] == "last_admin"
+
+
+def test_promoted_user_becomes_an_admin(admin_user, make_user, client_for):
+    rita = make_user("rita")
+    assert client_for(rita).get("/api/v1/users").status_code == 403
+    response = client_for(admin_user).patch("/api/v1/users/rita", {"is_admin": True}, format="json")
+    assert response.status_code == 200 and response.json()["is_admin"] is True
+    assert client_for(rita).get("/api/v1/users").status_code == 200
+
+
+def test_deleting_a_user_removes_memberships_and_tokens(admin_user, make_user, make_project, make_token,
+                                                         client_for):
+    from portal.accounts.models import PersonalToken
+    from portal.projects.models import Member
+
+    sam = make_user("sam")
+    make_project("app", members={sam: "developer", admin_user: "project_admin"})
+    make_token(sam)
+    assert client_for(admin_user).delete("/api/v1/users/sam").status_code == 204
+    assert not Member.objects.filter(user__username="sam").exists()
+    assert not PersonalToken.objects.exists()
 
 
 def test_admin_resets_password(admin_user, make_user, client_for):
