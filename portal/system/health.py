@@ -178,7 +178,7 @@ def check_worker() -> None:
         check_redis()
     except Exception as exc:
         raise Unknown(f"broker unreachable: {describe_error(exc)}") from exc
-    if not ping_workers(settings.REDIS_URL):
+    if not ping_workers(settings.REDIS_URL, WORKER_PING_SECONDS):
         raise ComponentDown(f"no Celery worker answered within {WORKER_PING_SECONDS:g} s")
 
 

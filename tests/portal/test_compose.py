@@ -13,11 +13,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = shutil.which("docker-compose")
-REQUIRED = {
+SETTINGS = {
     "BERTH_SECRET_KEY": "k" * 50,
     "POSTGRES_PASSWORD": "pg-secret",
     "BERTH_REGISTRY_PASSWORD": "registry-secret",
     "BERTH_REGISTRY_HTTP_SECRET": "http-secret",
+    "BERTH_ALLOWED_HOSTS": "berth.example.com",
 }
 
 pytestmark = pytest.mark.skipif(COMPOSE is None, reason="docker-compose (Debian package) is not installed")
@@ -41,20 +42,20 @@ def mounts(service: dict[str, Any]) -> dict[str, tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def config() -> dict[str, Any]:
-    result = compose("config", **REQUIRED)
+    result = compose("config", **SETTINGS)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
 
 
 def test_the_file_validates_with_docker_compose():
-    result = compose("config", "-q", **REQUIRED)
+    result = compose("config", "-q", **SETTINGS)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
 
 
 def test_a_missing_secret_stops_the_configuration():
     # docker-compose reports one missing variable at a time: leave out the one nothing else depends on.
-    result = compose("config", "-q", **{name: value for name, value in REQUIRED.items()
+    result = compose("config", "-q", **{name: value for name, value in SETTINGS.items()
                                         if name != "BERTH_REGISTRY_HTTP_SECRET"})
     assert result.returncode != 0
     assert "set BERTH_REGISTRY_HTTP_SECRET to a long random string" in result.stderr
@@ -81,12 +82,13 @@ def test_berth_services_share_one_configuration(config):
     for name in ("init", "portal", "worker", "beat"):
         env = config["services"][name]["environment"]
         assert env["BERTH_PRODUCTION"] == "true"
-        assert env["BERTH_SECRET_KEY"] == REQUIRED["BERTH_SECRET_KEY"]
+        assert env["BERTH_SECRET_KEY"] == SETTINGS["BERTH_SECRET_KEY"]
         assert env["BERTH_DATABASE_URL"] == "postgres://berth:pg-secret@postgres:5432/berth"
         assert env["BERTH_REDIS_URL"] == "redis://redis:6379/0"
         assert env["BERTH_REGISTRY_URL"] == "http://registry:5000"
         assert env["BERTH_REGISTRY_MANAGED"] == "false"
         assert env["BERTH_REGISTRY_PASSWORD"] == "registry-secret"
+        assert env["BERTH_ALLOWED_HOSTS"] == "berth.example.com,127.0.0.1"
 
 
 def test_the_portal_runs_a_real_server_with_a_named_application(config):
