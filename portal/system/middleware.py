@@ -1,4 +1,8 @@
-"""Read-only mode: while an administrator has switched it on, the API refuses every write."""
+"""Read-only mode: while an administrator has switched it on, the API refuses every write.
+
+A view that must keep accepting writes (an agent's heartbeat reports state, it changes nothing an
+administrator froze) says so with a class attribute `read_only_exempt = True`.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +32,8 @@ class ReadOnlyModeMiddleware:
             return None
         match = request.resolver_match
         if match is not None and match.url_name in ALLOWED_ROUTES:
+            return None
+        if getattr(getattr(view, "cls", None), "read_only_exempt", False):
             return None
         if not is_read_only():
             return None

@@ -188,3 +188,28 @@ def test_an_admin_turns_read_only_mode_off_while_it_is_on(admin_user, client_for
 def test_systeminfo_reports_read_only_mode(anonymous: Any):
     read_only_on()
     assert anonymous.get("/api/v1/systeminfo").json()["read_only"] is True
+
+
+def test_a_view_may_declare_itself_exempt_from_read_only_mode(rf):
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    from portal.system.middleware import ReadOnlyModeMiddleware
+
+    class Heartbeat(APIView):
+        read_only_exempt = True
+
+        def post(self, request: Any) -> Response:
+            return Response({"ok": True})
+
+    class Ordinary(APIView):
+        def post(self, request: Any) -> Response:
+            return Response({"ok": True})
+
+    read_only_on()
+    middleware = ReadOnlyModeMiddleware(lambda request: None)  # type: ignore[arg-type, return-value]
+    request = rf.post("/api/v1/anything")
+    request.resolver_match = None
+    assert middleware.process_view(request, Heartbeat.as_view(), (), {}) is None
+    refused = middleware.process_view(request, Ordinary.as_view(), (), {})
+    assert refused is not None and refused.status_code == 503
