@@ -195,3 +195,8 @@ class ArtifactDetailSerializer(ArtifactSummarySerializer):
 
     def get_referrers(self, artifact: Artifact) -> list[dict[str, Any]]:
         return self.context.get("referrers", [])
+
+
+class ArtifactDeletedSerializer(serializers.Serializer):
+    deleted = serializers.ListField(child=serializers.CharField(), help_text="Digests removed: the artifact, "
+                                    "the children only it held, and what referred to it.")

@@ -7,14 +7,16 @@ from urllib.parse import unquote
 
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, permissions, status
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics, mixins, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.artifacts import services
 from portal.artifacts.api.pagination import CountedPagination
 from portal.artifacts.api.serializers import (
+    ArtifactDeletedSerializer,
     ArtifactDetailSerializer,
     ArtifactSummarySerializer,
     RepositorySerializer,
@@ -34,6 +36,7 @@ from portal.rbac.roles import Action, ProjectResource
 from portal.utilities.api import ProjectScopedMixin
 from portal.utilities.errors import NotFound
 
+LAST = OpenApiParameter("last", str, description="Keyset paging: the tags after this name (sorting by name).")
 # How many of an artifact's tags a list shows (with the total); the tag list has them all.
 TAGS_IN_SUMMARY = 10
 TAGS_IN_DETAIL = 100
@@ -73,8 +76,8 @@ class BrowseView(ProjectScopedMixin, generics.GenericAPIView):
         return context
 
 
-class ListView(BrowseView):
-    filter_backends = [StrictOrderingFilter]
+class ListView(mixins.ListModelMixin, BrowseView):
+    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
     pagination_class = CountedPagination
     unique_ordering_fields: tuple[str, ...] = ()
 
@@ -84,23 +87,15 @@ class ListView(BrowseView):
     def known_count(self) -> int | None:
         return None
 
-    def list(self, request: Request) -> Response:
-        queryset = self.filter_queryset(self.get_queryset())
-        filterset = self.filterset_class(request.query_params, queryset=queryset, request=request)
-        if not filterset.is_valid():
-            from rest_framework.exceptions import ValidationError
-
-            raise ValidationError(filterset.errors)
-        page = self.paginate_queryset(filterset.qs)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return self.list(request)
+        return self.list(request, *args, **kwargs)
 
 
+@extend_schema_view(get=extend_schema(operation_id="repositories_of_project_list"))
 class RepositoryList(ListView):
     """Repositories of a project: `q` searches names; sort by name, push, pulls, size or artifact count."""
 
+    queryset = Repository.objects.none()  # for the schema; get_queryset() builds the real one
     serializer_class = RepositorySerializer
     filterset_class = RepositoryFilter
     read_action = Action.LIST
@@ -113,9 +108,11 @@ class RepositoryList(ListView):
         return Repository.objects.filter(project=self.get_project()).select_related("project")
 
 
+@extend_schema_view(get=extend_schema(operation_id="repositories_search"))
 class RepositorySearch(ListView):
     """Repositories across every project the caller may list repositories of."""
 
+    queryset = Repository.objects.none()  # for the schema; get_queryset() builds the real one
     serializer_class = RepositorySerializer
     filterset_class = RepositoryFilter
     permission_classes = [permissions.AllowAny]
@@ -139,9 +136,11 @@ class RepositorySearch(ListView):
 class RepositoryDetail(BrowseView):
     serializer_class = RepositorySerializer
 
+    @extend_schema(operation_id="repository_retrieve")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return Response(self.get_serializer(self.get_repository()).data)
 
+    @extend_schema(operation_id="repository_destroy", responses={204: None})
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.delete_repository(request.user, self.get_project(), self.get_repository(),
                                    source_ip=self.source_ip())
@@ -163,10 +162,12 @@ def summary_queryset(queryset: QuerySet[Artifact]) -> QuerySet[Artifact]:
     )
 
 
+@extend_schema_view(get=extend_schema(operation_id="artifacts_list"))
 class ArtifactList(ListView):
     """Artifacts of a repository (children of an index and referrers appear under their parent).
     Filter with `tag` (exact) or `q` (part of a tag, or a digest prefix)."""
 
+    queryset = Artifact.objects.none()  # for the schema; get_queryset() builds the real one
     serializer_class = ArtifactSummarySerializer
     filterset_class = ArtifactFilter
     read_action = Action.LIST
@@ -186,13 +187,13 @@ class ArtifactList(ListView):
         return None if self.filtered() else self.get_repository().artifact_count
 
 
-@extend_schema(parameters=[OpenApiParameter("force", bool, description="Delete even if a guard would refuse.")])
 class ArtifactDetail(BrowseView):
     """An artifact by digest or tag."""
 
     serializer_class = ArtifactDetailSerializer
     project_resource = ProjectResource.ARTIFACT
 
+    @extend_schema(operation_id="artifact_retrieve")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         repository = self.get_repository()
         artifact = services.resolve_artifact(repository, self.kwargs["reference"])
@@ -208,6 +209,8 @@ class ArtifactDetail(BrowseView):
                    "referrers": services.referrers(repository.name, artifact.digest)}
         return Response(ArtifactDetailSerializer(artifact, context=context).data)
 
+    @extend_schema(operation_id="artifact_destroy", responses={200: ArtifactDeletedSerializer},
+                   parameters=[OpenApiParameter("force", bool, description="Delete even if a guard would refuse.")])
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         force = request.query_params.get("force", "").lower() in ("1", "true", "yes")
         removed = services.delete_artifact(request.user, self.get_project(), self.get_repository(),
@@ -215,9 +218,11 @@ class ArtifactDetail(BrowseView):
         return Response({"deleted": removed}, status=status.HTTP_200_OK)
 
 
+@extend_schema_view(get=extend_schema(operation_id="artifact_tags_list", parameters=[LAST]))
 class ArtifactTagList(ListView):
     """The tags of one artifact."""
 
+    queryset = Tag.objects.none()  # for the schema; get_queryset() builds the real one
     serializer_class = TagSerializer
     filterset_class = TagFilter
     read_action = Action.LIST
@@ -244,11 +249,13 @@ def after(queryset: QuerySet[Tag], request: Request) -> QuerySet[Tag]:
     return queryset.filter(name__gt=last)
 
 
+@extend_schema_view(get=extend_schema(operation_id="repository_tags_list", parameters=[LAST]))
 class RepositoryTagList(ListView):
     """Every tag of a repository, with its artifact's digest and size: the list that must stay fast
     at 100,000 tags (covering indexes on (repository, name) and (repository, pushed_at, id)).
     `last=NAME` pages by keyset: the tags after NAME."""
 
+    queryset = Tag.objects.none()  # for the schema; get_queryset() builds the real one
     serializer_class = RepositoryTagSerializer
     filterset_class = TagFilter
     read_action = Action.LIST
@@ -270,7 +277,9 @@ class TagDetail(BrowseView):
     """DELETE a tag of an artifact (the artifact stays)."""
 
     project_resource = ProjectResource.TAG
+    serializer_class = TagSerializer
 
+    @extend_schema(operation_id="artifact_tag_destroy", responses={204: None})
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         repository = self.get_repository()
         artifact = services.resolve_artifact(repository, self.kwargs["reference"])
