@@ -282,7 +282,6 @@ def shared_world(django_db_setup: Any, django_db_blocker: Any) -> Any:
         Project.objects.filter(pk__in=[target.pk, elsewhere.pk]).delete()
         Robot.objects.filter(project__isnull=True, name="sysbot").delete()
         User.objects.filter(pk__in=[u.pk for u in [*users.values(), *bystanders]]).delete()
-        AuditEntry.objects.all().delete()
 
 
 @pytest.fixture
