@@ -73,6 +73,8 @@ class DistributionSetup:
     password: str
     s3: S3Storage | None = None
     http_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # Off only for the benchmark's baseline of distribution without its per-request bcrypt check.
+    require_auth: bool = True
 
     @classmethod
     def from_settings(cls) -> DistributionSetup:
@@ -125,11 +127,12 @@ class DistributionSetup:
             redirect={"disable": True},
             maintenance={"uploadpurging": {"enabled": True, "age": "168h", "interval": "24h", "dryrun": False}},
         )
+        auth = {"htpasswd": {"realm": "berth-distribution", "path": str(self.htpasswd_path)}}
         return {
             "version": 0.1,
             "log": {"level": "warn", "formatter": "text", "accesslog": {"disabled": True}},
             "storage": storage,
-            "auth": {"htpasswd": {"realm": "berth-distribution", "path": str(self.htpasswd_path)}},
+            **({"auth": auth} if self.require_auth else {}),
             # Relative Locations are rewritten by Berth to its own external URL.
             "http": {"addr": self.listen, "secret": self.http_secret, "relativeurls": True,
                      "headers": {"X-Content-Type-Options": ["nosniff"]}},
