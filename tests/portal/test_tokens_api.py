@@ -239,3 +239,22 @@ def test_successful_login_is_audited(make_user):
     assert login("eli", PASSWORD).status_code == 200
     entry = AuditEntry.objects.get(action="login", outcome="success")
     assert (entry.actor, entry.source_ip) == ("eli", "203.0.113.7")
+
+
+def test_spoofed_forwarded_for_does_not_dodge_the_address_limit(settings, make_user):
+    make_user("fay")
+    for index in range(settings.LOGIN_MAX_FAILURES * 4):
+        APIClient().post("/api/v1/auth/login", {"username": f"guess{index}", "password": "wrong"}, format="json",
+                         REMOTE_ADDR="192.0.2.99", HTTP_X_FORWARDED_FOR=f"10.0.0.{index}")
+    assert set(AuditEntry.objects.filter(action="login").values_list("source_ip", flat=True)) == {"192.0.2.99"}
+    response = APIClient().post("/api/v1/auth/login", {"username": "fay", "password": PASSWORD}, format="json",
+                                REMOTE_ADDR="192.0.2.99", HTTP_X_FORWARDED_FOR="10.9.9.9")
+    assert response.status_code == 429
+
+
+def test_forwarded_for_from_a_trusted_proxy_is_the_source(settings, make_user):
+    settings.TRUSTED_PROXIES = ["127.0.0.0/8"]
+    make_user("gus")
+    APIClient().post("/api/v1/auth/login", {"username": "gus", "password": "wrong"}, format="json",
+                     REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.23, 127.0.0.1")
+    assert AuditEntry.objects.get(action="login").source_ip == "198.51.100.23"
