@@ -258,3 +258,18 @@ def test_forwarded_for_from_a_trusted_proxy_is_the_source(settings, make_user):
     APIClient().post("/api/v1/auth/login", {"username": "gus", "password": "wrong"}, format="json",
                      REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.23, 127.0.0.1")
     assert AuditEntry.objects.get(action="login").source_ip == "198.51.100.23"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "name: This field may not be blank."),
+        ("a/b", "name: 1 to 100 letters, digits, spaces or . _ - @"),
+        ("x" * 101, "name: Ensure this field has no more than 100 characters."),
+    ],
+)
+def test_bad_token_names(make_user, client_for, name, message):
+    response = client_for(make_user()).post(TOKENS, {"name": name}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == message
+    assert not PersonalToken.objects.exists()
