@@ -722,14 +722,17 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
         tag_names = []
     except DistributionError as exc:
         raise _unavailable(exc) from None
-    pointed: dict[str, tuple[bytes, str, str]] = {}
+    # HEAD gives each tag's digest; a manifest body is fetched only for a digest the index lacks.
+    pointed: dict[str, str] = {}
     for tag in tag_names:
         try:
-            pointed[tag] = client.get_manifest(name, tag)
+            digest = client.head_manifest(name, tag)[0]
         except DistributionNotFound:
             continue
         except DistributionError as exc:
             raise _unavailable(exc) from None
+        if digest:
+            pointed[tag] = digest
     existed = Repository.objects.filter(name=name).exists()
     if not pointed and not existed:
         return  # an emptied repository distribution still lists: nothing to index
@@ -739,7 +742,7 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
         assert repo is not None
         if not existed:
             report.repositories_created.append(name)
-        live = {digest for _, _, digest in pointed.values()}
+        live = set(pointed.values())
         for artifact in Artifact.objects.filter(repository=repo).order_by("-parent_count", "id"):
             if artifact.digest in live or not Artifact.objects.filter(pk=artifact.pk).exists():
                 continue
@@ -754,13 +757,18 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
             _remove_rows(repo, artifact)
         tombstones = dict(DeletedTag.objects.filter(repository_name=name).values_list("name", "digest"))
         current = {tag.name: tag for tag in Tag.objects.filter(repository=repo).select_related("artifact")}
-        for tag, (body, media_type, digest) in pointed.items():
+        for tag, digest in pointed.items():
             if tombstones.get(tag) == digest:
                 continue
             artifact = Artifact.objects.filter(repository=repo, digest=digest).first()
             if artifact is None:
                 try:
+                    body, media_type, _ = client.get_manifest(name, digest)
                     parsed = parse_manifest(body, media_type)
+                except DistributionNotFound:
+                    continue  # deleted between the HEAD and now
+                except DistributionError as exc:
+                    raise _unavailable(exc) from None
                 except InvalidManifest as exc:
                     report.skipped.append(f"{name}:{tag}: {exc}")
                     continue
