@@ -166,6 +166,12 @@ def test_main_pages_on_a_laptop_and_a_phone(open_page: Callable[..., Any], make_
     expect(page.get_by_role("img", name="Storage per project")).to_be_visible()
     expect(page.get_by_role("img", name="Pushes and pulls per day")).to_be_visible()
     screenshot(page, "dashboard")
+    search = page.get_by_role("combobox", name="Search projects and repositories")
+    search.fill("front")
+    expect(page.get_by_role("option", name="repository alpha/frontend")).to_be_visible()
+    screenshot(page, "search")
+    search.press("Enter")
+    expect(page.get_by_role("heading", name="alpha/frontend")).to_be_visible()
     for path, heading, name in [
         ("/projects", "Projects", "projects"),
         ("/projects/alpha/repositories", "alpha", "project-repositories"),

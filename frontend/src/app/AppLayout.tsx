@@ -6,6 +6,8 @@ import { ErrorState, Loading } from "@/components/ui";
 import { useCurrentUser } from "@/features/auth/api/getCurrentUser";
 import { UserMenu } from "@/features/auth/components/UserMenu";
 import { useSystemCapabilities } from "@/features/auth/usePermissions";
+import { GlobalSearch } from "@/features/search/components/GlobalSearch";
+import { useSystemInfo } from "@/features/system/api/getSystemInfo";
 
 interface NavItem {
   to: string;
@@ -55,6 +57,7 @@ export function AppLayout() {
   const user = useCurrentUser();
   const location = useLocation();
   const [drawerOpen, setDrawerOpen] = useState(false);
+  const info = useSystemInfo();
 
   useEffect(() => setDrawerOpen(false), [location.pathname]);
 
@@ -81,9 +84,15 @@ export function AppLayout() {
           </span>
           Berth
         </Link>
+        <GlobalSearch />
         <div className="topbar-spacer" />
         <UserMenu user={user.data} />
       </header>
+      {info.data?.read_only ? (
+        <div className="read-only-banner" role="status">
+          Berth is in read-only mode: pulls and browsing work, pushes and changes are refused until an administrator turns it off.
+        </div>
+      ) : null}
       <nav id="sidenav" className="sidenav" aria-label="Main">
         <SideNav onNavigate={() => setDrawerOpen(false)} />
       </nav>

@@ -1,12 +1,9 @@
 // How to push a first image into a project, with the exact commands for this Berth.
 import { CopyField } from "@/components/ui";
-
-export function registryHost(): string {
-  return window.location.host;
-}
+import { useRegistryHost } from "@/features/system/api/getSystemInfo";
 
 export function PushHelp({ project }: { project: string }) {
-  const host = registryHost();
+  const host = useRegistryHost();
   return (
     <span className="stack" style={{ alignItems: "center" }}>
       <span>Push an image to create the first repository:</span>

@@ -2,12 +2,14 @@
 import { useState, type FormEvent } from "react";
 import { ApiError } from "@/api/client";
 import type { RobotCreated, RobotPermission } from "@/api/types";
+import { useRegistryHost } from "@/features/system/api/getSystemInfo";
 import { Button, Dialog, ErrorMessage, Field, SecretReveal } from "@/components/ui";
 import { useCreateRobot } from "../api/createRobot";
 import { GRANTABLE, PRESETS, grantKey } from "./grantable";
 
 export function CreateRobotDialog({ project, open, onClose }: { project?: string; open: boolean; onClose: () => void }) {
   const create = useCreateRobot(project);
+  const registryHost = useRegistryHost();
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
   const [expiry, setExpiry] = useState("90");
@@ -58,7 +60,7 @@ export function CreateRobotDialog({ project, open, onClose }: { project?: string
           <SecretReveal
             secret={created.secret}
             name={created.full_name}
-            usage={`Sign in with: docker login -u '${created.full_name}' ${window.location.host} — and paste the secret as the password.`}
+            usage={`Sign in with: docker login -u '${created.full_name}' ${registryHost} — and paste the secret as the password.`}
           />
           <div className="form-actions">
             <Button variant="primary" onClick={close}>

@@ -2,6 +2,7 @@
 import { useState, type FormEvent } from "react";
 import { ApiError } from "@/api/client";
 import type { TokenCreated } from "@/api/types";
+import { useRegistryHost } from "@/features/system/api/getSystemInfo";
 import { Button, Dialog, ErrorMessage, Field, SecretReveal } from "@/components/ui";
 import { useCreateToken } from "../api/createToken";
 
@@ -15,6 +16,7 @@ const EXPIRIES = [
 
 export function CreateTokenDialog({ open, onClose, username }: { open: boolean; onClose: () => void; username: string }) {
   const create = useCreateToken();
+  const registryHost = useRegistryHost();
   const [name, setName] = useState("");
   const [expiry, setExpiry] = useState("30");
   const [created, setCreated] = useState<TokenCreated | null>(null);
@@ -34,7 +36,7 @@ export function CreateTokenDialog({ open, onClose, username }: { open: boolean; 
     <Dialog open={open} title={created ? "Token created" : "New personal token"} onClose={close}>
       {created ? (
         <div className="stack">
-          <SecretReveal secret={created.secret} name={created.name} usage={`Use it as the password: docker login -u ${username} ${window.location.host}`} />
+          <SecretReveal secret={created.secret} name={created.name} usage={`Use it as the password: docker login -u ${username} ${registryHost}`} />
           <div className="form-actions">
             <Button variant="primary" onClick={close}>
               Done
