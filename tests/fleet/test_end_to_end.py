@@ -30,21 +30,25 @@ def shared_database(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
     """
     from django.core.management import call_command
     from django.db import connection
-    from django.test.utils import setup_databases, teardown_databases
+    from django.test.utils import setup_databases
 
     with django_db_blocker.unblock():
-        made = None
-        if connection.settings_dict["NAME"] != connection.creation._get_test_db_name():
-            made = setup_databases(verbosity=0, interactive=False, aliases={"default"})
-        assert connection.settings_dict["NAME"] == connection.creation._get_test_db_name()
+        if not _is_test_database(connection.settings_dict):
+            # Left in place afterwards: the session's registry server still holds connections to it,
+            # and the next run's setup replaces it.
+            setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        assert _is_test_database(connection.settings_dict)
         try:
             yield
         finally:
             call_command("flush", interactive=False, verbosity=0)
-            if made is not None:
-                teardown_databases(made, verbosity=0)
 
 HTTPD = ["sh", "-c", "echo serving; exec httpd -f -p 80 -h /etc"]
+
+
+def _is_test_database(database: dict[str, Any]) -> bool:
+    test_name = (database.get("TEST") or {}).get("NAME")
+    return bool(database["NAME"] == test_name if test_name else str(database["NAME"]).startswith("test_"))
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +74,26 @@ def stack(
         )  # fmt: skip
         worker = Worker(env, directory).start()
         stack = Stack(registry_stack.url, registry_stack.registry_host, worker)
+        _celery_broker(redis_server.url)
         try:
             yield stack
         finally:
             worker.stop()
             for agent in stack.agents.values():
                 agent.stop()
+            _celery_broker(None)
+
+
+def _celery_broker(url: str | None) -> None:
+    """Points this process's Celery producer at `url` (None: back to the settings), dropping pools an
+    earlier test may have opened to another broker."""
+    from portal.celery import app
+
+    app.conf.broker_url = url
+    app.amqp._producer_pool = None
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
 
 
 @pytest.fixture(scope="module")
