@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,11 +28,12 @@ def pull_by_digest(repository: str, digest: str) -> str:
     return f"docker pull {registry_host()}/{repository}@{digest}"
 
 
-_TIME = serializers.DateTimeField()
-
-
-def _time(value: Any) -> str | None:
-    return None if value is None else _TIME.to_representation(value)
+def _time(value: datetime | None) -> str | None:
+    """DRF's rendering of an aware time in UTC (Berth's TIME_ZONE), without its per-call timezone lookup."""
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class RepositorySerializer(serializers.ModelSerializer):
@@ -85,9 +87,9 @@ class PlatformSerializer(serializers.Serializer):
 
 def platforms_of(artifact: Artifact) -> list[dict[str, Any]]:
     """One platform for an image; each child's for an index (from the index's own descriptors)."""
-    links = getattr(artifact, "platform_links", None)
-    if links is not None and (links or artifact.is_index):
-        return [dict(link.platform) for link in links if link.platform]
+    children = getattr(artifact, "child_platforms", None)
+    if children or artifact.is_index:
+        return [dict(platform) for platform in children or []]
     if artifact.os or artifact.architecture:
         platform = {"os": artifact.os, "architecture": artifact.architecture}
         if artifact.variant:

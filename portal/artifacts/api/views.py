@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections import defaultdict
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Value, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, permissions, status
@@ -147,19 +148,40 @@ class RepositoryDetail(BrowseView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class TagRow(NamedTuple):
+    name: str
+    pushed_at: Any
+    last_pulled_at: Any
+
+
 def summary_queryset(queryset: QuerySet[Artifact]) -> QuerySet[Artifact]:
-    """Artifacts with what a list row shows, in a fixed number of queries whatever the page holds."""
+    """Artifacts with their tag totals; `attach_summaries` adds the rest once the page is known."""
     tag_counts = Tag.objects.filter(artifact=OuterRef("pk")).order_by().values("artifact").annotate(c=Count("pk"))
-    return (
-        queryset.defer("manifest", "config", "annotations", "labels")
-        .annotate(tag_count=Coalesce(Subquery(tag_counts.values("c")), Value(0)))
-        .prefetch_related(
-            Prefetch("tags", queryset=Tag.objects.order_by("-pushed_at", "-id")[:TAGS_IN_SUMMARY],
-                     to_attr="first_tags"),
-            Prefetch("child_links", queryset=ArtifactReference.objects.only("parent_id", "platform", "position"),
-                     to_attr="platform_links"),
-        )
-    )
+    return queryset.defer("manifest", "config", "annotations", "labels").annotate(
+        tag_count=Coalesce(Subquery(tag_counts.values("c")), Value(0)))
+
+
+def attach_summaries(artifacts: list[Artifact]) -> list[Artifact]:
+    """Each artifact's newest tags and its children's platforms: two queries for the whole page, read
+    as tuples (model instances would cost more than the queries)."""
+    ids = [artifact.pk for artifact in artifacts]
+    tags: dict[int, list[TagRow]] = defaultdict(list)
+    platforms: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if ids:
+        newest = Window(RowNumber(), partition_by=[F("artifact_id")], order_by=[F("pushed_at").desc(), F("id").desc()])
+        ranked = (Tag.objects.filter(artifact_id__in=ids).annotate(rank=newest).filter(rank__lte=TAGS_IN_SUMMARY)
+                  .order_by("artifact_id", "rank").values_list("artifact_id", "name", "pushed_at", "last_pulled_at"))
+        for artifact_id, *row in ranked:
+            tags[artifact_id].append(TagRow(*row))
+        links = (ArtifactReference.objects.filter(parent_id__in=ids).order_by("parent_id", "position")
+                 .values_list("parent_id", "platform"))
+        for parent_id, platform in links:
+            if platform:
+                platforms[parent_id].append(platform)
+    for artifact in artifacts:
+        artifact.first_tags = tags[artifact.pk]  # type: ignore[attr-defined]
+        artifact.child_platforms = platforms[artifact.pk]  # type: ignore[attr-defined]
+    return artifacts
 
 
 @extend_schema_view(get=extend_schema(operation_id="artifacts_list"))
@@ -186,6 +208,10 @@ class ArtifactList(ListView):
         # The counter is kept with the rows: a 100,000-artifact repository needs no COUNT per page.
         return None if self.filtered() else self.get_repository().artifact_count
 
+    def paginate_queryset(self, queryset: Any) -> list[Artifact] | None:
+        page = super().paginate_queryset(queryset)
+        return None if page is None else attach_summaries(list(page))
+
 
 class ArtifactDetail(BrowseView):
     """An artifact by digest or tag."""
@@ -201,7 +227,7 @@ class ArtifactDetail(BrowseView):
         artifact.tag_count = artifact.tags.count()  # type: ignore[attr-defined]
         links = list(ArtifactReference.objects.filter(parent=artifact).select_related("child").only(
             "parent_id", "platform", "annotations", "position", "child__digest", "child__media_type", "child__size"))
-        artifact.platform_links = links  # type: ignore[attr-defined]
+        artifact.child_platforms = [link.platform for link in links if link.platform]  # type: ignore[attr-defined]
         children = [{"digest": link.child.digest, "media_type": link.child.media_type, "size": link.child.size,
                      "platform": link.platform, "annotations": link.annotations} for link in links]
         parents = list(Artifact.objects.filter(child_links__child=artifact).values_list("digest", flat=True))
