@@ -36,7 +36,9 @@ TARGET_P95_MS = 50.0
 
 
 def shell(command: str) -> None:
-    subprocess.run(["bash", "-c", f"source {ROOT}/scripts/lib.sh && {command}"], check=True, cwd=ROOT)
+    subprocess.run(
+        ["bash", "-c", f"source {ROOT}/scripts/lib.sh && {command}"], check=True, cwd=ROOT
+    )
 
 
 def free_port() -> int:
@@ -52,11 +54,21 @@ def ensure_database(url: str) -> None:
     from portal.utilities.env import database_from_url
 
     db = database_from_url(url)
-    with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"] or None,
-                         dbname="postgres", autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone()
+    with psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"],
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]
+        ).fetchone()
         if not exists:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(db["NAME"]))))
+            connection.execute(
+                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(db["NAME"])))
+            )
 
 
 def seed(again: bool = False) -> str:
@@ -83,16 +95,29 @@ def seed(again: bool = False) -> str:
             admin = User.objects.create(username="bench-admin", is_admin=True, password=password)
             member = User.objects.create(username="bench-member", password=password)
             others = User.objects.bulk_create(
-                [User(username=f"bench-user-{n:05d}", password="!") for n in range(OTHER_USERS)], batch_size=2000)
+                [User(username=f"bench-user-{n:05d}", password="!") for n in range(OTHER_USERS)],
+                batch_size=2000,
+            )
             projects = Project.objects.bulk_create(
-                [Project(name=f"project-{n:05d}", public=n % 10 == 0, owner=admin, description=f"Project {n}")
-                 for n in range(PROJECTS)], batch_size=2000)
+                [
+                    Project(
+                        name=f"project-{n:05d}",
+                        public=n % 10 == 0,
+                        owner=admin,
+                        description=f"Project {n}",
+                    )
+                    for n in range(PROJECTS)
+                ],
+                batch_size=2000,
+            )
             memberships = []
             for n, project in enumerate(projects):
                 slots = MEMBERS_PER_PROJECT
                 # The benchmark member takes one slot in each of its projects (spread over the range).
                 if n % (PROJECTS // MEMBER_PROJECTS) == 1:
-                    memberships.append(Member(project=project, user=member, role=ROLE_ORDER[n % len(ROLE_ORDER)]))
+                    memberships.append(
+                        Member(project=project, user=member, role=ROLE_ORDER[n % len(ROLE_ORDER)])
+                    )
                     slots -= 1
                 for k in range(slots):
                     user = others[(n * MEMBERS_PER_PROJECT + k) % OTHER_USERS]
@@ -101,18 +126,37 @@ def seed(again: bool = False) -> str:
             Member.objects.bulk_create(memberships, batch_size=5000)
             system_robots = ROBOTS // 10
             robots = Robot.objects.bulk_create(
-                [Robot(name=f"bench-{n:04d}", project=None if n < system_robots else projects[n * 7],
-                       secret_hash=hash_secret(new_secret("berth_robot")), created_by=admin) for n in range(ROBOTS)],
-                batch_size=2000)
+                [
+                    Robot(
+                        name=f"bench-{n:04d}",
+                        project=None if n < system_robots else projects[n * 7],
+                        secret_hash=hash_secret(new_secret("berth_robot")),
+                        created_by=admin,
+                    )
+                    for n in range(ROBOTS)
+                ],
+                batch_size=2000,
+            )
             RobotPermission.objects.bulk_create(
-                [RobotPermission(robot=robot, project=robot.project, resource="repository", action=action)
-                 for robot in robots for action in ("pull", "push")], batch_size=5000)
-        print(f"seeded {Project.objects.count():,} projects, {Member.objects.count():,} members, "
-              f"{Robot.objects.count():,} robots in {time.perf_counter() - started:.1f} s")
+                [
+                    RobotPermission(
+                        robot=robot, project=robot.project, resource="repository", action=action
+                    )
+                    for robot in robots
+                    for action in ("pull", "push")
+                ],
+                batch_size=5000,
+            )
+        print(
+            f"seeded {Project.objects.count():,} projects, {Member.objects.count():,} members, "
+            f"{Robot.objects.count():,} robots in {time.perf_counter() - started:.1f} s"
+        )
     member = User.objects.get(username="bench-member")
     PersonalToken.objects.filter(user=member, name="bench").delete()
     secret = new_secret("berth_pat")
-    PersonalToken.objects.create(user=member, name="bench", prefix=display_prefix(secret), secret_hash=hash_secret(secret))
+    PersonalToken.objects.create(
+        user=member, name="bench", prefix=display_prefix(secret), secret_hash=hash_secret(secret)
+    )
     # Fresh statistics, so the planner sees the seeded sizes rather than empty tables.
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -125,10 +169,26 @@ def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[An
     port = free_port()
     log = (BENCH_VAR / "gunicorn.log").open("wb")
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", "python:portal.system.gunicorn_conf",
-         "portal.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4",
-         "--worker-class", "gthread", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            "python:portal.system.gunicorn_conf",
+            "portal.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -154,8 +214,14 @@ def measure(name: str, call: Callable[[], Any], requests: int, warmup: int) -> d
         if response.status_code != 200:
             raise SystemExit(f"{name}: HTTP {response.status_code}: {response.text[:300]}")
     cuts = statistics.quantiles(timings, n=100, method="inclusive")
-    return {"scenario": name, "requests": requests, "p50_ms": round(cuts[49], 1), "p95_ms": round(cuts[94], 1),
-            "max_ms": round(max(timings), 1), "count": response.json().get("count")}
+    return {
+        "scenario": name,
+        "requests": requests,
+        "p50_ms": round(cuts[49], 1),
+        "p95_ms": round(cuts[94], 1),
+        "max_ms": round(max(timings), 1),
+        "count": response.json().get("count"),
+    }
 
 
 def signed_in(url: str, username: str) -> Any:
@@ -170,10 +236,16 @@ def signed_in(url: str, username: str) -> Any:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300, help="measured requests per scenario")
-    parser.add_argument("--warmup", type=int, default=30, help="unmeasured requests per scenario first")
-    parser.add_argument("--pg-port", type=int, default=55731, help="port of the private PostgreSQL cluster")
+    parser.add_argument(
+        "--warmup", type=int, default=30, help="unmeasured requests per scenario first"
+    )
+    parser.add_argument(
+        "--pg-port", type=int, default=55731, help="port of the private PostgreSQL cluster"
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--reseed", action="store_true", help="seed again even if the database is filled")
+    parser.add_argument(
+        "--reseed", action="store_true", help="seed again even if the database is filled"
+    )
     args = parser.parse_args()
 
     BENCH_VAR.mkdir(parents=True, exist_ok=True)
@@ -182,9 +254,16 @@ def main() -> None:
     pg_dir = BENCH_VAR / "postgres"
     if own_cluster:
         shell(f"start_postgres {pg_dir} {args.pg_port}")
-    db_url = given if not own_cluster else f"postgres://postgres@127.0.0.1:{args.pg_port}/berth_bench"
-    env = dict(os.environ, BERTH_DATABASE_URL=db_url, BERTH_VAR_DIR=str(BENCH_VAR / "var"),
-               DJANGO_SETTINGS_MODULE="portal.settings", BERTH_LOG_LEVEL="WARNING")
+    db_url = (
+        given if not own_cluster else f"postgres://postgres@127.0.0.1:{args.pg_port}/berth_bench"
+    )
+    env = dict(
+        os.environ,
+        BERTH_DATABASE_URL=db_url,
+        BERTH_VAR_DIR=str(BENCH_VAR / "var"),
+        DJANGO_SETTINGS_MODULE="portal.settings",
+        BERTH_LOG_LEVEL="WARNING",
+    )
     os.environ.update(env)
     server = None
     try:
@@ -201,26 +280,49 @@ def main() -> None:
         import httpx
 
         admin, member = signed_in(url, "bench-admin"), signed_in(url, "bench-member")
-        by_token = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"})
+        by_token = httpx.Client(
+            base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"}
+        )
         results = [
-            measure("projects, page of 100, as admin", lambda: admin.get("/api/v1/projects?page_size=100"),
-                    args.requests, args.warmup),
-            measure("projects, page of 100, as member of 50", lambda: member.get("/api/v1/projects?page_size=100"),
-                    args.requests, args.warmup),
-            measure("current user's permissions, by token", lambda: by_token.get("/api/v1/users/current/permissions"),
-                    args.requests, args.warmup),
+            measure(
+                "projects, page of 100, as admin",
+                lambda: admin.get("/api/v1/projects?page_size=100"),
+                args.requests,
+                args.warmup,
+            ),
+            measure(
+                "projects, page of 100, as member of 50",
+                lambda: member.get("/api/v1/projects?page_size=100"),
+                args.requests,
+                args.warmup,
+            ),
+            measure(
+                "current user's permissions, by token",
+                lambda: by_token.get("/api/v1/users/current/permissions"),
+                args.requests,
+                args.warmup,
+            ),
         ]
         load = os.getloadavg()
-        print(f"\n{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
-              "(other work on the machine inflates these figures)")
+        print(
+            f"\n{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+            "(other work on the machine inflates these figures)"
+        )
         print(f"{'scenario':44} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  rows")
         for row in results:
             verdict = "ok" if row["p95_ms"] < TARGET_P95_MS else f"MISSES {TARGET_P95_MS:g} ms"
-            print(f"{row['scenario']:44} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} {row['max_ms']:8.1f}  "
-                  f"{row['count'] if row['count'] is not None else '-':>5}  {verdict}")
+            print(
+                f"{row['scenario']:44} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} {row['max_ms']:8.1f}  "
+                f"{row['count'] if row['count'] is not None else '-':>5}  {verdict}"
+            )
         out = ROOT / "bench" / "results" / f"api-{time.strftime('%Y%m%dT%H%M%S')}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"workers": args.workers, "load_average": load, "results": results}, indent=2) + "\n")
+        out.write_text(
+            json.dumps(
+                {"workers": args.workers, "load_average": load, "results": results}, indent=2
+            )
+            + "\n"
+        )
         print(f"\nresults written to {out.relative_to(ROOT)}")
     finally:
         if server is not None:

@@ -21,9 +21,11 @@ class AuditEntryFilter(django_filters.FilterSet):
     source_ip = django_filters.CharFilter(validators=[validate_ipv46_address])
     # `from` is a Python keyword, so these two are named through the class namespace.
     vars()["from"] = django_filters.IsoDateTimeFilter(
-        field_name="time", lookup_expr="gte", error_messages={"invalid": BAD_TIME})
+        field_name="time", lookup_expr="gte", error_messages={"invalid": BAD_TIME}
+    )
     vars()["to"] = django_filters.IsoDateTimeFilter(
-        field_name="time", lookup_expr="lte", error_messages={"invalid": BAD_TIME})
+        field_name="time", lookup_expr="lte", error_messages={"invalid": BAD_TIME}
+    )
 
     class Meta:
         model = AuditEntry

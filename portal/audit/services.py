@@ -42,9 +42,13 @@ def record(
     )
 
 
-def record_request(request: Any, action: str, resource_type: str, resource: str, **kwargs: Any) -> AuditEntry:
+def record_request(
+    request: Any, action: str, resource_type: str, resource: str, **kwargs: Any
+) -> AuditEntry:
     """`record` with the actor and source address taken from a request."""
-    return record(request.user, action, resource_type, resource, source_ip=client_address(request), **kwargs)
+    return record(
+        request.user, action, resource_type, resource, source_ip=client_address(request), **kwargs
+    )
 
 
 def record_refusal(request: Any, *, denied: bool, message: str) -> None:

@@ -85,7 +85,9 @@ def run_checks(deadline: float = DEADLINE_SECONDS) -> list[ComponentHealth]:
             results.append(future.result())
         else:
             elapsed = round((time.perf_counter() - started) * 1000, 1)
-            results.append(ComponentHealth(name, UNHEALTHY, elapsed, f"no answer within {deadline:g} s"))
+            results.append(
+                ComponentHealth(name, UNHEALTHY, elapsed, f"no answer within {deadline:g} s")
+            )
     return results
 
 
@@ -142,8 +144,11 @@ def check_database() -> None:
 def redis_client(url: str | None = None) -> Any:
     import redis
 
-    return redis.Redis.from_url(url or settings.REDIS_URL, socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-                                socket_timeout=SOCKET_TIMEOUT_SECONDS)
+    return redis.Redis.from_url(
+        url or settings.REDIS_URL,
+        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+    )
 
 
 def check_redis() -> None:
@@ -163,9 +168,13 @@ def _control_app(broker_url: str) -> Any:
     """
     from celery import Celery
 
-    return Celery("berth-control", broker=broker_url, set_as_current=False,
-                  broker_connection_timeout=SOCKET_TIMEOUT_SECONDS,
-                  broker_transport_options={"socket_timeout": SOCKET_TIMEOUT_SECONDS})
+    return Celery(
+        "berth-control",
+        broker=broker_url,
+        set_as_current=False,
+        broker_connection_timeout=SOCKET_TIMEOUT_SECONDS,
+        broker_transport_options={"socket_timeout": SOCKET_TIMEOUT_SECONDS},
+    )
 
 
 def ping_workers(broker_url: str, timeout: float = WORKER_PING_SECONDS) -> list[dict[str, Any]]:

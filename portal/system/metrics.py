@@ -31,10 +31,18 @@ from portal.utilities.env import ConfigurationError
 from portal.utilities.requests import client_address
 
 # Not in the default registry: `metrics_view` assembles a registry per scrape (see below).
-REQUESTS = Counter("berth_http_requests_total", "HTTP requests served", ["method", "route", "status"], registry=None)
+REQUESTS = Counter(
+    "berth_http_requests_total",
+    "HTTP requests served",
+    ["method", "route", "status"],
+    registry=None,
+)
 LATENCY = Histogram(
-    "berth_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=None,
+    "berth_http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=None,
 )
 CELERY_QUEUES = ("celery",)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -60,11 +68,15 @@ class SystemCollector:
     """Collected at scrape time, from the live system rather than from counters."""
 
     def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily("berth_component_up", "1 when the component's health check passes", labels=["component"])
+        up = GaugeMetricFamily(
+            "berth_component_up", "1 when the component's health check passes", labels=["component"]
+        )
         for component in health.run_checks():
             up.add_metric([component.name], 1.0 if component.status == health.HEALTHY else 0.0)
         yield up
-        queued = GaugeMetricFamily("berth_celery_queue_length", "Tasks waiting in a Celery queue", labels=["queue"])
+        queued = GaugeMetricFamily(
+            "berth_celery_queue_length", "Tasks waiting in a Celery queue", labels=["queue"]
+        )
         try:
             client = health.redis_client()
             try:
@@ -100,19 +112,28 @@ def allowed_networks(entries: tuple[str, ...]) -> tuple[IPNetwork, ...]:
 def scrape_allowed(request: HttpRequest) -> bool:
     token = settings.METRICS_TOKEN
     scheme, _, presented = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if token and scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode()):
+    if (
+        token
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(presented.strip().encode(), token.encode())
+    ):
         return True
     address = client_address(request)
     if address is None:
         return False
     ip = ipaddress.ip_address(address)
-    return any(ip in network for network in allowed_networks(tuple(settings.METRICS_ALLOWED_NETWORKS)))
+    return any(
+        ip in network for network in allowed_networks(tuple(settings.METRICS_ALLOWED_NETWORKS))
+    )
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not scrape_allowed(request):
-        return HttpResponse("metrics are readable only from allowed networks or with the metrics token\n",
-                            status=403, content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            "metrics are readable only from allowed networks or with the metrics token\n",
+            status=403,
+            content_type="text/plain; charset=utf-8",
+        )
     # The classic text format: every Prometheus version, and most other scrapers, read it.
     return HttpResponse(generate_latest(build_registry()), content_type=CONTENT_TYPE_PLAIN_0_0_4)
 

@@ -27,7 +27,9 @@ class ReadOnlyModeMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
 
-    def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> HttpResponse | None:
+    def process_view(
+        self, request: HttpRequest, view: Any, args: Any, kwargs: Any
+    ) -> HttpResponse | None:
         if request.method in SAFE_METHODS or not request.path.startswith("/api/"):
             return None
         match = request.resolver_match

@@ -33,24 +33,36 @@ def is_read_only() -> bool:
     return SystemSettings.objects.filter(pk=1, read_only=True).exists()
 
 
-def update_system_settings(actor: Principal, changes: dict[str, Any], source_ip: str | None = None) -> SystemSettings:
+def update_system_settings(
+    actor: Principal, changes: dict[str, Any], source_ip: str | None = None
+) -> SystemSettings:
     require(actor, Action.UPDATE, Resource.system(SystemResource.CONFIGURATION))
     unknown = sorted(set(changes) - set(SETTING_NAMES))
     if unknown:
-        raise InvalidInput(f"unknown setting {unknown[0]!r}", detail={name: ["unknown field"] for name in unknown})
+        raise InvalidInput(
+            f"unknown setting {unknown[0]!r}", detail={name: ["unknown field"] for name in unknown}
+        )
     lifetime = changes.get("registry_token_lifetime_seconds")
     low, high = TOKEN_LIFETIME_BOUNDS
     if lifetime is not None and not low <= lifetime <= high:
-        raise InvalidInput(f"registry_token_lifetime_seconds must be from {low} to {high}, not {lifetime}",
-                           detail={"registry_token_lifetime_seconds": [f"from {low} to {high}"]})
+        raise InvalidInput(
+            f"registry_token_lifetime_seconds must be from {low} to {high}, not {lifetime}",
+            detail={"registry_token_lifetime_seconds": [f"from {low} to {high}"]},
+        )
     with transaction.atomic():
         row = SystemSettings.objects.select_for_update().get_or_create(pk=1)[0]
         previous = {key: getattr(row, key) for key in changes}
         for key, value in changes.items():
             setattr(row, key, value)
         row.save()
-        record(actor, "update", "configuration", "system", source_ip=source_ip,
-               detail={"from": previous, "to": changes})
+        record(
+            actor,
+            "update",
+            "configuration",
+            "system",
+            source_ip=source_ip,
+            detail={"from": previous, "to": changes},
+        )
     return row
 
 
@@ -95,14 +107,20 @@ def search(principal: Principal, query: str, limit: int) -> SearchResult:
     repositories: list[Any] = []
     if apps.is_installed("portal.artifacts"):
         candidates: QuerySet[Any] = (
-            apps.get_model("artifacts", "Repository").objects
-            .filter(project__in=visible, name__icontains=query)
-            .select_related("project").order_by("name")[:limit]
+            apps.get_model("artifacts", "Repository")
+            .objects.filter(project__in=visible, name__icontains=query)
+            .select_related("project")
+            .order_by("name")[:limit]
         )
         rows = list(candidates)
         if isinstance(principal, UserPrincipal):
             principal.preload_roles(sorted({row.project_id for row in rows}))
         # Seeing a project is not always listing its repositories (a robot's grants may say otherwise).
-        repositories = [row for row in rows
-                        if principal.can(Action.LIST, Resource.of_project(row.project, ProjectResource.REPOSITORY))]
+        repositories = [
+            row
+            for row in rows
+            if principal.can(
+                Action.LIST, Resource.of_project(row.project, ProjectResource.REPOSITORY)
+            )
+        ]
     return SearchResult(projects, repositories)

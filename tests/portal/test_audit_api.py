@@ -23,6 +23,7 @@ def quick_password_hashing(settings: Any) -> None:
     # Scrypt is right for people and far too slow for a test that signs in on every request.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 

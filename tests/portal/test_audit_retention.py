@@ -53,6 +53,10 @@ def test_a_real_worker_purges_old_rows_when_the_task_is_enqueued(celery_worker):
 
     celery_worker.send(purge_audit_log)
 
-    wait_until(lambda: not AuditEntry.objects.filter(pk=old.pk).exists(), 20, "the worker to purge the old row")
+    wait_until(
+        lambda: not AuditEntry.objects.filter(pk=old.pk).exists(),
+        20,
+        "the worker to purge the old row",
+    )
     assert AuditEntry.objects.filter(pk=recent.pk).exists()
     assert "portal.audit.tasks.purge_audit_log" in celery_worker.log_text()

@@ -27,7 +27,9 @@ def test_the_app_reads_its_configuration_from_django_settings():
 
 
 @pytest.mark.django_db
-def test_a_task_enqueued_in_a_transaction_is_sent_after_the_commit(sent, django_capture_on_commit_callbacks):
+def test_a_task_enqueued_in_a_transaction_is_sent_after_the_commit(
+    sent, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
             purge_audit_log.delay_on_commit()
@@ -36,9 +38,14 @@ def test_a_task_enqueued_in_a_transaction_is_sent_after_the_commit(sent, django_
 
 
 @pytest.mark.django_db
-def test_a_task_enqueued_in_a_rolled_back_transaction_is_never_sent(sent, django_capture_on_commit_callbacks):
-    with (django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError),
-          transaction.atomic()):
+def test_a_task_enqueued_in_a_rolled_back_transaction_is_never_sent(
+    sent, django_capture_on_commit_callbacks
+):
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
         purge_audit_log.delay_on_commit()
         raise RuntimeError("the write failed")
     assert callbacks == []

@@ -21,14 +21,26 @@ SETTINGS = {
     "BERTH_ALLOWED_HOSTS": "berth.example.com",
 }
 
-pytestmark = pytest.mark.skipif(COMPOSE is None, reason="docker-compose (Debian package) is not installed")
+pytestmark = pytest.mark.skipif(
+    COMPOSE is None, reason="docker-compose (Debian package) is not installed"
+)
 
 
 def compose(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     # A clean environment: the developer's own BERTH_* variables must not leak into the check.
-    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **env}
-    return subprocess.run([COMPOSE or "docker-compose", "-f", "docker-compose.yml", *args], cwd=ROOT, env=clean,
-                          capture_output=True, text=True, timeout=60)
+    clean = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        **env,
+    }
+    return subprocess.run(
+        [COMPOSE or "docker-compose", "-f", "docker-compose.yml", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def mounts(service: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -55,14 +67,25 @@ def test_the_file_validates_with_docker_compose():
 
 def test_a_missing_secret_stops_the_configuration():
     # docker-compose reports one missing variable at a time: leave out the one nothing else depends on.
-    result = compose("config", "-q", **{name: value for name, value in SETTINGS.items()
-                                        if name != "BERTH_REGISTRY_HTTP_SECRET"})
+    result = compose(
+        "config",
+        "-q",
+        **{name: value for name, value in SETTINGS.items() if name != "BERTH_REGISTRY_HTTP_SECRET"},
+    )
     assert result.returncode != 0
     assert "set BERTH_REGISTRY_HTTP_SECRET to a long random string" in result.stderr
 
 
 def test_the_services_are_the_production_set(config):
-    assert set(config["services"]) == {"postgres", "redis", "registry", "init", "portal", "worker", "beat"}
+    assert set(config["services"]) == {
+        "postgres",
+        "redis",
+        "registry",
+        "init",
+        "portal",
+        "worker",
+        "beat",
+    }
     for name in ("postgres", "redis", "registry", "portal", "worker", "beat"):
         assert config["services"][name]["healthcheck"]["test"], name
 
@@ -72,7 +95,9 @@ def test_only_the_portal_is_reachable_from_outside(config):
     for name, service in config["services"].items():
         if name == "portal":
             assert set(service["networks"]) == {"internal", "public"}
-            assert [(p["target"], str(p["published"])) for p in service["ports"]] == [(8000, "8000")]
+            assert [(p["target"], str(p["published"])) for p in service["ports"]] == [
+                (8000, "8000")
+            ]
         else:
             assert set(service["networks"]) == {"internal"}, name
             assert "ports" not in service, name
@@ -97,7 +122,10 @@ def test_the_portal_runs_a_real_server_with_a_named_application(config):
     assert portal["environment"]["BERTH_SERVER_APP"] == "portal.wsgi:application"
     dockerfile = (ROOT / "Dockerfile").read_text()
     cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
-    assert "exec gunicorn -c python:portal.system.gunicorn_conf" in cmd and '\\"$BERTH_SERVER_APP\\"' in cmd
+    assert (
+        "exec gunicorn -c python:portal.system.gunicorn_conf" in cmd
+        and '\\"$BERTH_SERVER_APP\\"' in cmd
+    )
     assert "runserver" not in dockerfile
 
 
@@ -105,7 +133,10 @@ def test_workers_and_beat_run_celery(config):
     assert config["services"]["worker"]["command"][:4] == ["celery", "-A", "portal", "worker"]
     assert config["services"]["beat"]["command"][:4] == ["celery", "-A", "portal", "beat"]
     for name in ("portal", "worker", "beat", "registry"):
-        assert config["services"][name]["depends_on"]["init"]["condition"] == "service_completed_successfully"
+        assert (
+            config["services"][name]["depends_on"]["init"]["condition"]
+            == "service_completed_successfully"
+        )
 
 
 def test_the_registry_deletes_and_checks_berths_credentials(config):
@@ -121,7 +152,9 @@ def test_the_registry_deletes_and_checks_berths_credentials(config):
 
 
 def test_state_lives_in_named_volumes(config):
-    assert {"postgres-data", "redis-data", "registry-data", "registry-auth", "berth-state"} <= set(config["volumes"])
+    assert {"postgres-data", "redis-data", "registry-data", "registry-auth", "berth-state"} <= set(
+        config["volumes"]
+    )
     services = config["services"]
     assert mounts(services["postgres"])["/var/lib/postgresql/data"] == ("postgres-data", "rw")
     assert mounts(services["redis"])["/data"] == ("redis-data", "rw")

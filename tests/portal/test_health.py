@@ -29,7 +29,9 @@ def components(response: Any) -> dict[str, dict[str, Any]]:
     return {component["name"]: component for component in response.json()["components"]}
 
 
-def test_every_component_is_healthy_with_a_live_redis_and_worker(anonymous, redis_url, celery_worker):
+def test_every_component_is_healthy_with_a_live_redis_and_worker(
+    anonymous, redis_url, celery_worker
+):
     response = anonymous.get("/api/v1/health")
     assert response.status_code == 200
     assert response.json()["status"] == "healthy"
@@ -64,23 +66,32 @@ def test_no_worker_listening_makes_the_worker_unhealthy(anonymous, redis_server,
     assert response.json()["status"] == "degraded"
     found = components(response)
     assert found["redis"]["status"] == "healthy"
-    assert found["worker"] == {"name": "worker", "status": "unhealthy", "latency_ms": found["worker"]["latency_ms"],
-                               "error": "no Celery worker answered within 1 s"}
+    assert found["worker"] == {
+        "name": "worker",
+        "status": "unhealthy",
+        "latency_ms": found["worker"]["latency_ms"],
+        "error": "no Celery worker answered within 1 s",
+    }
 
 
 def test_a_database_failure_answers_503_unhealthy(anonymous, redis_url, restore_checks):
     def database_down() -> None:
-        raise OperationalError("connection to server at postgres://berth:pw-x9@db:5432 failed: Connection refused")
+        raise OperationalError(
+            "connection to server at postgres://berth:pw-x9@db:5432 failed: Connection refused"
+        )
 
     health.register_check("database", database_down)
     response = anonymous.get("/api/v1/health")
     assert response.status_code == 503
     assert response.json()["status"] == "unhealthy"
     assert components(response)["database"]["error"] == (
-        "connection to server at postgres://***@db:5432 failed: Connection refused")
+        "connection to server at postgres://***@db:5432 failed: Connection refused"
+    )
 
 
-def test_a_check_that_hangs_is_cut_off_at_the_deadline(anonymous, redis_url, celery_worker, restore_checks):
+def test_a_check_that_hangs_is_cut_off_at_the_deadline(
+    anonymous, redis_url, celery_worker, restore_checks
+):
     health.register_check("registry", lambda: time.sleep(3))
     started = time.monotonic()
     response = anonymous.get("/api/v1/health")
@@ -91,13 +102,17 @@ def test_a_check_that_hangs_is_cut_off_at_the_deadline(anonymous, redis_url, cel
     assert registry["error"] == "no answer within 1.5 s"
 
 
-def test_registered_checks_are_reported_after_the_built_in_ones(anonymous, redis_url, celery_worker, restore_checks):
+def test_registered_checks_are_reported_after_the_built_in_ones(
+    anonymous, redis_url, celery_worker, restore_checks
+):
     health.register_check("registry", lambda: None)
     response = anonymous.get("/api/v1/health")
     assert list(components(response)) == ["database", "redis", "worker", "registry"]
     assert response.json()["status"] == "healthy"
 
 
-def test_wrong_credentials_do_not_stop_a_monitor_from_reading_health(client_for, make_user, redis_url):
+def test_wrong_credentials_do_not_stop_a_monitor_from_reading_health(
+    client_for, make_user, redis_url
+):
     response = client_for(make_user(), "not-the-password").get("/api/v1/health")
     assert response.status_code == 200

@@ -24,15 +24,27 @@ def sample(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-def test_requests_and_components_are_reported_to_an_allowed_address(redis_url, celery_worker, anonymous):
+def test_requests_and_components_are_reported_to_an_allowed_address(
+    redis_url, celery_worker, anonymous
+):
     for _ in range(3):
         anonymous.get("/api/v1/projects")
     response = Client(REMOTE_ADDR="127.0.0.1").get("/metrics")
     assert response.status_code == 200
     assert response["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
     text = response.content.decode()
-    assert sample(text, "berth_http_requests_total", method="GET", route="api/v1/projects", status="200") >= 3
-    assert sample(text, "berth_http_request_duration_seconds_count", method="GET", route="api/v1/projects") >= 3
+    assert (
+        sample(
+            text, "berth_http_requests_total", method="GET", route="api/v1/projects", status="200"
+        )
+        >= 3
+    )
+    assert (
+        sample(
+            text, "berth_http_request_duration_seconds_count", method="GET", route="api/v1/projects"
+        )
+        >= 3
+    )
     assert sample(text, "berth_component_up", component="database") == 1
     assert sample(text, "berth_component_up", component="redis") == 1
     assert sample(text, "berth_component_up", component="worker") == 1
@@ -66,21 +78,31 @@ def test_other_addresses_are_refused_without_the_token(settings):
     settings.METRICS_TOKEN = "metrics-token-123"
     response = Client(REMOTE_ADDR=OUTSIDER).get("/metrics")
     assert response.status_code == 403
-    assert response.content == b"metrics are readable only from allowed networks or with the metrics token\n"
-    wrong = Client(REMOTE_ADDR=OUTSIDER).get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-token-12")
+    assert (
+        response.content
+        == b"metrics are readable only from allowed networks or with the metrics token\n"
+    )
+    wrong = Client(REMOTE_ADDR=OUTSIDER).get(
+        "/metrics", HTTP_AUTHORIZATION="Bearer metrics-token-12"
+    )
     assert wrong.status_code == 403
 
 
 def test_the_token_opens_metrics_from_anywhere(settings, redis_url):
     settings.METRICS_TOKEN = "metrics-token-123"
-    response = Client(REMOTE_ADDR=OUTSIDER).get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-token-123")
+    response = Client(REMOTE_ADDR=OUTSIDER).get(
+        "/metrics", HTTP_AUTHORIZATION="Bearer metrics-token-123"
+    )
     assert response.status_code == 200
     assert b"berth_component_up" in response.content
 
 
 def test_without_a_configured_token_no_bearer_value_is_accepted(settings):
     settings.METRICS_TOKEN = None
-    assert Client(REMOTE_ADDR=OUTSIDER).get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 403
+    assert (
+        Client(REMOTE_ADDR=OUTSIDER).get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code
+        == 403
+    )
 
 
 def test_allowed_networks_are_configurable(settings, redis_url):
@@ -105,6 +127,16 @@ def test_counts_from_every_gunicorn_worker_are_added_up(portal_server, celery_wo
         for _ in range(requests):
             assert client.get("/api/v1/projects").status_code == 200
         text = client.get("/metrics").text
-    assert sample(text, "berth_http_requests_total", method="GET", route="api/v1/projects", status="200") == requests
-    assert sample(text, "berth_http_request_duration_seconds_count", method="GET", route="api/v1/projects") == requests
+    assert (
+        sample(
+            text, "berth_http_requests_total", method="GET", route="api/v1/projects", status="200"
+        )
+        == requests
+    )
+    assert (
+        sample(
+            text, "berth_http_request_duration_seconds_count", method="GET", route="api/v1/projects"
+        )
+        == requests
+    )
     assert sample(text, "berth_component_up", component="database") == 1

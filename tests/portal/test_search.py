@@ -26,8 +26,12 @@ def catalogue(make_user: Any, make_project: Any) -> dict[str, Any]:
         "web-secret": make_project("web-secret"),
         "db-public": make_project("db-public", public=True),
     }
-    for project_name, repository in [("web-public", "web-public/site"), ("web-private", "web-private/web-app"),
-                                     ("web-secret", "web-secret/web-hidden"), ("db-public", "db-public/webdb")]:
+    for project_name, repository in [
+        ("web-public", "web-public/site"),
+        ("web-private", "web-private/web-app"),
+        ("web-secret", "web-secret/web-hidden"),
+        ("db-public", "db-public/webdb"),
+    ]:
         Repository.objects.create(project=projects[project_name], name=repository)
     return {"member": member, "projects": projects}
 
@@ -40,11 +44,16 @@ def found(response: Any) -> tuple[list[str], list[str]]:
 
 def test_anonymous_callers_find_only_public_projects_and_their_repositories(catalogue, anonymous):
     # A repository's name includes its project's, so it matches on either part.
-    assert found(anonymous.get("/api/v1/search", {"q": "web"})) == (["web-public"], ["db-public/webdb", "web-public/site"])
+    assert found(anonymous.get("/api/v1/search", {"q": "web"})) == (
+        ["web-public"],
+        ["db-public/webdb", "web-public/site"],
+    )
 
 
 def test_members_also_find_their_private_projects(catalogue, client_for):
-    projects, repositories = found(client_for(catalogue["member"]).get("/api/v1/search", {"q": "WEB"}))
+    projects, repositories = found(
+        client_for(catalogue["member"]).get("/api/v1/search", {"q": "WEB"})
+    )
     assert projects == ["web-private", "web-public"]
     assert repositories == ["db-public/webdb", "web-private/web-app", "web-public/site"]
 
@@ -52,24 +61,39 @@ def test_members_also_find_their_private_projects(catalogue, client_for):
 def test_admins_find_everything(catalogue, admin_user, client_for):
     projects, repositories = found(client_for(admin_user).get("/api/v1/search", {"q": "web"}))
     assert projects == ["web-private", "web-public", "web-secret"]
-    assert repositories == ["db-public/webdb", "web-private/web-app", "web-public/site", "web-secret/web-hidden"]
+    assert repositories == [
+        "db-public/webdb",
+        "web-private/web-app",
+        "web-public/site",
+        "web-secret/web-hidden",
+    ]
 
 
 def test_a_repository_result_names_its_project(catalogue, anonymous):
     body = anonymous.get("/api/v1/search", {"q": "site"}).json()
-    assert body == {"projects": [], "repositories": [{"name": "web-public/site", "project": "web-public"}]}
+    assert body == {
+        "projects": [],
+        "repositories": [{"name": "web-public/site", "project": "web-public"}],
+    }
 
 
 def test_results_are_limited(catalogue, admin_user, client_for):
-    projects, repositories = found(client_for(admin_user).get("/api/v1/search", {"q": "web", "limit": 1}))
+    projects, repositories = found(
+        client_for(admin_user).get("/api/v1/search", {"q": "web", "limit": 1})
+    )
     assert (projects, repositories) == (["web-private"], ["db-public/webdb"])
 
 
-def test_a_robot_sees_only_the_projects_and_repositories_it_is_granted(catalogue, make_robot, client_for):
+def test_a_robot_sees_only_the_projects_and_repositories_it_is_granted(
+    catalogue, make_robot, client_for
+):
     private = catalogue["projects"]["web-private"]
-    robot, secret = make_robot(project=private, permissions=[("repository", "list"), ("repository", "pull")])
-    projects, repositories = found(client_for(f"robot${private.name}+{robot.name}", secret)
-                                   .get("/api/v1/search", {"q": "web"}))
+    robot, secret = make_robot(
+        project=private, permissions=[("repository", "list"), ("repository", "pull")]
+    )
+    projects, repositories = found(
+        client_for(f"robot${private.name}+{robot.name}", secret).get("/api/v1/search", {"q": "web"})
+    )
     assert projects == ["web-private", "web-public"]
     assert repositories == ["db-public/webdb", "web-private/web-app", "web-public/site"]
 
@@ -91,11 +115,13 @@ def test_bad_queries_are_refused(anonymous, params, message):
     assert response.json()["errors"][0]["message"] == message
 
 
-def test_a_robot_without_repository_listing_does_not_find_the_projects_repositories(catalogue, make_robot,
-                                                                                     client_for):
+def test_a_robot_without_repository_listing_does_not_find_the_projects_repositories(
+    catalogue, make_robot, client_for
+):
     private = catalogue["projects"]["web-private"]
     robot, secret = make_robot(project=private, permissions=[("artifact", "read")])
-    projects, repositories = found(client_for(f"robot${private.name}+{robot.name}", secret)
-                                   .get("/api/v1/search", {"q": "web"}))
+    projects, repositories = found(
+        client_for(f"robot${private.name}+{robot.name}", secret).get("/api/v1/search", {"q": "web"})
+    )
     assert projects == ["web-private", "web-public"]
     assert repositories == ["db-public/webdb", "web-public/site"]

@@ -20,6 +20,7 @@ def quick_password_hashing(settings: Any) -> None:
     # Scrypt is right for people and far too slow for a test that signs in on every request.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+
 BASIC_INFO = {"external_url", "registry_url", "auth_mode", "read_only"}
 
 

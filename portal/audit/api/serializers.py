@@ -12,6 +12,17 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEntry
-        fields = ["id", "time", "actor", "actor_kind", "action", "resource_type", "resource", "project",
-                  "outcome", "source_ip", "detail"]
+        fields = [
+            "id",
+            "time",
+            "actor",
+            "actor_kind",
+            "action",
+            "resource_type",
+            "resource",
+            "project",
+            "outcome",
+            "source_ip",
+            "detail",
+        ]
         read_only_fields = fields

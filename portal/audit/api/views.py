@@ -43,6 +43,8 @@ class ProjectAuditLogViewSet(ProjectScopedMixin, mixins.ListModelMixin, viewsets
     ordering = NEWEST_FIRST
 
     def get_queryset(self) -> QuerySet[AuditEntry]:
-        if getattr(self, "swagger_fake_view", False):  # the schema generator has no project to resolve
+        if getattr(
+            self, "swagger_fake_view", False
+        ):  # the schema generator has no project to resolve
             return AuditEntry.objects.none()
         return AuditEntry.objects.filter(project_id=self.get_project().pk)

@@ -4,32 +4,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('time', models.DateTimeField(db_index=True)),
-                ('actor_kind', models.CharField(max_length=16)),
-                ('actor', models.CharField(db_index=True, max_length=300)),
-                ('action', models.CharField(db_index=True, max_length=64)),
-                ('resource_type', models.CharField(db_index=True, max_length=32)),
-                ('resource', models.CharField(max_length=1024)),
-                ('project_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
-                ('project_name', models.CharField(blank=True, max_length=255)),
-                ('outcome', models.CharField(choices=[('success', 'Success'), ('failure', 'Failure'), ('denied', 'Denied')], default='success', max_length=16)),
-                ('source_ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('detail', models.JSONField(blank=True, default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("time", models.DateTimeField(db_index=True)),
+                ("actor_kind", models.CharField(max_length=16)),
+                ("actor", models.CharField(db_index=True, max_length=300)),
+                ("action", models.CharField(db_index=True, max_length=64)),
+                ("resource_type", models.CharField(db_index=True, max_length=32)),
+                ("resource", models.CharField(max_length=1024)),
+                ("project_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                ("project_name", models.CharField(blank=True, max_length=255)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("success", "Success"),
+                            ("failure", "Failure"),
+                            ("denied", "Denied"),
+                        ],
+                        default="success",
+                        max_length=16,
+                    ),
+                ),
+                ("source_ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("detail", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'ordering': ['-time', '-id'],
-                'indexes': [models.Index(fields=['project_id', '-time'], name='audit_audit_project_b98c32_idx'), models.Index(fields=['action', 'outcome', 'time'], name='audit_audit_action_9ffc16_idx')],
+                "ordering": ["-time", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["project_id", "-time"], name="audit_audit_project_b98c32_idx"
+                    ),
+                    models.Index(
+                        fields=["action", "outcome", "time"], name="audit_audit_action_9ffc16_idx"
+                    ),
+                ],
             },
         ),
     ]

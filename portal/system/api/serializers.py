@@ -11,13 +11,22 @@ from portal.utilities.api import StrictModelSerializer, StrictSerializer
 
 class SystemSettingsSerializer(StrictModelSerializer):
     registry_token_lifetime_seconds = serializers.IntegerField(
-        min_value=TOKEN_LIFETIME_BOUNDS[0], max_value=TOKEN_LIFETIME_BOUNDS[1], required=False)
+        min_value=TOKEN_LIFETIME_BOUNDS[0], max_value=TOKEN_LIFETIME_BOUNDS[1], required=False
+    )
 
     class Meta:
         model = SystemSettings
-        fields = ["project_creation_admin_only", "read_only", "registry_token_lifetime_seconds", "updated_at"]
+        fields = [
+            "project_creation_admin_only",
+            "read_only",
+            "registry_token_lifetime_seconds",
+            "updated_at",
+        ]
         read_only_fields = ["updated_at"]
-        extra_kwargs = {"project_creation_admin_only": {"required": False}, "read_only": {"required": False}}
+        extra_kwargs = {
+            "project_creation_admin_only": {"required": False},
+            "read_only": {"required": False},
+        }
 
 
 class SystemInfoSerializer(serializers.Serializer):
@@ -26,8 +35,12 @@ class SystemInfoSerializer(serializers.Serializer):
     auth_mode = serializers.CharField()
     read_only = serializers.BooleanField()
     version = serializers.CharField(required=False, help_text="Signed-in callers only.")
-    project_creation_admin_only = serializers.BooleanField(required=False, help_text="Signed-in callers only.")
-    registry_token_lifetime_seconds = serializers.IntegerField(required=False, help_text="Administrators only.")
+    project_creation_admin_only = serializers.BooleanField(
+        required=False, help_text="Signed-in callers only."
+    )
+    registry_token_lifetime_seconds = serializers.IntegerField(
+        required=False, help_text="Administrators only."
+    )
 
 
 class ComponentSerializer(serializers.Serializer):

@@ -59,7 +59,9 @@ class SystemSettingsView(APIView):
         require(request.user, Action.UPDATE, Resource.system(SystemResource.CONFIGURATION))
         data = SystemSettingsSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        row = services.update_system_settings(request.user, data.validated_data, source_ip=client_address(request))
+        row = services.update_system_settings(
+            request.user, data.validated_data, source_ip=client_address(request)
+        )
         return Response(SystemSettingsSerializer(row).data)
 
 
@@ -68,10 +70,14 @@ class SearchView(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[OpenApiParameter("q", str, required=True), OpenApiParameter("limit", int)],
-                   responses=SearchResultSerializer)
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, required=True), OpenApiParameter("limit", int)],
+        responses=SearchResultSerializer,
+    )
     def get(self, request: Request) -> Response:
         query = SearchQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        found = services.search(request.user, query.validated_data["q"], query.validated_data["limit"])
+        found = services.search(
+            request.user, query.validated_data["q"], query.validated_data["limit"]
+        )
         return Response(SearchResultSerializer(found).data)

@@ -4,21 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='SystemSettings',
+            name="SystemSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('project_creation_admin_only', models.BooleanField(default=False)),
-                ('read_only', models.BooleanField(default=False)),
-                ('registry_token_lifetime_seconds', models.PositiveIntegerField(default=1800)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("project_creation_admin_only", models.BooleanField(default=False)),
+                ("read_only", models.BooleanField(default=False)),
+                ("registry_token_lifetime_seconds", models.PositiveIntegerField(default=1800)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
     ]
