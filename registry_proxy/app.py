@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -268,6 +269,7 @@ class RegistryApp:
         self._keys = self._verifier = None
         for cache in (self.manifests, self.projects, self.basic, self.read_only_cache):
             cache.clear()
+        recent_logins.clear()
 
     async def session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -455,6 +457,49 @@ async def send_error(send: Send, error: RegistryError) -> None:
         pass
 
 
+class RecentLogins:
+    """Password checks remembered for a minute per user and password. scrypt costs ~50 ms (far more on a
+    busy host) and one `docker pull` asks for two or three tokens. A hit reloads the user, so deactivation
+    or a password change (the stored hash differs) takes effect at once. Robot secrets and personal tokens
+    are a single SHA-256 and are always checked."""
+
+    def __init__(self, ttl: float = 60.0, max_entries: int = 10_000) -> None:
+        self.ttl, self.max_entries = ttl, max_entries
+        self._entries: OrderedDict[bytes, tuple[float, int, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def authenticate(self, username: str, secret: str, source_ip: str | None) -> Any:
+        from portal.accounts.authentication import TOKEN_LABEL, authenticate_credentials
+        from portal.accounts.models import User
+        from portal.rbac.principals import UserPrincipal
+        from portal.robots.models import ROBOT_PREFIX
+
+        if username.startswith(ROBOT_PREFIX) or secret.startswith(TOKEN_LABEL + "_"):
+            return authenticate_credentials(username, secret, source_ip)
+        key = hashlib.sha256(f"{username}\0{secret}".encode()).digest()
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and entry[0] > now:
+            user = User.objects.filter(pk=entry[1]).first()
+            if user is not None and user.is_active and user.password == entry[2]:
+                return UserPrincipal(user)
+        principal = authenticate_credentials(username, secret, source_ip)
+        if isinstance(principal, UserPrincipal):
+            with self._lock:
+                self._entries[key] = (now + self.ttl, principal.user.pk, principal.user.password)
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+        return principal
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+recent_logins = RecentLogins()
+
+
 # --- checks ------------------------------------------------------------------------------------------------------
 
 
@@ -504,18 +549,14 @@ async def basic_principal(app: RegistryApp, context: Context, header: str) -> To
 
 
 def _basic_principal(header: str, scope: Scope | None, source_ip: str | None) -> TokenPrincipal | None:
-    from portal.accounts.authentication import (
-        InvalidCredentials,
-        authenticate_credentials,
-        parse_basic,
-    )
+    from portal.accounts.authentication import InvalidCredentials, parse_basic
     from portal.utilities.errors import TooManyAttempts
 
     credentials = parse_basic(header)
     if credentials is None:
         return None
     try:
-        principal = authenticate_credentials(*credentials, source_ip)
+        principal = recent_logins.authenticate(*credentials, source_ip)
     except InvalidCredentials:
         return None
     except TooManyAttempts as exc:
@@ -638,7 +679,7 @@ async def token(app: RegistryApp, context: Context, send: Send) -> None:
 
 def _issue_token(keys: KeyRing, credentials: tuple[str, str] | None, scopes: list[Scope],
                  source_ip: str | None) -> tuple[str, int, int] | None:
-    from portal.accounts.authentication import InvalidCredentials, authenticate_credentials
+    from portal.accounts.authentication import InvalidCredentials
     from portal.rbac.principals import AnonymousPrincipal, Principal
     from portal.system.services import get_system_settings
     from portal.utilities.errors import TooManyAttempts
@@ -646,7 +687,7 @@ def _issue_token(keys: KeyRing, credentials: tuple[str, str] | None, scopes: lis
     principal: Principal = AnonymousPrincipal()
     if credentials is not None:
         try:
-            principal = authenticate_credentials(*credentials, source_ip)
+            principal = recent_logins.authenticate(*credentials, source_ip)
         except InvalidCredentials:
             return None
         except TooManyAttempts as exc:

@@ -13,7 +13,9 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -81,6 +83,16 @@ def config(bind: str, workers: int, app: Any = "registry_proxy.asgi:application"
     return uvicorn.Config(app, **options(bind, workers))
 
 
+def prepare_metrics_dir() -> None:
+    """Workers share Prometheus counters through files; the directory is named before any worker starts
+    and emptied, as portal.system.gunicorn_conf does under gunicorn."""
+    from portal.settings import VAR_DIR
+
+    metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics")))
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bind", default=os.environ.get("BERTH_BIND", "127.0.0.1:8000"))
@@ -88,6 +100,7 @@ def main() -> None:
     parser.add_argument("--access-log", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    prepare_metrics_dir()
     uvicorn.run("registry_proxy.asgi:application", **{**options(args.bind, args.workers),
                                                       "access_log": args.access_log})
 

@@ -144,6 +144,29 @@ def test_wrong_credentials_get_401_from_the_token_service(berth: Berth, develope
     assert error_of(response) == {"code": "UNAUTHORIZED", "message": "invalid username or password"}
 
 
+def test_a_remembered_password_stops_working_once_changed_or_the_user_is_deactivated(
+    berth: Berth, developer: Any
+) -> None:
+    user, (username, password), _ = developer
+    token = {"service": "berth"}
+
+    first = berth.http.get(f"{berth.url}/service/token", params=token, headers={"Authorization": basic(username, password)})
+    user.set_password("Another-Password-42")
+    user.save()
+    after_change = berth.http.get(f"{berth.url}/service/token", params=token,
+                                  headers={"Authorization": basic(username, password)})
+    user.set_password(password)
+    user.save()
+    again = berth.http.get(f"{berth.url}/service/token", params=token, headers={"Authorization": basic(username, password)})
+    user.is_active = False
+    user.save()
+    deactivated = berth.http.get(f"{berth.url}/service/token", params=token,
+                                 headers={"Authorization": basic(username, password)})
+
+    assert [first.status_code, after_change.status_code, again.status_code, deactivated.status_code] == [
+        200, 401, 200, 401]
+
+
 def test_the_oauth2_password_grant_issues_a_token(berth: Berth, developer: Any) -> None:
     _, (username, password), _ = developer
 
