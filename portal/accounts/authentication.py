@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
+import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
 from django.utils import timezone
@@ -64,7 +69,45 @@ def _check(username: str, secret: str) -> Principal | None:
     if secret.startswith(TOKEN_LABEL + "_"):
         token = _usable_token(secret)
         return UserPrincipal(user, via="token") if token is not None and token.user_id == user.pk else None
-    return UserPrincipal(user) if user.check_password(secret) else None
+    if _recently_verified(user, secret) or user.check_password(secret):
+        _remember_verified(user, secret)
+        return UserPrincipal(user)
+    return None
+
+
+# Password hashing is deliberately slow (scrypt, ~0.1 s of CPU), and clients such as docker and podman send
+# the same Basic credentials on every token request. A successful check is remembered for a few minutes as
+# an HMAC of the credentials, bound to the stored password hash, so a password change ends it at once.
+_VERIFIED_TTL_SECONDS = 300
+_VERIFIED_MAX_ENTRIES = 4096
+_verified: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
+_verified_lock = threading.Lock()
+
+
+def _credential_key(user: User, secret: str) -> bytes:
+    from django.conf import settings
+
+    message = f"{user.pk}\0{secret}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).digest()
+
+
+def _recently_verified(user: User, secret: str) -> bool:
+    key = _credential_key(user, secret)
+    with _verified_lock:
+        entry = _verified.get(key)
+    if entry is None:
+        return False
+    stored_hash, expires = entry
+    return expires > time.monotonic() and hmac.compare_digest(stored_hash, user.password)
+
+
+def _remember_verified(user: User, secret: str) -> None:
+    key = _credential_key(user, secret)
+    with _verified_lock:
+        _verified[key] = (user.password, time.monotonic() + _VERIFIED_TTL_SECONDS)
+        _verified.move_to_end(key)
+        while len(_verified) > _VERIFIED_MAX_ENTRIES:
+            _verified.popitem(last=False)
 
 
 def find_robot(full_name: str) -> Robot | None:
