@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in AGENT_COMMANDS:
         return AGENT_COMMANDS[args.command](args)
-    runtime = Runtime(args.state)
+    runtime = Runtime(args.state, zygote=False)
     try:
         return COMMANDS[args.command](runtime, args)
     except StartFailed as e:

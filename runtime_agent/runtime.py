@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import select
@@ -24,6 +25,7 @@ from runtime_agent.process import Plan, drop_privileges, join_cgroup, reset_sign
 from runtime_agent.settings import Settings
 from runtime_agent.spec import ContainerSpec, MountSpec, RunOptions
 from runtime_agent.volumes import VolumeStore
+from runtime_agent.zygote import ZygoteClient
 
 if TYPE_CHECKING:
     from runtime_agent.images import ImageStore
@@ -64,7 +66,10 @@ class Runtime:
         subnet: str | None = None,
         cgroup_root: str | None = None,
         cgroup_mount: Path = cgroups.CGROUP_MOUNT,
+        zygote: bool = True,
     ) -> None:
+        """``zygote`` forks shims from a small helper interpreter, started once, rather than
+        from this process: the right choice for a long-lived agent, not for a one-shot CLI."""
         settings = Settings.from_env()
         self.state_dir = Path(state_dir) if state_dir else settings.state_dir
         self.containers_dir = self.state_dir / "containers"
@@ -77,6 +82,14 @@ class Runtime:
         self.cgroup_root = cgroup_root or settings.cgroup_root
         self.cgroup_mount = cgroup_mount
         self._bridge_ready = False
+        self._unified = cgroups.is_unified(cgroup_mount)
+        self._cgroups: dict[str, Cgroup] = {}
+        self._zygote = ZygoteClient() if zygote else None
+
+    def close(self) -> None:
+        """Stop the shim helper; containers and their shims keep running."""
+        if self._zygote is not None:
+            self._zygote.close()
 
     @property
     def images(self) -> ImageStore:
@@ -124,7 +137,15 @@ class Runtime:
         return sorted(found, key=lambda c: c.spec.created, reverse=True)
 
     def cgroup(self, container_id: str) -> Cgroup:
-        return cgroups.cgroup_for(container_id, self.cgroup_root, self.cgroup_mount)
+        cgroup = self._cgroups.get(container_id)
+        if cgroup is None:
+            cgroup = cgroups.cgroup_for(
+                container_id, self.cgroup_root, self.cgroup_mount, self._unified
+            )
+            if len(self._cgroups) > 1024:
+                self._cgroups.clear()
+            self._cgroups[container_id] = cgroup
+        return cgroup
 
     # Create / start -----------------------------------------------------------------
 
@@ -223,13 +244,30 @@ class Runtime:
                     raise Conflict(f"cannot start a container in state {st.status}")
                 st.stop_requested = False
             spec = container.spec
-            shim.spawn(
+            args = (
                 container,
                 self._plan(container),
                 self.cgroup(spec.id),
                 self.network if spec.network == "bridge" else None,
-                lambda: self._release(container),
+                functools.partial(
+                    release_container,
+                    self.state_dir,
+                    self.network.bridge,
+                    str(self.network.subnet),
+                    self.cgroup_root,
+                    self.cgroup_mount,
+                    spec.id,
+                ),
             )
+            try:
+                if self._zygote is not None:
+                    self._zygote.spawn(*args)
+                else:
+                    shim.spawn(*args)
+            except StartFailed:
+                # The shim records the failed start; callers then see an exited container.
+                self._wait_stopped(container)
+                raise
         finally:
             os.close(lock)
         return container
@@ -596,6 +634,28 @@ class Runtime:
                 self.start(container)
                 restarted.append(container)
         return restarted
+
+
+def release_container(
+    state_dir: Path,
+    bridge: str,
+    subnet: str,
+    cgroup_root: str,
+    cgroup_mount: Path,
+    container_id: str,
+) -> None:
+    """What a shim calls for ``--rm``: a picklable stand-in for ``Runtime._release``."""
+    runtime = Runtime(
+        state_dir,
+        bridge=bridge,
+        subnet=subnet,
+        cgroup_root=cgroup_root,
+        cgroup_mount=cgroup_mount,
+        zygote=False,
+    )
+    with contextlib.suppress(ImportError):
+        runtime.images  # noqa: B018 - loads the store so the image hold is released too
+    runtime._release(Container(runtime.containers_dir / container_id))
 
 
 def _allowed(state: State) -> frozenset[Status]:

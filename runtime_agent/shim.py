@@ -43,31 +43,65 @@ def spawn(
     on_final_exit: Callable[[], None] | None,
 ) -> int:
     """Fork a detached shim that starts the container; returns the container's host pid."""
-    report_r, report_w = os.pipe()
+    return decode_report(spawn_report(container, plan, cgroup, network, on_final_exit, detach=True))
+
+
+def read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_report(data: bytes) -> int:
+    """The pid from a report; a failure line anywhere (the child's, after the pid) wins."""
+    reports = [json.loads(line) for line in data.splitlines() if line.strip()]
+    for report in reports:
+        if "error" in report:
+            raise StartFailed(report["error"], report.get("exit_code", 128))
+    if not reports:
+        raise StartFailed("shim exited before starting the container")
+    return int(reports[0]["pid"])
+
+
+def spawn_report(
+    container: Container,
+    plan: Plan,
+    cgroup: Cgroup,
+    network: BridgeNetwork | None,
+    on_final_exit: Callable[[], None] | None,
+    detach: bool,
+    report_w: int = -1,
+) -> bytes:
+    """Fork the shim and return its start report; ``detach`` double-forks so the caller
+    (the agent) need not reap it, which the zygote, ignoring SIGCHLD, does not need."""
+    """With ``report_w`` given, the report goes there (to the agent) and b"" is returned."""
+    report_r = -1
+    if report_w < 0:
+        report_r, report_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
-            os.close(report_r)
+            if report_r >= 0:
+                os.close(report_r)
             os.setsid()
             # The second fork leaves the shim to init, so the caller (the agent) may go away.
-            if os.fork() == 0:
+            if not detach or os.fork() == 0:
                 Shim(container, plan, cgroup, network, on_final_exit).run(report_w)
             code = 0
         finally:
             os._exit(code)
     os.close(report_w)
-    os.waitpid(pid, 0)
+    if detach:
+        os.waitpid(pid, 0)
+    if report_r < 0:
+        return b""
     chunks = []
     while chunk := os.read(report_r, 65536):
         chunks.append(chunk)
     os.close(report_r)
-    report = json.loads(
-        b"".join(chunks) or b'{"error": "shim exited before starting the container"}'
-    )
-    if "error" in report:
-        raise StartFailed(report["error"], report.get("exit_code", 128))
-    return int(report["pid"])
+    return b"".join(chunks)
 
 
 class Shim:
@@ -113,7 +147,7 @@ class Shim:
         while True:
             oom_before = self.cgroup.oom_kills()
             try:
-                pid, out_r, err_r = self._launch(own_pidns)
+                pid, out_r, err_r, fail_r = self._launch(own_pidns, report_fd)
             except BaseException as e:  # noqa: BLE001 - every failure is reported, none escapes
                 message = getattr(e, "message", None) or str(e)
                 with container.update() as st:
@@ -124,7 +158,8 @@ class Shim:
                 if report_fd >= 0:
                     os.write(
                         report_fd,
-                        json.dumps({"error": message, "exit_code": exit_code_for(e)}).encode(),
+                        json.dumps({"error": message, "exit_code": exit_code_for(e)}).encode()
+                        + b"\n",
                     )
                 return
             started = time.monotonic()
@@ -135,9 +170,26 @@ class Shim:
                 st.exit_code, st.oom_killed = 0, False
                 st.generation += 1
             if report_fd >= 0:
-                os.write(report_fd, json.dumps({"pid": pid}).encode())
+                # The caller reads on until the child's exec closes its copy of this pipe.
+                os.write(report_fd, json.dumps({"pid": pid}).encode() + b"\n")
                 os.close(report_fd)
                 report_fd = -1
+            failure = read_all(fail_r)
+            os.close(fail_r)
+            if failure:
+                os.waitpid(pid, 0)
+                os.close(out_r)
+                os.close(err_r)
+                report = json.loads(failure)
+                with container.update() as st:
+                    container.transition(st, Status.EXITED)
+                    st.exit_code, st.error, st.finished_at = (
+                        report["exit_code"],
+                        report["error"],
+                        now(),
+                    )
+                    st.pid = st.shim_pid = 0
+                return
             self._pump_logs(out_r, err_r)
             _, status = os.waitpid(pid, 0)
             code = os.waitstatus_to_exitcode(status)
@@ -181,7 +233,7 @@ class Shim:
                 return False
         return True
 
-    def _launch(self, own_pidns: int) -> tuple[int, int, int]:
+    def _launch(self, own_pidns: int, report_fd: int) -> tuple[int, int, int, int]:
         plan = self.plan
         # Only the next child enters the new PID namespace.
         os.unshare(linux.CLONE_NEWPID)
@@ -207,7 +259,10 @@ class Shim:
             except BaseException as e:  # noqa: BLE001 - reported to the shim through the pipe
                 code = exit_code_for(e)
                 message = getattr(e, "message", None) or str(e)
-                os.write(fail_w, json.dumps({"error": message, "exit_code": code}).encode())
+                failure = json.dumps({"error": message, "exit_code": code}).encode()
+                os.write(fail_w, failure)
+                if report_fd >= 0:
+                    os.write(report_fd, failure + b"\n")
             finally:
                 os._exit(code)
         # Back in our own PID namespace so that helpers we spawn (ip) see host pids.
@@ -226,17 +281,7 @@ class Shim:
             finally:
                 os.close(ready_r)
                 os.close(go_w)
-        chunks = []
-        while chunk := os.read(fail_r, 65536):
-            chunks.append(chunk)
-        os.close(fail_r)
-        if chunks:
-            os.waitpid(pid, 0)
-            os.close(out_r)
-            os.close(err_r)
-            report = json.loads(b"".join(chunks))
-            raise StartFailed(report["error"], report["exit_code"])
-        return pid, out_r, err_r
+        return pid, out_r, err_r, fail_r
 
     def _pump_logs(self, out_r: int, err_r: int) -> None:
         """Copy stdout/stderr into the log as JSON lines until both pipes close."""

@@ -18,8 +18,10 @@ def is_unified(mount: Path = CGROUP_MOUNT) -> bool:
     return os.path.exists(mount / "cgroup.controllers")
 
 
-def cgroup_for(container_id: str, root: str = "berth", mount: Path = CGROUP_MOUNT) -> Cgroup:
+def cgroup_for(
+    container_id: str, root: str = "berth", mount: Path = CGROUP_MOUNT, unified: bool | None = None
+) -> Cgroup:
     """The cgroup of one container on this host's hierarchy: ``<mount>/[<ctrl>/]<root>/<id>``."""
-    if is_unified(mount):
+    if unified if unified is not None else is_unified(mount):
         return CgroupV2(mount, root, container_id)
     return CgroupV1(mount, root, container_id)

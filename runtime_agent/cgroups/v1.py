@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -17,30 +18,28 @@ DEVICE_RULES = (
 )  # fmt: skip
 
 
+@functools.cache
+def hierarchies(mount: Path) -> tuple[tuple[str, Path], ...]:
+    """(controller, real hierarchy root) for the controllers present; cached, they do not move."""
+    found = []
+    for ctrl in CONTROLLERS:
+        base = mount / ctrl
+        if base.is_dir():
+            # cpu and cpuacct are often co-mounted behind two symlinks to one hierarchy.
+            found.append((ctrl, Path(os.path.realpath(base))))
+    return tuple(found)
+
+
 class CgroupV1(Cgroup):
     def __init__(self, mount: Path, root: str, container_id: str) -> None:
         self.mount = mount
         self.root = root
         self.id = container_id
-        self._dirs: dict[str, Path] = {}
-        seen: set[str] = set()
-        for ctrl in CONTROLLERS:
-            base = mount / ctrl
-            if not base.is_dir():
-                continue
-            # cpu and cpuacct are often co-mounted behind two symlinks to one hierarchy.
-            real = os.path.realpath(base)
-            if real in seen:
-                self._dirs[ctrl] = Path(real) / root / container_id
-                continue
-            seen.add(real)
-            self._dirs[ctrl] = base / root / container_id
+        self._dirs = {ctrl: real / root / container_id for ctrl, real in hierarchies(mount)}
+        self._paths = list(dict.fromkeys(self._dirs.values()))
 
     def paths(self) -> list[Path]:
-        unique: dict[str, Path] = {}
-        for path in self._dirs.values():
-            unique.setdefault(os.path.realpath(path.parent) + "/" + path.name, path)
-        return list(unique.values())
+        return self._paths
 
     def create(self, resources: Resources) -> None:
         for path in self.paths():

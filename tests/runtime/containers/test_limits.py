@@ -54,7 +54,7 @@ def test_cpu_quota_holds_near_half_a_cpu(runtime: Runtime, container: Make) -> N
     elapsed = time.monotonic() - t0
     used, reference = (
         (runtime.stats(c)["cpu_usage_ns"] - b) / 1e9 / elapsed
-        for c, b in zip((limited, free), before)
+        for c, b in zip((limited, free), before, strict=True)
     )
     for c in (limited, free):
         runtime.kill(c)

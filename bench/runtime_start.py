@@ -1,0 +1,189 @@
+"""Benchmark: create + start + wait + remove of /bin/true, Berth's Runtime vs runc vs crun."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from runtime_agent import linux  # noqa: E402
+from runtime_agent.images import ImageStore  # noqa: E402
+from runtime_agent.runtime import Runtime  # noqa: E402
+from runtime_agent.spec import RunOptions  # noqa: E402
+from tests.support.images import build_busybox_layout  # noqa: E402
+
+
+def oci_bundle(tool: str, rootfs: Path, dest: Path) -> Path:
+    """A bundle from the tool's own default spec, running /bin/true on a copy of the same rootfs."""
+    dest.mkdir()
+    subprocess.run([tool, "spec"], cwd=dest, check=True)
+    config = json.loads((dest / "config.json").read_text())
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["/bin/true"]
+    config["root"] = {"path": str(rootfs), "readonly": True}
+    (dest / "config.json").write_text(json.dumps(config))
+    return dest
+
+
+class CrunInPrivateNamespace:
+    """crun refuses this hybrid cgroup layout unless cgroup2 at /sys/fs/cgroup/unified is out of
+    sight; a helper process with its own mount namespace runs it and times each run."""
+
+    def __init__(self, argv: Callable[[int], list[str]]) -> None:
+        self.cmd_r, self.cmd_w = os.pipe()
+        self.res_r, self.res_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 1
+            try:
+                os.close(self.cmd_w)
+                os.close(self.res_r)
+                os.unshare(linux.CLONE_NEWNS)
+                linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+                linux.umount2("/sys/fs/cgroup/unified", linux.MNT_DETACH)
+                with os.fdopen(self.cmd_r) as commands:
+                    for line in commands:
+                        start = time.perf_counter()
+                        subprocess.run(argv(int(line)), check=True)
+                        os.write(self.res_w, f"{time.perf_counter() - start}\n".encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(self.cmd_r)
+        os.close(self.res_w)
+        self.results = os.fdopen(self.res_r)
+
+    def run(self, index: int) -> float:
+        os.write(self.cmd_w, f"{index}\n".encode())
+        return float(self.results.readline())
+
+    def close(self) -> None:
+        os.close(self.cmd_w)
+        os.waitpid(self.pid, 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--cli-runs", type=int, default=10)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="berth-bench-start-"))
+    try:
+        state = work / "berth-state"
+        store = ImageStore(state)
+        image = store.import_layout(
+            build_busybox_layout(work / "layout"), tag="latest", name="busybox"
+        )
+        runtime = Runtime(state, images=store)
+        rootfs = work / "rootfs"
+        shutil.copytree(image.layer_dirs[0], rootfs, symlinks=True)
+        for mountpoint in ("proc", "dev", "sys"):
+            (rootfs / mountpoint).mkdir(exist_ok=True)
+        runc_bundle = oci_bundle("runc", rootfs, work / "runc-bundle")
+        crun_bundle = oci_bundle("crun", rootfs, work / "crun-bundle")
+        crun = CrunInPrivateNamespace(
+            lambda i: [
+                "crun",
+                "--root",
+                str(work / "crun-state"),
+                "run",
+                "-b",
+                str(crun_bundle),
+                f"bench-crun-{i}",
+            ]
+        )
+        options = RunOptions(command=["/bin/true"], network="none")
+
+        def berth() -> float:
+            start = time.perf_counter()
+            container = runtime.create(image, options)
+            runtime.start(container)
+            code = runtime.wait(container)
+            runtime.remove(container)
+            assert code == 0
+            return time.perf_counter() - start
+
+        def runc(i: int) -> float:
+            start = time.perf_counter()
+            subprocess.run(
+                [
+                    "runc",
+                    "--root",
+                    str(work / "runc-state"),
+                    "run",
+                    "-b",
+                    str(runc_bundle),
+                    f"bench-runc-{i}",
+                ],
+                check=True,
+            )
+            return time.perf_counter() - start
+
+        env = {**os.environ, "BERTH_AGENT_STATE": str(state)}
+
+        def cli() -> float:
+            start = time.perf_counter()
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "runtime_agent",
+                    "run",
+                    "--rm",
+                    "--network",
+                    "none",
+                    "busybox",
+                    "/bin/true",
+                ],
+                check=True,
+                env=env,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+            return time.perf_counter() - start
+
+        # One warm-up each: the page cache, libseccomp's filter, Python's imports.
+        berth(), runc(-1), crun.run(-1), cli()
+        times: dict[str, list[float]] = {"berth": [], "runc": [], "crun": [], "berth-cli": []}
+        for i in range(args.runs):
+            times["berth"].append(berth())
+            times["runc"].append(runc(i))
+            times["crun"].append(crun.run(i))
+            if i < args.cli_runs:
+                times["berth-cli"].append(cli())
+        crun.close()
+        medians = {name: statistics.median(values) * 1000 for name, values in times.items()}
+        print(
+            f"container start (/bin/true: create + start + wait + remove), {args.runs} runs alternating"
+        )
+        for name, median in medians.items():
+            print(
+                f"  {name:<10} median {median:7.2f} ms   min {min(times[name]) * 1000:7.2f} ms   "
+                f"max {max(times[name]) * 1000:7.2f} ms   ({len(times[name])} runs)"
+            )
+        print(f"  berth / crun = {medians['berth'] / medians['crun']:.2f}")
+        print(f"  berth / runc = {medians['berth'] / medians['runc']:.2f}")
+        print(
+            f"  berth-cli / runc = {medians['berth-cli'] / medians['runc']:.2f} (interpreter start included)"
+        )
+        results = Path(__file__).resolve().parent / "results"
+        results.mkdir(exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        (results / f"runtime-start-{stamp}.json").write_text(
+            json.dumps({"medians_ms": medians, "runs": times})
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
