@@ -30,7 +30,8 @@ def as_user():
 
 
 @pytest.fixture
-def team(make_user, make_project):
+def team(make_user, make_project, settings):
+    settings.EXTERNAL_URL = "https://berth.example.com"  # pull commands name this host
     owner = make_user("owner")
     project = make_project("team", members={owner: "project_admin"})
     return project, owner
@@ -53,7 +54,7 @@ def test_two_platform_index_shows_both_platforms_in_list_and_detail(registry, im
     assert row["digest"] == digest and row["is_index"] is True
     assert sorted(f"{p['os']}/{p['architecture']}" for p in row["platforms"]) == sorted(TWO_PLATFORMS)
     assert [t["name"] for t in row["tags"]] == ["1.0"] and row["tag_count"] == 1
-    assert row["pull_command"] == f"docker pull 127.0.0.1:8000/team/multi@{digest}"
+    assert row["pull_command"] == f"docker pull berth.example.com/team/multi@{digest}"
     assert detail.status_code == 200
     children = detail.json()["children"]
     assert sorted(c["platform"]["architecture"] for c in children) == ["amd64", "arm64"]
@@ -86,7 +87,7 @@ def test_artifact_detail_shows_layers_with_history_and_the_runtime_config(regist
                                 + detail["platforms"][0]["architecture"]}
     assert (single["config"]["exposed_ports"], single["config"]["user"]) == (["8080/tcp"], "nobody")
     assert detail["manifest"]["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
-    assert detail["tags"][0]["pull_command"] == "docker pull 127.0.0.1:8000/team/layers:v1"
+    assert detail["tags"][0]["pull_command"] == "docker pull berth.example.com/team/layers:v1"
 
 
 def test_repository_list_has_counters_search_and_sorting(registry, image_layouts, team, as_user):
@@ -104,6 +105,7 @@ def test_repository_list_has_counters_search_and_sorting(registry, image_layouts
     assert [r["name"] for r in by_name["results"]] == ["team/alpha", "team/beta"]
     alpha = by_name["results"][0]
     assert (alpha["short_name"], alpha["artifact_count"], alpha["tag_count"]) == ("alpha", 1, 2)
+    assert alpha["pull_command"] == "docker pull berth.example.com/team/alpha"
     assert alpha["size"] == Artifact.objects.get(repository__name="team/alpha").size
     assert [r["name"] for r in by_size["results"]] == ["team/beta", "team/alpha"]
     assert [r["name"] for r in searched["results"]] == ["team/alpha"]
@@ -215,3 +217,44 @@ def test_repository_tag_list_sorts_by_name_and_push_time(team, as_user):
     assert [t["name"] for t in keyset["results"]] == ["v3", "v4", "v5"]
     assert refused.status_code == 400
     assert refused.json()["errors"][0]["message"] == "last: last= pages by name: use it without sort, or with sort=name"
+
+
+def test_repository_list_queries_do_not_grow_with_rows(make_user, make_project, as_user):
+    owner = make_user()
+    few_project = make_project("few", members={owner: "guest"})
+    many_project = make_project("many", members={owner: "guest"})
+    Repository.objects.bulk_create(Repository(project=few_project, name=f"few/r{i}") for i in range(2))
+    Repository.objects.bulk_create(Repository(project=many_project, name=f"many/r{i}") for i in range(40))
+    client = as_user(owner)
+    client.get("/api/v1/projects/few/repositories")
+    client.get("/api/v1/projects/many/repositories")
+
+    with CaptureQueriesContext(connection) as few:
+        assert client.get("/api/v1/projects/few/repositories").json()["count"] == 2
+    with CaptureQueriesContext(connection) as many:
+        assert len(client.get("/api/v1/projects/many/repositories?page_size=40").json()["results"]) == 40
+
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_history_entries_that_made_no_layer_are_skipped_when_matching_layers(registry, team, as_user):
+    from portal.artifacts.services import record_manifest_push
+    from tests.fixtures.artifacts import IMAGE_CONFIG as CONFIG
+
+    project, owner = team
+    body, digest = registry.image("team/built", "v1", config=CONFIG, layers=[b"base layer", b"install layer"])
+    record_manifest_push(UserPrincipal(owner), "team/built", "v1", digest, "application/vnd.oci.image.manifest.v1+json",
+                         body, client=registry.client)
+
+    detail = as_user(owner).get(api("built/artifacts/v1")).json()
+
+    assert [(layer["size"], layer["created_by"], layer["comment"]) for layer in detail["layers"]] == [
+        (10, "ADD rootfs.tar /", ""), (13, "RUN make install", "buildkit")]
+    assert [layer["diff_id"] for layer in detail["layers"]] == CONFIG["rootfs"]["diff_ids"]
+    assert len(detail["history"]) == 4
+    config = detail["config"]
+    assert (config["entrypoint"], config["cmd"], config["user"]) == (["/bin/app"], ["--serve"], "1000:1000")
+    assert (config["exposed_ports"], config["working_dir"]) == (["53/udp", "8080/tcp"], "/srv")
+    assert (config["env"], config["author"]) == (["PATH=/bin", "MODE=test"], "berth tests")
+    assert detail["platforms"] == [{"os": "linux", "architecture": "arm64", "variant": "v8"}]
+    assert detail["created"] == "2025-03-04T05:06:07.123456Z"

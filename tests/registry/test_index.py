@@ -12,34 +12,10 @@ from portal.artifacts.models import Artifact, ArtifactReference, Repository, Tag
 from portal.audit.models import AuditEntry
 from portal.rbac.principals import UserPrincipal
 from portal.utilities.errors import InvalidInput, NotFound
+from tests.fixtures.artifacts import IMAGE_CONFIG as CONFIG
 from tests.fixtures.artifacts import OCI_INDEX, OCI_MANIFEST, sha256
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
-
-CONFIG = {
-    "created": "2025-03-04T05:06:07.123456789Z",
-    "architecture": "arm64",
-    "variant": "v8",
-    "os": "linux",
-    "author": "berth tests",
-    "config": {
-        "Env": ["PATH=/bin", "MODE=test"],
-        "Entrypoint": ["/bin/app"],
-        "Cmd": ["--serve"],
-        "WorkingDir": "/srv",
-        "User": "1000:1000",
-        "ExposedPorts": {"8080/tcp": {}, "53/udp": {}},
-        "Labels": {"org.opencontainers.image.title": "app"},
-    },
-    "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "1" * 64, "sha256:" + "2" * 64]},
-    "history": [
-        {"created_by": "ADD rootfs.tar /"},
-        {"created_by": "ENV MODE=test", "empty_layer": True},
-        {"created_by": "RUN make install", "comment": "buildkit"},
-        {"created_by": 'CMD ["--serve"]', "empty_layer": True},
-    ],
-}
-
 
 @pytest.fixture
 def pusher(make_user, make_project):

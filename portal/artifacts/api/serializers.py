@@ -39,12 +39,16 @@ def _time(value: datetime | None) -> str | None:
 class RepositorySerializer(serializers.ModelSerializer):
     project = serializers.CharField(source="project.name", read_only=True)
     short_name = serializers.CharField(read_only=True)
+    pull_command = serializers.SerializerMethodField()
 
     class Meta:
         model = Repository
         fields = ["id", "name", "short_name", "project", "artifact_count", "tag_count", "size", "pushed_at",
-                  "pull_count", "last_pulled_at", "created_at", "updated_at"]
+                  "pull_count", "last_pulled_at", "created_at", "updated_at", "pull_command"]
         read_only_fields = fields
+
+    def get_pull_command(self, repository: Repository) -> str:
+        return f"docker pull {registry_host()}/{repository.name}"
 
 
 class TagSerializer(serializers.ModelSerializer):
