@@ -153,3 +153,10 @@ def test_command_and_task_reconcile_through_the_configured_registry(registry, im
     Tag.objects.filter(repository__name=fix("command")).delete()
     assert reconcile_index()["tags_created"] >= 1
     assert Tag.objects.filter(repository__name=fix("command"), name="v1").exists()
+
+
+def test_reconcile_is_scheduled_in_celery_beat(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["reconcile-artifact-index"]
+
+    assert entry["task"] == reconcile_index.name == "portal.artifacts.tasks.reconcile_index"
+    assert entry["schedule"] == float(settings.RECONCILE_INTERVAL_SECONDS) == 3600.0
