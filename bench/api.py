@@ -246,9 +246,19 @@ def main() -> None:
     parser.add_argument(
         "--reseed", action="store_true", help="seed again even if the database is filled"
     )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="scheduling priority change for the benchmark and everything it starts (negative needs "
+        "root): on a machine busy with other work, approximates the figures of an idle one",
+    )
     args = parser.parse_args()
 
     BENCH_VAR.mkdir(parents=True, exist_ok=True)
+    if args.nice:
+        # Inherited by PostgreSQL (when started here), gunicorn and its workers.
+        os.nice(args.nice)
     given = os.environ.get("BERTH_DATABASE_URL", "")
     own_cluster = not given.startswith("postgres")
     pg_dir = BENCH_VAR / "postgres"
@@ -306,7 +316,7 @@ def main() -> None:
         load = os.getloadavg()
         print(
             f"\n{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
-            "(other work on the machine inflates these figures)"
+            f"(other work on the machine inflates these figures), priority change {args.nice}"
         )
         print(f"{'scenario':44} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  rows")
         for row in results:
@@ -319,7 +329,13 @@ def main() -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(
             json.dumps(
-                {"workers": args.workers, "load_average": load, "results": results}, indent=2
+                {
+                    "workers": args.workers,
+                    "load_average": load,
+                    "nice": args.nice,
+                    "results": results,
+                },
+                indent=2,
             )
             + "\n"
         )
