@@ -654,6 +654,7 @@ async def token(app: RegistryApp, context: Context, send: Send) -> None:
         username, password = (form.get("username") or [""])[0], (form.get("password") or [""])[0]
         scopes = parse_scopes(form.get("scope", []))
         credentials: tuple[str, str] | None = (username, password)
+        service = (form.get("service") or [None])[0]
     else:
         scopes = parse_scopes(request.query.get("scope", []))
         header = request.headers.get("authorization", "")
@@ -664,7 +665,7 @@ async def token(app: RegistryApp, context: Context, send: Send) -> None:
             credentials = parse_basic(header)
             if credentials is None:
                 raise errors.unauthorized("malformed Basic credentials", 'Basic realm="berth"')
-    service = request.param("service")
+        service = request.param("service")
     if service and service != SERVICE:
         raise RegistryError(400, "UNSUPPORTED", f"unknown service {service!r}; this is {SERVICE!r}")
     issued = await app.run_sync(_issue_token, app.keys, credentials, scopes, request.client_ip)
