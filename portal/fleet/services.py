@@ -185,7 +185,8 @@ def accept_heartbeat(header: str | None, path: str, body: bytes) -> Host:
     if not accepted:
         raise Unauthenticated("signature replayed: not newer than the last heartbeat", code="invalid_signature")
     host.refresh_from_db()
-    apply_observed(host, observed)
+    reported_at = report.get("reported_at")
+    apply_observed(host, observed, reported_at=float(reported_at) if isinstance(reported_at, int | float) else None)
     return host
 
 
@@ -589,11 +590,12 @@ def observed_fields(container: Container, actual: dict[str, Any]) -> dict[str, A
     return fields
 
 
-def apply_observed(host: Host, observed: list[dict[str, Any]]) -> list[str]:
+def apply_observed(host: Host, observed: list[dict[str, Any]], reported_at: float | None = None) -> list[str]:
     """Repairs the host's records from its full list of containers; returns the agent ids of orphans.
 
-    A record whose container the host no longer has is marked failed, unless a worker holds it
-    (it may be creating or removing that container right now) or it was never created.
+    A record a worker holds is left alone: the worker is changing that container right now. So is
+    one changed after the report was taken (a report in flight while a worker acted is stale). A
+    record whose container the host no longer has is marked failed, unless it was never created.
     """
     by_record: dict[str, dict[str, Any]] = {}
     orphans = []
@@ -608,15 +610,18 @@ def apply_observed(host: Host, observed: list[dict[str, Any]]) -> list[str]:
             orphans.append(actual["id"])
     for record_id, container in records.items():
         leased = container.lease_until is not None and container.lease_until > now
+        stale = reported_at is not None and container.updated_at.timestamp() > reported_at
+        if leased or stale:
+            continue
         actual = by_record.get(record_id)
         if actual is not None:
-            if leased and container.status in (ContainerStatus.PULLING, ContainerStatus.CREATING):
-                continue
+            if actual["status"] == "created":
+                continue  # only ever seen between a worker's create and start
             fields = observed_fields(container, actual)
             changed = {k: v for k, v in fields.items() if getattr(container, k) != v}
             if changed:
                 _set(container, **changed)
-        elif container.agent_id and not leased and container.error_code != "removed_on_host":
+        elif container.agent_id and container.error_code != "removed_on_host":
             _set(container, status=ContainerStatus.FAILED, error_code="removed_on_host",
                  error=f"the container is gone from host {host.name} (removed by hand?)")
     return orphans
@@ -763,8 +768,9 @@ def _create(client: AgentClient, container: Container) -> str:
 def reconcile_host(host: Host) -> dict[str, int]:
     """Compares a host's containers with the records: repairs records, removes orphans, re-drives work."""
     with AgentClient(host) as client:
+        asked_at = time.time()
         observed = client.containers()
-        orphans = apply_observed(host, observed)
+        orphans = apply_observed(host, observed, reported_at=asked_at)
         for agent_id in orphans:
             try:
                 client.remove(agent_id)

@@ -117,7 +117,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = AgentServer(parse_listen(args.listen), agent)
 
     def report() -> dict[str, Any]:
+        # When the report was taken: the portal ignores it for records changed since.
         return {
+            "reported_at": time.time(),
             "facts": agent.facts(),
             "containers": [container_summary(c) for c in runtime.list(all=True)],
         }

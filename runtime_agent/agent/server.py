@@ -576,7 +576,24 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self._status = code
+
     def _serve(self) -> None:
+        started = time.monotonic()
+        self._status: int | str = "-"
+        try:
+            self._answer()
+        finally:
+            log.info(
+                "%s %s %s %.3f s",
+                self.command,
+                self.path.split("?")[0],
+                self._status,
+                time.monotonic() - started,
+            )
+
+    def _answer(self) -> None:
         split = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         headers = {k.lower(): v for k, v in self.headers.items()}

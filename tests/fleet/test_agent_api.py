@@ -148,7 +148,7 @@ def test_followed_logs_stream_until_the_container_exits(
 ) -> None:
     agent_client.request(
         "POST", "/v1/containers",
-        {"image": image_id, "name": "ticker", "command": ["sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done"]},
+        {"image": image_id, "name": "ticker", "command": ["sh", "-c", "sleep 1; for i in 1 2 3; do echo $i; sleep 0.3; done"]},
     )  # fmt: skip
     try:
         started = time.monotonic()
@@ -160,7 +160,7 @@ def test_followed_logs_stream_until_the_container_exits(
             ]
         assert [data for data, _ in lines] == ["1\n", "2\n", "3\n"]
         # Streamed as they came, not all at the end.
-        assert lines[-1][1] - lines[0][1] > 0.3
+        assert lines[-1][1] - lines[0][1] > 0.4
     finally:
         agent_client.request("DELETE", "/v1/containers/ticker?force=true")
 
