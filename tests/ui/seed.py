@@ -1,15 +1,21 @@
-"""Puts images into Berth's artifact index through its services, as a push would (no registry needed)."""
+"""Puts images into Berth's artifact index through its services, as a push would (no registry needed),
+and fleet rows as hosts' reports would leave them."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.artifacts import services
 from portal.artifacts.models import Artifact
+from portal.fleet.models import Container, Host
+from portal.projects.models import Project
 from portal.rbac.principals import UserPrincipal
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -81,3 +87,22 @@ def seed_image(user: User, repository: str, tags: list[str], *, salt: str = "") 
                                                  client=store)  # type: ignore[arg-type]
     assert artifact is not None
     return artifact
+
+
+def seed_fleet(project: Project) -> None:
+    """Two hosts as their heartbeats would leave them, and containers of `project` in a few states."""
+    now = timezone.now()
+    facts = {"cpus": 4, "memory_bytes": 8 * 2**30, "memory_available_bytes": 5 * 2**30, "disk_bytes": 100 * 2**30,
+             "disk_free_bytes": 60 * 2**30, "containers_running": 1, "load_1m": 0.42}
+    online = Host.objects.create(name="node-1", address="http://127.0.0.1:1", public_key="a" * 43, facts=facts,
+                                 labels={"zone": "a"}, last_heartbeat_at=now)
+    Host.objects.create(name="node-2", address="http://127.0.0.1:2", public_key="b" * 43,
+                        facts={**facts, "containers_running": 0}, last_heartbeat_at=now - timedelta(hours=1))
+    repository = f"{project.name}/frontend"
+    common = {"project": project, "host": online, "host_name": online.name, "repository": repository,
+              "reference": "latest", "digest": "sha256:" + "c" * 64, "created_by": "root"}
+    Container.objects.create(name="frontend-1", status="running", started_at=now,
+                             spec={"ports": [{"host_ip": "", "host_port": 8080, "container_port": 80}]}, **common)
+    Container.objects.create(name="frontend-2", status="pulling",
+                             progress={"bytes_done": 3 * 2**20, "bytes_total": 8 * 2**20, "layers": 2}, **common)
+    Container.objects.create(name="frontend-old", status="exited", exit_code=137, oom_killed=True, **common)

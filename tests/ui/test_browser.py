@@ -14,7 +14,7 @@ from portal.projects.models import Member, Project
 from portal.robots.models import Robot
 from tests.fixtures.portal import PASSWORD
 from tests.ui.conftest import PHONE, sign_in
-from tests.ui.seed import seed_image
+from tests.ui.seed import seed_fleet, seed_image
 
 pytestmark = pytest.mark.browser
 
@@ -161,6 +161,7 @@ def test_main_pages_on_a_laptop_and_a_phone(open_page: Callable[..., Any], make_
         make_project(name, members={admin: "project_admin"})
     seed_image(admin, "alpha/frontend", ["1.0", "1.1", "latest"], salt="a")
     seed_image(admin, "beta/worker", ["2024"], salt="b")
+    seed_fleet(Project.objects.get(name="alpha"))
     page = open_page()
     sign_in(page, "root", PASSWORD)
     expect(page.get_by_role("img", name="Storage per project")).to_be_visible()
@@ -176,6 +177,8 @@ def test_main_pages_on_a_laptop_and_a_phone(open_page: Callable[..., Any], make_
         ("/projects", "Projects", "projects"),
         ("/projects/alpha/repositories", "alpha", "project-repositories"),
         ("/projects/alpha/logs", "alpha", "project-audit-log"),
+        ("/projects/alpha/containers", "alpha", "project-containers"),
+        ("/admin/hosts", "Hosts", "admin-hosts"),
         ("/projects/alpha/settings", "alpha", "project-settings"),
         ("/account/tokens", "Personal tokens", "tokens"),
         ("/admin/users", "Users", "admin-users"),

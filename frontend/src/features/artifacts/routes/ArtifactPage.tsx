@@ -2,7 +2,11 @@
 // children, referrers (signatures, SBOMs), and the raw manifest.
 import { useState } from "react";
 import { Link, useParams } from "react-router";
-import { Badge, CopyField, EmptyState, ErrorState, Loading, PageHeader, Pagination } from "@/components/ui";
+import { Badge, Button, CopyField, EmptyState, ErrorState, Loading, PageHeader, Pagination } from "@/components/ui";
+import { useProjectAccess } from "@/features/auth/usePermissions";
+import { useArtifactContainers } from "@/features/fleet/api/containers";
+import { ContainerStatus } from "@/features/fleet/components/ContainerStatus";
+import { RunContainerDialog } from "@/features/fleet/components/RunContainerDialog";
 import { artifactUrl, repositoryUrl } from "@/features/repositories/paths";
 import { formatBytes, formatDateTime, formatRelative, shortDigest } from "@/lib/format";
 import { useArtifact } from "../api/getArtifact";
@@ -70,6 +74,9 @@ export default function ArtifactPage() {
   const [tagPage, setTagPage] = useState(1);
   const tags = useArtifactTags(project, repository, reference, { page: tagPage, page_size: 50, sort: "name" });
   const [showManifest, setShowManifest] = useState(false);
+  const [running, setRunning] = useState(false);
+  const access = useProjectAccess(project);
+  const containers = useArtifactContainers(project, repository, reference, access.can("container:list"));
 
   if (artifact.isPending) return <Loading label="Loading the artifact…" />;
   if (artifact.isError) return <ErrorState error={artifact.error} onRetry={() => artifact.refetch()} title="This artifact could not be opened" />;
@@ -290,6 +297,34 @@ export default function ArtifactPage() {
                 </table>
               </div>
             )}
+          </Section>
+        ) : null}
+
+        {access.can("container:list") ? (
+          <Section title="Where it runs">
+            {containers.isPending ? (
+              <Loading />
+            ) : containers.isError ? (
+              <ErrorState error={containers.error} onRetry={() => containers.refetch()} />
+            ) : containers.data.count === 0 ? (
+              <p className="muted">No container runs this artifact.</p>
+            ) : (
+              <ul className="plain-list stack" style={{ gap: ".4rem" }}>
+                {containers.data.results.map((container) => (
+                  <li key={container.id} className="row">
+                    <strong>{container.name}</strong>
+                    <span className="muted">on {container.host || "no host yet"}</span>
+                    <ContainerStatus container={container} />
+                  </li>
+                ))}
+              </ul>
+            )}
+            {access.can("container:create") ? (
+              <div style={{ marginTop: ".75rem" }}>
+                <Button onClick={() => setRunning(true)}>Run on a host</Button>
+              </div>
+            ) : null}
+            {running ? <RunContainerDialog project={project} open repository={repository} reference={data.tags[0]?.name ?? data.digest} onClose={() => setRunning(false)} /> : null}
           </Section>
         ) : null}
 

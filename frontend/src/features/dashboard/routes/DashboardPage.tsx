@@ -4,6 +4,7 @@ import { BarChart } from "@/components/charts/BarChart";
 import { LineChart } from "@/components/charts/LineChart";
 import { ErrorState, Loading, PageHeader } from "@/components/ui";
 import { useSystemCapabilities } from "@/features/auth/usePermissions";
+import { useHosts } from "@/features/fleet/api/hosts";
 import { useProjects } from "@/features/projects/api/listProjects";
 import { formatBytes } from "@/lib/format";
 import { useActivity } from "../api/activity";
@@ -23,6 +24,7 @@ export default function DashboardPage() {
   const projects = useProjects({ page_size: 1 });
   const repositories = useLargestRepositories();
   const activity = useActivity(14, capabilities.can_read_audit_log);
+  const hosts = useHosts({ page_size: 100, sort: "name" }, { enabled: capabilities.is_admin });
   const totalSize = repositories.data?.results.reduce((sum, repository) => sum + repository.size, 0) ?? 0;
 
   return (
@@ -79,6 +81,25 @@ export default function DashboardPage() {
               </>
             )}
           </section>
+          {capabilities.is_admin ? (
+            <section className="card" aria-labelledby="hosts-title">
+              <h2 id="hosts-title">Containers per host</h2>
+              {hosts.isPending ? (
+                <Loading />
+              ) : hosts.isError ? (
+                <ErrorState error={hosts.error} onRetry={() => hosts.refetch()} />
+              ) : hosts.data.results.length === 0 ? (
+                <p className="muted">
+                  No hosts have joined yet. <Link to="/admin/hosts">Enrol one</Link> to run containers.
+                </p>
+              ) : (
+                <BarChart
+                  title="Containers per host"
+                  bars={hosts.data.results.map((host) => ({ label: host.name, value: Number((host.usage as { containers_running?: number }).containers_running ?? 0) }))}
+                />
+              )}
+            </section>
+          ) : null}
         </div>
       </div>
     </>

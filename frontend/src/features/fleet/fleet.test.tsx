@@ -1,0 +1,49 @@
+import { render, screen } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it } from "vitest";
+import type { Container } from "@/api/types";
+import { renderAt, stubFetch } from "@/test/utils";
+import { pollInterval } from "./api/containers";
+import { parseLogChunk } from "./api/followLogs";
+import { ContainerStatus } from "./components/ContainerStatus";
+import { RunContainerDialog } from "./components/RunContainerDialog";
+
+const container = (fields: Partial<Container>) => ({ id: "1", name: "web-1", status: "running", progress: {}, error: "", ...fields }) as Container;
+
+describe("fleet views", () => {
+  it("splits streamed log output into lines, keeping a partial line for later", () => {
+    const { lines, rest } = parseLogChunk('{"log":"one\\n","stream":"stdout"}\n{"log":"two"}\n{"log":"thr');
+    expect(lines.map((line) => line.log)).toEqual(["one\n", "two"]);
+    expect(rest).toBe('{"log":"thr');
+  });
+
+  it("polls quickly only while a container is on its way", () => {
+    expect(pollInterval([container({ status: "pulling" })])).toBe(1500);
+    expect(pollInterval([container({ status: "running" }), container({ status: "exited" })])).toBe(8000);
+  });
+
+  it("shows pull progress as a bar", () => {
+    render(<ContainerStatus container={container({ status: "pulling", progress: { bytes_done: 512, bytes_total: 2048 } })} />);
+    const bar = screen.getByRole("progressbar", { name: "Pulling web-1" });
+    expect(bar).toHaveAttribute("value", "512");
+    expect(screen.getByText("512 B / 2.0 KiB")).toBeInTheDocument();
+  });
+
+  it("runs an artifact with environment, ports, limits and restart policy", async () => {
+    const calls = stubFetch({ "POST /projects/web/containers": { status: 202, body: container({ status: "pending" }) } });
+    renderAt(<RunContainerDialog project="web" open onClose={() => {}} repository="team/app" reference="1.0" />);
+    await userEvent.type(screen.getByLabelText("Environment"), "MODE=prod{enter}DEBUG=0");
+    await userEvent.type(screen.getByLabelText("Ports"), "8080:80");
+    await userEvent.type(screen.getByLabelText("Memory limit"), "256m");
+    await userEvent.selectOptions(screen.getByLabelText("Restart policy"), "unless-stopped");
+    await userEvent.click(screen.getByRole("button", { name: "Run" }));
+    expect(calls[0].body).toEqual({
+      repository: "team/app",
+      reference: "1.0",
+      restart: "unless-stopped",
+      env: ["MODE=prod", "DEBUG=0"],
+      ports: ["8080:80"],
+      memory: "256m",
+    });
+  });
+});
