@@ -125,3 +125,28 @@ def test_a_robot_without_repository_listing_does_not_find_the_projects_repositor
     )
     assert projects == ["web-private", "web-public"]
     assert repositories == ["db-public/webdb", "web-public/site"]
+
+
+def test_searching_costs_the_same_number_of_queries_for_more_matches(
+    make_user, make_project, client_for
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    member = make_user()
+    client = client_for(member)
+
+    def queries_for_search() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/api/v1/search", {"q": "app", "limit": 100}).status_code == 200
+        return len(captured)
+
+    def add_projects(count: int) -> None:
+        for _ in range(count):
+            project = make_project(members={member: "guest"})
+            Repository.objects.create(project=project, name=f"{project.name}/app")
+
+    add_projects(2)
+    few = queries_for_search()
+    add_projects(20)
+    assert queries_for_search() == few

@@ -214,3 +214,11 @@ def test_a_view_may_declare_itself_exempt_from_read_only_mode(rf):
     assert middleware.process_view(request, Heartbeat.as_view(), (), {}) is None
     refused = middleware.process_view(request, Ordinary.as_view(), (), {})
     assert refused is not None and refused.status_code == 503
+
+
+def test_systeminfo_never_reveals_internal_addresses(admin_user, client_for, settings):
+    settings.REGISTRY_URL = "http://10.9.8.7:5001"
+    settings.EXTERNAL_URL = "https://berth.example.com"
+    body = client_for(admin_user).get("/api/v1/systeminfo").content
+    assert b"10.9.8.7" not in body
+    assert b"berth.example.com" in body
