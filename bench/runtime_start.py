@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -72,12 +73,37 @@ class CrunInPrivateNamespace:
         os.waitpid(self.pid, 0)
 
 
+class CpuMeter:
+    """CPU time of this process and every child (runtimes, shims, helpers) in a cpuacct cgroup of
+    its own: the runtimes' own work, which a busy host's scheduling delays do not inflate."""
+
+    def __init__(self) -> None:
+        self.path = Path(f"/sys/fs/cgroup/cpuacct/berth-bench-{os.getpid()}")
+        self.available = self.path.parent.joinpath("cpuacct.usage").exists()
+        if self.available:
+            self.path.mkdir()
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def read(self) -> int:
+        return int((self.path / "cpuacct.usage").read_text()) if self.available else 0
+
+    def close(self) -> None:
+        if self.available:
+            (self.path.parent / "cgroup.procs").write_text(str(os.getpid()))
+            for pid in (self.path / "cgroup.procs").read_text().split():
+                with contextlib.suppress(OSError):
+                    (self.path.parent / "cgroup.procs").write_text(pid)
+            with contextlib.suppress(OSError):
+                self.path.rmdir()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--cli-runs", type=int, default=10)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="berth-bench-start-"))
+    meter = CpuMeter()
     try:
         state = work / "berth-state"
         store = ImageStore(state)
@@ -154,12 +180,19 @@ def main() -> None:
         # One warm-up each: the page cache, libseccomp's filter, Python's imports.
         berth(), runc(-1), crun.run(-1), cli()
         times: dict[str, list[float]] = {"berth": [], "runc": [], "crun": [], "berth-cli": []}
+        cpu: dict[str, int] = dict.fromkeys(times, 0)
+
+        def measured(name: str, action: Callable[[], float]) -> None:
+            before = meter.read()
+            times[name].append(action())
+            cpu[name] += meter.read() - before
+
         for i in range(args.runs):
-            times["berth"].append(berth())
-            times["runc"].append(runc(i))
-            times["crun"].append(crun.run(i))
+            measured("berth", berth)
+            measured("runc", lambda: runc(i))  # noqa: B023 - called at once
+            measured("crun", lambda: crun.run(i))  # noqa: B023 - called at once
             if i < args.cli_runs:
-                times["berth-cli"].append(cli())
+                measured("berth-cli", cli)
         crun.close()
         medians = {name: statistics.median(values) * 1000 for name, values in times.items()}
         print(
@@ -168,8 +201,11 @@ def main() -> None:
         for name, median in medians.items():
             print(
                 f"  {name:<10} median {median:7.2f} ms   min {min(times[name]) * 1000:7.2f} ms   "
-                f"max {max(times[name]) * 1000:7.2f} ms   ({len(times[name])} runs)"
+                f"max {max(times[name]) * 1000:7.2f} ms   cpu {cpu[name] / len(times[name]) / 1e6:6.2f} ms/run"
+                f"   ({len(times[name])} runs)"
             )
+        load = Path("/proc/loadavg").read_text().split()[0]
+        print(f"  host load average while measuring: {load} ({os.cpu_count()} CPUs)")
         print(f"  berth / crun = {medians['berth'] / medians['crun']:.2f}")
         print(f"  berth / runc = {medians['berth'] / medians['runc']:.2f}")
         print(
@@ -179,9 +215,10 @@ def main() -> None:
         results.mkdir(exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S")
         (results / f"runtime-start-{stamp}.json").write_text(
-            json.dumps({"medians_ms": medians, "runs": times})
+            json.dumps({"medians_ms": medians, "cpu_ns": cpu, "runs": times})
         )
     finally:
+        meter.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -62,7 +62,7 @@ class Plan:
 
 
 def namespace_flags(plan: Plan) -> int:
-    flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWCGROUP
+    flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC
     return flags | linux.CLONE_NEWNET if plan.new_net else flags
 
 
@@ -245,10 +245,12 @@ def reset_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
-def setup_and_exec(plan: Plan, net_ready_fd: int, net_go_fd: int) -> None:
-    """Runs as PID 1 of the new PID namespace; returns only by raising."""
+def setup_and_exec(plan: Plan, net_ready_fd: int, net_go_fd: int, cgroup_fd: int) -> None:
+    """Runs as PID 1 of the new PID namespace; returns only by raising.
+
+    The shim moves us into the container's cgroups meanwhile; ``cgroup_fd`` says when.
+    """
     spec = plan.spec
-    join_cgroup(plan.cgroup_procs)
     os.unshare(namespace_flags(plan))
     if net_ready_fd >= 0:
         os.write(net_ready_fd, b"1")
@@ -269,6 +271,12 @@ def setup_and_exec(plan: Plan, net_ready_fd: int, net_go_fd: int) -> None:
     if spec.read_only:
         linux.mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
     env = dict(e.partition("=")[::2] for e in spec.env)
+    reply = os.read(cgroup_fd, 4096)
+    os.close(cgroup_fd)
+    if reply != b"ok":
+        raise StartFailed(reply.decode(errors="replace") or "the shim did not join the cgroup")
+    # Only now, inside its cgroups, so that those become the root the container sees.
+    os.unshare(linux.CLONE_NEWCGROUP)
     extra = drop_privileges(spec, spec.user)
     for key, value in extra.items():
         env.setdefault(key, value)

@@ -314,6 +314,11 @@ class Runtime:
             poller = select.poll()
             poller.register(pidfd, select.POLLIN)
             step = 0.002
+            if container.spec.restart.name == "no":
+                # Without restarts the shim exits right after recording the exit: one wakeup.
+                poller.poll(
+                    None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
+                )
             while True:
                 state = container.state
                 if (

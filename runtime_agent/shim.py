@@ -240,6 +240,7 @@ class Shim:
         fail_r, fail_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        cg_r, cg_w = os.pipe()
         ready_r = ready_w = go_r = go_w = -1
         if plan.attachment:
             ready_r, ready_w = os.pipe()
@@ -248,14 +249,14 @@ class Shim:
         if pid == 0:
             code = 128
             try:
-                for fd in (fail_r, out_r, err_r, ready_r, go_w):
+                for fd in (fail_r, out_r, err_r, ready_r, go_w, cg_w):
                     if fd >= 0:
                         os.close(fd)
                 stdin = os.open("/dev/null", os.O_RDONLY)
                 os.dup2(stdin, 0)
                 os.dup2(out_w, 1)
                 os.dup2(err_w, 2)
-                setup_and_exec(plan, ready_w, go_r)
+                setup_and_exec(plan, ready_w, go_r, cg_r)
             except BaseException as e:  # noqa: BLE001 - reported to the shim through the pipe
                 code = exit_code_for(e)
                 message = getattr(e, "message", None) or str(e)
@@ -267,9 +268,18 @@ class Shim:
                 os._exit(code)
         # Back in our own PID namespace so that helpers we spawn (ip) see host pids.
         os.setns(own_pidns, linux.CLONE_NEWPID)
-        for fd in (fail_w, out_w, err_w, ready_w, go_r):
+        for fd in (fail_w, out_w, err_w, ready_w, go_r, cg_r):
             if fd >= 0:
                 os.close(fd)
+        # Moving a task between v1 cgroups waits for an RCU grace period per hierarchy, tens of
+        # milliseconds on a busy host: done here while the child builds its root filesystem.
+        try:
+            self.cgroup.join(pid)
+            os.write(cg_w, b"ok")
+        except OSError as e:
+            os.write(cg_w, f"joining the container's cgroup: {e}".encode()[:4000])
+        finally:
+            os.close(cg_w)
         if plan.attachment and self.network:
             try:
                 if os.read(ready_r, 1) == b"1":
