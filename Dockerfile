@@ -30,8 +30,7 @@ RUN if [ -f package.json ]; then \
 FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/berth-venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=portal.settings BERTH_PRODUCTION=true BERTH_VAR_DIR=/var/lib/berth \
-    BERTH_SERVER_APP=portal.wsgi:application BERTH_SERVER_WORKER_CLASS=gthread \
-    BERTH_SERVER_WORKERS=4 BERTH_SERVER_THREADS=8
+    BERTH_SERVER_WORKERS=4
 RUN groupadd --system --gid 10001 berth \
     && useradd --system --uid 10001 --gid berth --home-dir /var/lib/berth --shell /usr/sbin/nologin berth \
     && mkdir -p /var/lib/berth /var/lib/registry /etc/berth-registry \
@@ -43,8 +42,9 @@ COPY --from=frontend /src/dist/ frontend/dist/
 USER berth
 EXPOSE 8000
 VOLUME ["/var/lib/berth"]
-# BERTH_SERVER_APP names the application gunicorn serves: portal.wsgi:application (WSGI, gthread workers),
-# or an ASGI entry point with BERTH_SERVER_WORKER_CLASS=uvicorn_worker.UvicornWorker.
-CMD ["sh", "-c", "exec gunicorn -c python:portal.system.gunicorn_conf --bind 0.0.0.0:8000 --workers \"$BERTH_SERVER_WORKERS\" --threads \"$BERTH_SERVER_THREADS\" --worker-class \"$BERTH_SERVER_WORKER_CLASS\" --access-logfile - \"$BERTH_SERVER_APP\""]
+# The portal and the registry (/v2/, /service/token) in one ASGI server: uvicorn with zero-copy blob
+# sends (registry_proxy.server). The API alone also runs under gunicorn:
+#   gunicorn -c python:portal.system.gunicorn_conf portal.wsgi:application
+CMD ["sh", "-c", "exec python -m registry_proxy.server --bind 0.0.0.0:8000 --workers \"$BERTH_SERVER_WORKERS\""]
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health', timeout=4)"]

@@ -116,16 +116,13 @@ def test_berth_services_share_one_configuration(config):
         assert env["BERTH_ALLOWED_HOSTS"] == "berth.example.com,127.0.0.1"
 
 
-def test_the_portal_runs_a_real_server_with_a_named_application(config):
+def test_the_portal_runs_a_real_server(config):
     portal = config["services"]["portal"]
-    assert "command" not in portal  # the image's gunicorn command
-    assert portal["environment"]["BERTH_SERVER_APP"] == "portal.wsgi:application"
+    assert "command" not in portal  # the image's own command
+    assert portal["environment"]["BERTH_SERVER_WORKERS"] == "4"
     dockerfile = (ROOT / "Dockerfile").read_text()
     cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
-    assert (
-        "exec gunicorn -c python:portal.system.gunicorn_conf" in cmd
-        and '\\"$BERTH_SERVER_APP\\"' in cmd
-    )
+    assert "exec python -m registry_proxy.server --bind 0.0.0.0:8000" in cmd
     assert "runserver" not in dockerfile
 
 
