@@ -45,14 +45,13 @@ def secure_join(root: str, unsafe: str) -> str:
 
 
 def ensure_dir(root: str, unsafe: str) -> str:
-    """Create ``unsafe`` as a directory inside ``root`` (components checked one by one)."""
-    path = root
-    parts: list[str] = []
-    for part in [p for p in unsafe.split("/") if p]:
-        parts.append(part)
-        path = secure_join(root, "/".join(parts))
-        if not os.path.isdir(path):
-            os.mkdir(path, 0o755)
+    """Create ``unsafe`` as a directory inside ``root``.
+
+    Every existing component is resolved by :func:`secure_join`, so what is left to create
+    contains no symlink; nothing can run in the root yet to race us.
+    """
+    path = secure_join(root, unsafe)
+    os.makedirs(path, 0o755, exist_ok=True)
     return path
 
 

@@ -133,3 +133,36 @@ def _get(port: int) -> bytes:
 def test_host_network_sees_host_interfaces(runtime: Runtime, container: Make) -> None:
     c = container("ls", "/sys/class/net", network="host")
     assert "eth0" in output(runtime, c).split() or len(output(runtime, c).split()) > 1
+
+
+def test_a_mount_target_symlinked_out_of_the_image_stays_inside(
+    runtime: Runtime, container: Make, make_layout: Callable[..., Path], tmp_path: Path
+) -> None:
+    # Given an image whose /data and /etc/hosts are symlinks pointing at host paths
+    from tests.support.images import Symlink
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    layout = make_layout(
+        "escape",
+        extra_layers=[
+            [
+                Symlink("data", f"/../../../../..{outside}"),
+                Symlink("etc/hosts", str(outside / "hosts")),
+            ]
+        ],
+    )
+    image = runtime.images.import_layout(layout, tag="latest", name="berth-escape")
+    # When a volume is mounted at /data and /etc/hosts is written for the container
+    c = container(
+        "sh",
+        "-c",
+        "echo inside > /data/file; cat /etc/hosts | head -1",
+        image=image,
+        mounts=[MountSpec("volume", "/data")],
+    )
+    # Then both land inside the container's root, never on the host path the links name
+    assert output(runtime, c) == "127.0.0.1\tlocalhost\n"
+    assert list(outside.iterdir()) == []
+    runtime.remove(c)
+    runtime.images.remove("berth-escape:latest")

@@ -1,0 +1,127 @@
+"""cgroup v1 on this host's hierarchies, v2 on a cgroup2 mount of our own and on a fake tree."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime_agent import linux
+from runtime_agent.cgroups import CgroupV1, CgroupV2, cgroup_for, is_unified
+from runtime_agent.errors import InvalidSpec
+from runtime_agent.spec import Resources
+
+
+@pytest.fixture
+def cgroup2_mount(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "cgroup2"
+    mount.mkdir()
+    try:
+        linux.mount("none", str(mount), "cgroup2")
+    except OSError as e:
+        pytest.skip(f"cannot mount cgroup2 here: {e}")
+    yield mount
+    linux.umount2(str(mount))
+
+
+def _sleeper() -> int:
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(30)
+        os._exit(0)
+    return pid
+
+
+def test_v2_create_join_stats_kill_destroy_on_a_real_cgroup2(cgroup2_mount: Path) -> None:
+    # Given a container cgroup on a real cgroup2 hierarchy (no controllers may be delegated here)
+    cgroup = CgroupV2(cgroup2_mount, f"berth-test-{os.getpid()}", "c1")
+    cgroup.create(Resources())
+    child = _sleeper()
+    try:
+        # When a process joins it
+        cgroup.join(child)
+        # Then it is listed, accounted, and killed and removed with the cgroup
+        assert cgroup.pids() == [child]
+        assert cgroup.stats().cpu_usage_ns >= 0
+        cgroup.kill()
+        _, status = os.waitpid(child, 0)
+        assert os.WTERMSIG(status) == signal.SIGKILL
+        cgroup.destroy()
+        assert not cgroup.exists()
+    finally:
+        if cgroup.exists():
+            cgroup.kill()
+            cgroup.destroy()
+        os.rmdir(cgroup.parent)
+
+
+def test_v2_refuses_limits_for_controllers_it_does_not_have(cgroup2_mount: Path) -> None:
+    available = (cgroup2_mount / "cgroup.controllers").read_text().split()
+    if "memory" in available:
+        pytest.skip("memory is delegated to cgroup2 on this host")
+    cgroup = CgroupV2(cgroup2_mount, f"berth-test-{os.getpid()}", "c2")
+    with pytest.raises(InvalidSpec) as info:
+        cgroup.create(Resources(memory=64 << 20))
+    assert info.value.message == "cgroup v2 controller 'memory' is not available on this host"
+    assert not cgroup.parent.exists()
+
+
+def fake_unified_tree(root: Path) -> Path:
+    root.mkdir()
+    (root / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (root / "cgroup.subtree_control").write_text("")
+    return root
+
+
+def test_v2_writes_limits_and_enables_controllers_top_down(tmp_path: Path) -> None:
+    mount = fake_unified_tree(tmp_path / "fake")
+    cgroup = cgroup_for("c3", "berth", mount)
+    assert isinstance(cgroup, CgroupV2)
+    cgroup.create(Resources(memory=64 << 20, cpus=0.5, cpu_shares=512, pids_limit=20))
+    assert (mount / "cgroup.subtree_control").read_text() == "+cpu +memory +pids"
+    assert (mount / "berth" / "cgroup.subtree_control").read_text() == "+cpu +memory +pids"
+    path = mount / "berth" / "c3"
+    assert (path / "memory.max").read_text() == str(64 << 20)
+    assert (path / "cpu.max").read_text() == "50000 100000"
+    assert (path / "cpu.weight").read_text() == "20"
+    assert (path / "pids.max").read_text() == "20"
+
+
+def test_v2_stats_and_oom_kills_from_its_files(tmp_path: Path) -> None:
+    mount = fake_unified_tree(tmp_path / "fake")
+    cgroup = CgroupV2(mount, "berth", "c4")
+    cgroup.create(Resources())
+    (cgroup.path / "memory.current").write_text("4096\n")
+    (cgroup.path / "memory.max").write_text("max\n")
+    (cgroup.path / "cpu.stat").write_text("usage_usec 1500\nuser_usec 1000\n")
+    (cgroup.path / "pids.current").write_text("3\n")
+    (cgroup.path / "memory.events").write_text("low 0\nhigh 0\nmax 4\noom 1\noom_kill 2\n")
+    stats = cgroup.stats()
+    assert (stats.memory_usage, stats.memory_limit, stats.cpu_usage_ns, stats.pids) == (
+        4096,
+        None,
+        1_500_000,
+        3,
+    )
+    assert cgroup.oom_kills() == 2
+
+
+@pytest.mark.skipif(is_unified(), reason="this host's cgroups are v2")
+def test_v1_limits_and_removal_on_this_host() -> None:
+    cgroup = cgroup_for(f"berth-test-{os.getpid()}")
+    assert isinstance(cgroup, CgroupV1)
+    cgroup.create(Resources(memory=32 << 20, cpus=0.25, pids_limit=7))
+    try:
+        paths = {p.parent.parent.name: p for p in cgroup.paths()}
+        assert (paths["memory"] / "memory.limit_in_bytes").read_text().strip() == str(32 << 20)
+        assert (paths["cpu"] / "cpu.cfs_quota_us").read_text().strip() == "25000"
+        assert (paths["pids"] / "pids.max").read_text().strip() == "7"
+        assert "c 1:3 rwm" in (paths["devices"] / "devices.list").read_text()
+        assert cgroup.stats().memory_limit == 32 << 20
+    finally:
+        cgroup.destroy()
+    assert not cgroup.exists()

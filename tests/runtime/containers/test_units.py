@@ -1,0 +1,156 @@
+"""Pure logic: spec building and parsing, state transitions, IPAM, paths inside a rootfs."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from runtime_agent.container import Container, State, Status
+from runtime_agent.errors import Conflict, InvalidSpec, NetworkError
+from runtime_agent.network import BridgeNetwork
+from runtime_agent.pathrs import secure_join
+from runtime_agent.spec import (
+    ContainerSpec,
+    MountSpec,
+    PortMapping,
+    RestartPolicy,
+    RunOptions,
+    parse_memory,
+    parse_port,
+    parse_restart,
+    parse_volume,
+)
+
+IMAGE_CONFIG = {
+    "config": {
+        "Env": ["PATH=/bin", "MODE=image"],
+        "Entrypoint": ["/entry"],
+        "Cmd": ["serve"],
+        "WorkingDir": "/app",
+        "User": "nobody",
+        "ExposedPorts": {"80/tcp": {}},
+        "Labels": {"a": "1"},
+    }
+}
+
+
+def spec(tmp_path: Path, **options: object) -> ContainerSpec:
+    return ContainerSpec.from_image(
+        "img", "sha256:x", IMAGE_CONFIG, [tmp_path], RunOptions(**options)
+    )  # type: ignore[arg-type]
+
+
+def test_image_config_with_overrides(tmp_path: Path) -> None:
+    s = spec(tmp_path, env=["MODE=user"], labels={"b": "2"})
+    assert s.args == ["/entry", "serve"]
+    assert s.env == ["PATH=/bin", "MODE=user", f"HOSTNAME={s.id[:12]}"]
+    assert (s.workdir, s.user, s.exposed_ports, s.labels) == (
+        "/app",
+        "nobody",
+        ["80/tcp"],
+        {"a": "1", "b": "2"},
+    )
+    assert spec(tmp_path, command=["x"]).args == ["/entry", "x"]
+    # As with docker, a new entrypoint drops the image's Cmd.
+    assert spec(tmp_path, entrypoint=["/bin/sh"]).args == ["/bin/sh"]
+
+
+def test_spec_round_trips_through_json_data(tmp_path: Path) -> None:
+    s = spec(
+        tmp_path, mounts=[MountSpec("bind", "/d", str(tmp_path))], ports=[PortMapping(80, 8080)]
+    )
+    assert ContainerSpec.from_dict(s.to_dict()) == s
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"name": "bad name"},
+            "Invalid container name (bad name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+        ),
+        ({"network": "overlay"}, "network overlay not found"),
+        (
+            {"network": "none", "ports": [PortMapping(80, 80)]},
+            "published ports need the bridge network, not none",
+        ),
+        (
+            {"mounts": [MountSpec("bind", "rel", "/tmp")]},
+            "invalid mount config: mount path must be absolute: rel",
+        ),
+        (
+            {"mounts": [MountSpec("bind", "/x", "/no/such/dir")]},
+            "invalid mount config: bind source path does not exist: /no/such/dir",
+        ),
+        (
+            {"restart": RestartPolicy("always"), "auto_remove": True},
+            "Conflicting options: --restart and --rm",
+        ),
+        ({"cap_add": ["NOT_A_CAP"]}, "unknown capability: 'CAP_NOT_A_CAP'"),
+    ],
+)
+def test_validation_messages(tmp_path: Path, options: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidSpec) as info:
+        spec(tmp_path, **options).validate()
+    assert info.value.message == message
+
+
+def test_parsers() -> None:
+    assert parse_memory("64m") == 64 << 20
+    assert parse_memory("1g") == 1 << 30
+    assert parse_port("127.0.0.1:8080:80") == PortMapping(80, 8080, "127.0.0.1")
+    assert parse_port("8080:80/tcp") == PortMapping(80, 8080)
+    assert parse_restart("on-failure:3") == RestartPolicy("on-failure", 3)
+    assert parse_volume("data:/var/lib/data:ro") == MountSpec(
+        "volume", "/var/lib/data", "data", True
+    )
+    assert parse_volume("/srv:/srv") == MountSpec("bind", "/srv", "/srv", False)
+    with pytest.raises(InvalidSpec) as info:
+        parse_port("x:y")
+    assert info.value.message == 'invalid port specification: "x:y"'
+
+
+def test_transitions_follow_the_table() -> None:
+    state = State()
+    Container.transition(state, Status.RUNNING)
+    Container.transition(state, Status.EXITED)
+    with pytest.raises(Conflict) as info:
+        Container.transition(state, Status.RESTARTING)
+    assert info.value.message == "cannot move container from exited to restarting"
+
+
+def test_ipam_hands_out_each_address_once_even_concurrently(tmp_path: Path) -> None:
+    network = BridgeNetwork(tmp_path, "berth-unit", "10.213.250.0/26")
+    with ThreadPoolExecutor(8) as pool:
+        ips = list(pool.map(lambda i: network.allocate(f"c{i}").ip, range(40)))
+    assert len(set(ips)) == 40
+    assert "10.213.250.1" not in ips  # the gateway
+    network.release("c0")
+    # Persisted: another instance over the same state sees the same allocations.
+    again = BridgeNetwork(tmp_path, "berth-unit", "10.213.250.0/26")
+    assert len(again.allocations()) == 39
+    assert again.allocate("c0").ip != ips[0]  # freed, but not handed out again at once
+
+
+def test_ipam_reports_exhaustion(tmp_path: Path) -> None:
+    network = BridgeNetwork(tmp_path, "berth-unit", "10.213.250.0/30")
+    assert network.allocate("a").ip == "10.213.250.2"
+    with pytest.raises(NetworkError) as info:
+        network.allocate("b")
+    assert (
+        info.value.message
+        == "no available IPv4 addresses on this network's address pools: 10.213.250.0/30"
+    )
+
+
+def test_secure_join_never_leaves_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    os.symlink("/etc/passwd", root / "etc" / "hosts")
+    os.symlink("../../../../../tmp", root / "up")
+    assert secure_join(str(root), "/etc/hosts") == f"{root}/etc/passwd"
+    assert secure_join(str(root), "/up/x") == f"{root}/tmp/x"
+    assert secure_join(str(root), "/../../etc") == f"{root}/etc"
