@@ -163,33 +163,31 @@ def seed(again: bool = False) -> str:
     return secret
 
 
-def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[Any], str]:
+def start_server(env: dict[str, str], workers: int, kind: str) -> tuple[subprocess.Popen[Any], str]:
     import httpx
 
     port = free_port()
-    log = (BENCH_VAR / "gunicorn.log").open("wb")
-    process = subprocess.Popen(
-        [
+    bind = f"127.0.0.1:{port}"
+    log = (BENCH_VAR / f"{kind}.log").open("wb")
+    if kind == "gunicorn":
+        command = [
             str(Path(sys.executable).parent / "gunicorn"),
-            "-c",
-            "python:portal.system.gunicorn_conf",
-            "portal.wsgi:application",
+            *("-c", "python:portal.system.gunicorn_conf", "portal.wsgi:application"),
+            *("--bind", bind, "--workers", str(workers), "--threads", "4"),
+            *("--worker-class", "gthread", "--log-level", "warning"),
+        ]
+    else:
+        # What the production image runs: uvicorn with the API and /v2/ in one ASGI application.
+        command = [
+            sys.executable,
+            "-m",
+            "registry_proxy.server",
             "--bind",
-            f"127.0.0.1:{port}",
+            bind,
             "--workers",
             str(workers),
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+        ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -200,7 +198,7 @@ def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[An
                 break
             time.sleep(0.1)
     process.kill()
-    raise SystemExit(f"gunicorn did not start; see {BENCH_VAR / 'gunicorn.log'}")
+    raise SystemExit(f"{kind} did not start; see {BENCH_VAR / f'{kind}.log'}")
 
 
 def measure(name: str, call: Callable[[], Any], requests: int, warmup: int) -> dict[str, Any]:
@@ -242,7 +240,13 @@ def main() -> None:
     parser.add_argument(
         "--pg-port", type=int, default=55731, help="port of the private PostgreSQL cluster"
     )
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument(
+        "--server",
+        choices=["gunicorn", "berth"],
+        default="gunicorn",
+        help="gunicorn (WSGI) or registry_proxy.server (uvicorn, the production image's server)",
+    )
     parser.add_argument(
         "--reseed", action="store_true", help="seed again even if the database is filled"
     )
@@ -286,7 +290,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        server, url = start_server(env, args.workers)
+        server, url = start_server(env, args.workers, args.server)
         import httpx
 
         admin, member = signed_in(url, "bench-admin"), signed_in(url, "bench-member")
@@ -316,7 +320,7 @@ def main() -> None:
         load = os.getloadavg()
         print(
             f"\n{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
-            f"(other work on the machine inflates these figures), priority change {args.nice}"
+            f"(other work on the machine inflates these figures), server {args.server}, priority change {args.nice}"
         )
         print(f"{'scenario':44} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  rows")
         for row in results:
