@@ -62,14 +62,15 @@ def seed(tags: int) -> dict[str, Any]:
     ci = Repository.objects.create(project=project, name="bench/ci", artifact_count=tags, tag_count=tags)
     one = Repository.objects.create(project=project, name="bench/one", artifact_count=1, tag_count=tags)
     single = Artifact.objects.create(repository=one, digest="sha256:" + "f" * 64, media_type="application/vnd.oci.image.manifest.v1+json",
-                                     manifest=manifest, size=1, pushed_at=start, os="linux", architecture="amd64")
+                                     manifest=manifest, size=1, pushed_at=start, os="linux", architecture="amd64",
+                                     tag_count=tags)
     batch = 5000
     for offset in range(0, tags, batch):
         numbers = range(offset, min(offset + batch, tags))
         artifacts = Artifact.objects.bulk_create(
             Artifact(repository=ci, digest=f"sha256:{n:064x}", media_type="application/vnd.oci.image.manifest.v1+json",
                      manifest=manifest, size=1000 + n, pushed_at=start + timedelta(seconds=n), os="linux",
-                     architecture="amd64") for n in numbers)
+                     architecture="amd64", tag_count=1) for n in numbers)
         Tag.objects.bulk_create(Tag(repository=ci, name=f"build-{n}", artifact=artifact,
                                     pushed_at=start + timedelta(seconds=n)) for n, artifact in zip(numbers, artifacts, strict=True))
         Tag.objects.bulk_create(Tag(repository=one, name=f"build-{n}", artifact=single,

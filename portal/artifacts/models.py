@@ -69,6 +69,8 @@ class Artifact(models.Model):
     subject_digest = models.CharField(max_length=100, blank=True)
     # How many indexes in this repository list this artifact as a child.
     parent_count = models.IntegerField(default=0)
+    # Kept with the tag rows, like the repository's counters: an artifact may carry 100,000 tags.
+    tag_count = models.IntegerField(default=0)
 
     class Meta:
         ordering = ["-pushed_at", "-id"]

@@ -359,10 +359,16 @@ def _fetch_config(repository: str, digest: str, client: DistributionClient) -> d
 
 
 def _set_tag(repo: Repository, name: str, artifact: Artifact, now: datetime) -> None:
-    updated = Tag.objects.filter(repository=repo, name=name).update(artifact=artifact, pushed_at=now)
-    if not updated:
+    previous = Tag.objects.filter(repository=repo, name=name).values_list("artifact_id", flat=True).first()
+    if previous is None:
         Tag.objects.create(repository=repo, name=name, artifact=artifact, pushed_at=now)
         _adjust(repo, tag_count=1)
+    else:
+        Tag.objects.filter(repository=repo, name=name).update(artifact=artifact, pushed_at=now)
+    if previous != artifact.pk:
+        Artifact.objects.filter(pk=artifact.pk).update(tag_count=F("tag_count") + 1)
+        if previous is not None:
+            Artifact.objects.filter(pk=previous).update(tag_count=F("tag_count") - 1)
     DeletedTag.objects.filter(repository_name=repo.name, name=name).delete()
 
 
@@ -473,6 +479,7 @@ def delete_tag(principal: Principal, repository: Repository | str, tag: str, sou
         DeletedTag.objects.update_or_create(repository_name=name, name=tag, defaults={"digest": found.artifact.digest})
         found.delete()
         _adjust(repo, tag_count=-1)
+        Artifact.objects.filter(pk=found.artifact_id).update(tag_count=F("tag_count") - 1)
         record(principal, "delete", "tag", f"{name}:{tag}", project=project, source_ip=source_ip,
                detail={"digest": found.artifact.digest})
 
@@ -795,10 +802,12 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
 
 
 def refresh_counters(repo: Repository) -> None:
-    """Recomputes a repository's counters (and its artifacts' parent counts) from the rows."""
+    """Recomputes a repository's counters (and its artifacts' parent and tag counts) from the rows."""
     links = ArtifactReference.objects.filter(child=OuterRef("pk")).order_by().values("child")
+    tags = Tag.objects.filter(artifact=OuterRef("pk")).order_by().values("artifact")
     Artifact.objects.filter(repository=repo).update(
-        parent_count=Coalesce(Subquery(links.annotate(c=Count("pk")).values("c")), 0))
+        parent_count=Coalesce(Subquery(links.annotate(c=Count("pk")).values("c")), 0),
+        tag_count=Coalesce(Subquery(tags.annotate(c=Count("pk")).values("c")), 0))
     listed = Artifact.objects.filter(repository=repo).filter(LISTED).aggregate(count=Count("pk"), size=Sum("size"))
     pushed = Artifact.objects.filter(repository=repo).aggregate(last=Max("pushed_at"))["last"]
     Repository.objects.filter(pk=repo.pk).update(

@@ -50,6 +50,7 @@ def test_deleting_a_tag_keeps_the_artifact_and_the_tag_stays_deleted(registry, i
     assert services.list_tags("crew/app") == ["v2"]
     assert services.cached_manifest("crew/app", "v1") is None and services.tag_deleted("crew/app", "v1")
     assert Repository.objects.get(name="crew/app").tag_count == 1
+    assert Artifact.objects.get(repository__name="crew/app", digest=digest).tag_count == 1
     assert AuditEntry.objects.filter(action="delete", resource_type="tag", resource="crew/app:v1",
                                      actor="maintainer").exists()
     assert client.delete(url(f"app/artifacts/{digest}/tags/v1")).status_code == 404

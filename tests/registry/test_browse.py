@@ -170,7 +170,8 @@ def _seed(repository: Repository, count: int) -> None:
     now = timezone.now()
     artifacts = Artifact.objects.bulk_create(
         Artifact(repository=repository, digest=f"sha256:{i:064x}", media_type="application/vnd.oci.image.manifest.v1+json",
-                 manifest=b"{}", size=i, pushed_at=now, os="linux", architecture="amd64") for i in range(count))
+                 manifest=b"{}", size=i, pushed_at=now, os="linux", architecture="amd64", tag_count=1)
+        for i in range(count))
     Tag.objects.bulk_create(Tag(repository=repository, name=f"v{i}", artifact=a, pushed_at=now)
                             for i, a in enumerate(artifacts))
     Repository.objects.filter(pk=repository.pk).update(artifact_count=count, tag_count=count)

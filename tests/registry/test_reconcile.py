@@ -93,6 +93,8 @@ def test_reconcile_moves_a_tag_that_points_elsewhere(registry, image_layouts, fi
 
     assert fix.mine(report.tags_moved) == [f"{fix('pointer')}:v1 {second} -> {first}"]
     assert Tag.objects.get(repository__name=fix("pointer"), name="v1").artifact.digest == first
+    counts = dict(Artifact.objects.filter(repository__name=fix("pointer")).values_list("digest", "tag_count"))
+    assert counts == {first: 1, second: 1}
 
 
 def test_reconcile_forgets_manifests_deleted_in_distribution_and_repositories_it_never_had(registry, image_layouts,

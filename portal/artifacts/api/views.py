@@ -6,8 +6,8 @@ from collections import defaultdict
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Value, Window
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, mixins, permissions, status
@@ -155,10 +155,8 @@ class TagRow(NamedTuple):
 
 
 def summary_queryset(queryset: QuerySet[Artifact]) -> QuerySet[Artifact]:
-    """Artifacts with their tag totals; `attach_summaries` adds the rest once the page is known."""
-    tag_counts = Tag.objects.filter(artifact=OuterRef("pk")).order_by().values("artifact").annotate(c=Count("pk"))
-    return queryset.defer("manifest", "config", "annotations", "labels").annotate(
-        tag_count=Coalesce(Subquery(tag_counts.values("c")), Value(0)))
+    """Artifacts without their big columns; `attach_summaries` adds the rest once the page is known."""
+    return queryset.defer("manifest", "config", "annotations", "labels")
 
 
 def attach_summaries(artifacts: list[Artifact]) -> list[Artifact]:
@@ -224,7 +222,6 @@ class ArtifactDetail(BrowseView):
         repository = self.get_repository()
         artifact = services.resolve_artifact(repository, self.kwargs["reference"])
         artifact.first_tags = list(artifact.tags.order_by("-pushed_at", "-id")[:TAGS_IN_DETAIL])  # type: ignore[attr-defined]
-        artifact.tag_count = artifact.tags.count()  # type: ignore[attr-defined]
         links = list(ArtifactReference.objects.filter(parent=artifact).select_related("child").only(
             "parent_id", "platform", "annotations", "position", "child__digest", "child__media_type", "child__size"))
         artifact.child_platforms = [link.platform for link in links if link.platform]  # type: ignore[attr-defined]
@@ -257,9 +254,17 @@ class ArtifactTagList(ListView):
     ordering = ["name"]
     unique_ordering_fields = ("name",)
 
+    def get_artifact(self) -> Artifact:
+        cached = getattr(self, "_artifact", None)
+        if cached is None:
+            cached = self._artifact = services.resolve_artifact(self.get_repository(), self.kwargs["reference"])
+        return cached
+
+    def known_count(self) -> int | None:
+        return None if self.filtered() else self.get_artifact().tag_count
+
     def get_queryset(self) -> QuerySet[Tag]:
-        artifact = services.resolve_artifact(self.get_repository(), self.kwargs["reference"])
-        return after(Tag.objects.filter(artifact=artifact), self.request).select_related("artifact").only(
+        return after(Tag.objects.filter(artifact=self.get_artifact()), self.request).select_related("artifact").only(
             "name", "pushed_at", "last_pulled_at", "artifact__digest")
 
 
