@@ -123,6 +123,16 @@ def test_team_workflow_from_project_to_tag_deletion(open_page: Callable[..., Any
     expect(page.get_by_role("button", name="Delete tag v1")).to_have_count(0)
     expect(page.get_by_role("button", name="Delete tag latest")).to_be_visible()
     assert sorted(Tag.objects.filter(repository__name="web/app").values_list("name", flat=True)) == ["latest"]
+
+    # The API refuses to delete a project that still holds repositories; the dialog says why.
+    page.goto("/projects/web/settings")
+    page.get_by_role("button", name="Delete project").click()
+    confirm = page.get_by_role("dialog", name="Delete project web?")
+    confirm.get_by_label(re.compile("to confirm")).fill("web")
+    confirm.get_by_role("button", name="Delete project").click()
+    expect(confirm.get_by_role("alert")).to_have_text("project 'web' still holds 1 repository; delete them first")
+    screenshot(page, "project-delete-refused")
+    assert Project.objects.filter(name="web").exists()
     assert page.js_errors == []
 
 
