@@ -194,8 +194,8 @@ def main() -> int:
             worst_wall, worst_cpu = max(worst_wall, wall95), max(worst_cpu, cpu95)
             print(f"{name:48} {wall50:9.1f} {wall95:9.1f} {cpu50:8.1f} {cpu95:8.1f} {queries:8d}")
         print(f"worst p95: wall {worst_wall:.1f} ms, CPU {worst_cpu:.1f} ms (target < 100 ms; load average "
-              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs). List totals come from the repository's "
-              "counters; an artifact's tag total is a COUNT over its (artifact, name) index.")
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs). Totals come from counters kept with the rows "
+              "(repository: artifacts, tags; artifact: tags); only filtered lists COUNT.")
     return 0
 
 
