@@ -204,3 +204,25 @@ def test_only_maintainers_and_admins_delete(indexed, registry, role):
         assert client.delete(url(f"matrix/artifacts/{digest}")).status_code == 200
         assert client.delete(url("matrix")).status_code == 204
         assert registry.gone("crew/matrix", digest)
+
+
+def test_robots_read_and_delete_only_what_they_were_granted(indexed, make_robot, client_for):
+    from portal.projects.models import Project
+
+    project = Project.objects.get(name="crew")
+    puller, puller_secret = make_robot(project=project, permissions=[("repository", "pull")])
+    reader, reader_secret = make_robot(project=project, permissions=[
+        ("repository", "list"), ("artifact", "list"), ("artifact", "read"), ("tag", "list"), ("tag", "delete")])
+    as_puller = client_for(puller.full_name, puller_secret)
+    as_reader = client_for(reader.full_name, reader_secret)
+
+    refused = as_puller.get(url("matrix/artifacts"))
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["message"] == f"{puller.full_name} may not list artifact in project crew"
+    assert as_reader.get(url("matrix/artifacts/v1")).status_code == 200
+    assert as_reader.delete(url("matrix/artifacts/v1")).status_code == 403
+    assert Artifact.objects.filter(repository__name="crew/matrix").count() == 1
+    assert as_reader.delete(url("matrix/artifacts/v1/tags/v1")).status_code == 204
+    assert services.list_tags("crew/matrix") == []
+    assert [r["name"] for r in as_reader.get("/api/v1/repositories").json()["results"]] == ["crew/matrix"]
+    assert as_puller.get("/api/v1/repositories").json()["results"] == []
