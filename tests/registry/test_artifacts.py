@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -10,6 +12,7 @@ from portal.artifacts.models import Artifact, DeletedTag, Repository, Tag
 from portal.audit.models import AuditEntry
 from portal.rbac.principals import UserPrincipal
 from portal.utilities.errors import Conflict
+from tests.fixtures.artifacts import IMAGE_CONFIG, OCI_INDEX, OCI_MANIFEST, sha256
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -226,3 +229,47 @@ def test_robots_read_and_delete_only_what_they_were_granted(indexed, make_robot,
     assert services.list_tags("crew/matrix") == []
     assert [r["name"] for r in as_reader.get("/api/v1/repositories").json()["results"]] == ["crew/matrix"]
     assert as_puller.get("/api/v1/repositories").json()["results"] == []
+
+
+def _index(children):
+    return {"schemaVersion": 2, "mediaType": OCI_INDEX,
+            "manifests": [{"mediaType": OCI_MANIFEST, "digest": digest, "size": len(body),
+                           "platform": {"os": "linux", "architecture": arch}} for digest, body, arch in children]}
+
+
+def test_a_child_shared_with_another_index_survives_and_referrers_go_with_their_subject(registry, crew):
+    project, users, _ = crew
+    admin = UserPrincipal(users["project_admin"])
+
+    def push(reference, body, digest, media_type=OCI_MANIFEST):
+        services.record_manifest_push(admin, "crew/shared", reference, digest, media_type, body,
+                                      client=registry.client)
+
+    amd = registry.image("crew/shared", "amd", config={**IMAGE_CONFIG, "architecture": "amd64"}, layers=[b"a"])
+    arm = registry.image("crew/shared", "arm", config=IMAGE_CONFIG, layers=[b"b"])
+    for body, digest in (amd, arm):
+        push(digest, body, digest)
+    both_body, both = registry.put_manifest("crew/shared", "both", _index([(amd[1], amd[0], "amd64"),
+                                                                          (arm[1], arm[0], "arm64")]))
+    amd_only_body, amd_only = registry.put_manifest("crew/shared", "amd-only", _index([(amd[1], amd[0], "amd64")]))
+    push("both", both_body, both, OCI_INDEX)
+    push("amd-only", amd_only_body, amd_only, OCI_INDEX)
+    signature = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/vnd.example.sig",
+                 "config": registry.upload_blob("crew/shared", b"{}", "application/vnd.oci.empty.v1+json"),
+                 "layers": [registry.upload_blob("crew/shared", b"signed")],
+                 "subject": {"mediaType": OCI_INDEX, "digest": both, "size": len(both_body)}}
+    signature_body, signature_digest = registry.put_manifest(
+        "crew/shared", sha256(json.dumps(signature, sort_keys=True).encode()), signature)
+    push(signature_digest, signature_body, signature_digest)
+    assert Repository.objects.get(name="crew/shared").artifact_count == 2
+
+    deleted = client_as(users["maintainer"]).delete(url("shared/artifacts/both")).json()["deleted"]
+
+    assert sorted(deleted) == sorted([both, arm[1], signature_digest])
+    assert all(registry.gone("crew/shared", digest) for digest in deleted)
+    assert not registry.gone("crew/shared", amd[1])
+    remaining = dict(Artifact.objects.filter(repository__name="crew/shared").values_list("digest", "parent_count"))
+    assert remaining == {amd_only: 0, amd[1]: 1}
+    repository = Repository.objects.get(name="crew/shared")
+    assert (repository.artifact_count, repository.tag_count) == (1, 1)
+    assert repository.size == Artifact.objects.get(digest=amd_only, repository=repository).size
