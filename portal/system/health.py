@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ALL_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
@@ -55,6 +55,7 @@ _checks: dict[str, Check] = {}
 _lock = threading.Lock()
 # Shared, so a check that hangs past the deadline holds one thread rather than leaking one a call.
 _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="berth-health")
+_in_flight: dict[str, tuple[Check, Future[ComponentHealth]]] = {}
 
 
 def register_check(name: str, check: Check) -> None:
@@ -77,7 +78,15 @@ def run_checks(deadline: float = DEADLINE_SECONDS) -> list[ComponentHealth]:
     """Runs every registered check at once; one still running at the deadline counts as unhealthy."""
     checks = registered_checks()
     started = time.perf_counter()
-    futures = {name: _executor.submit(_timed, name, check) for name, check in checks.items()}
+    futures: dict[str, Future[ComponentHealth]] = {}
+    with _lock:
+        for name, check in checks.items():
+            # A check still stuck from an earlier call is waited on again rather than started anew,
+            # so a hung component cannot fill the pool and starve the other checks.
+            previous = _in_flight.get(name)
+            if previous is None or previous[0] is not check or previous[1].done():
+                _in_flight[name] = (check, _executor.submit(_timed, name, check))
+            futures[name] = _in_flight[name][1]
     wait(futures.values(), timeout=deadline, return_when=ALL_COMPLETED)
     results = []
     for name, future in futures.items():

@@ -116,3 +116,25 @@ def test_wrong_credentials_do_not_stop_a_monitor_from_reading_health(
 ):
     response = client_for(make_user(), "not-the-password").get("/api/v1/health")
     assert response.status_code == 200
+
+
+def test_a_hung_check_is_not_started_again_while_it_hangs(restore_checks):
+    import threading
+
+    release = threading.Event()
+    started = []
+
+    def hangs() -> None:
+        started.append(1)
+        release.wait(10)
+
+    for name in health.registered_checks():
+        health.unregister_check(name)
+    health.register_check("registry", hangs)
+    try:
+        for _ in range(3):
+            registry = {c.name: c for c in health.run_checks(deadline=0.2)}["registry"]
+            assert registry.status == "unhealthy"
+        assert started == [1]
+    finally:
+        release.set()
