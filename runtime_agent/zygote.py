@@ -6,7 +6,6 @@ milliseconds per fork, this helper about one. The agent starts it once and sends
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pickle
@@ -21,12 +20,14 @@ from runtime_agent import shim
 
 
 class ZygoteClient:
-    """The agent's end: starts the helper on first use and asks it to spawn shims."""
+    """The agent's end: starts the helper on first use and hands each start to a shim that the
+    helper forked in advance, so neither a fork nor a hop through the helper is on the start path."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._standby: socket.socket | None = None
 
     def _ensure(self) -> socket.socket:
         if self._sock is not None and self._proc is not None and self._proc.poll() is None:
@@ -44,34 +45,54 @@ class ZygoteClient:
         self._sock = ours
         return ours
 
-    def spawn(self, *args: Any) -> int:
-        """Same contract as :func:`runtime_agent.shim.spawn`, run in the helper.
+    def _new_standby(self) -> socket.socket:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            socket.send_fds(self._ensure(), [b"standby"], [theirs.fileno()])
+        except OSError:
+            self._sock = None  # the helper died: start a new one, once
+            socket.send_fds(self._ensure(), [b"standby"], [theirs.fileno()])
+        finally:
+            theirs.close()
+        return ours
 
-        The report pipe goes to the helper with the request, so the shim and the container
-        process answer us directly: no extra hop through the helper on the start path.
+    def spawn(self, *args: Any) -> int:
+        """Same contract as :func:`runtime_agent.shim.spawn`, run by a standby shim.
+
+        The report pipe goes with the request, so the shim and the container process answer
+        us directly.
         """
         payload = pickle.dumps(args)
         report_r, report_w = os.pipe()
         try:
             with self._lock:
+                standby, self._standby = self._standby, None
                 try:
-                    socket.send_fds(self._ensure(), [payload], [report_w])
+                    socket.send_fds(standby or self._new_standby(), [payload], [report_w])
                 except OSError:
-                    self._sock = None  # the helper died: start a new one, once
-                    socket.send_fds(self._ensure(), [payload], [report_w])
+                    # A standby whose helper went away; a fresh one from a fresh helper.
+                    socket.send_fds(self._new_standby(), [payload], [report_w])
+                finally:
+                    if standby is not None:
+                        standby.close()
             os.close(report_w)
             report_w = -1
-            data = b"".join(iter(lambda: os.read(report_r, 65536), b""))
+            data = shim.read_all(report_r)
         finally:
             os.close(report_r)
             if report_w >= 0:
                 os.close(report_w)
+            with self._lock:
+                if self._standby is None:
+                    self._standby = self._new_standby()
         return shim.decode_report(data)
 
     def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        with self._lock:
+            for sock in (self._standby, self._sock):
+                if sock is not None:
+                    sock.close()
+            self._standby = self._sock = None
         if self._proc is not None:
             self._proc.wait(timeout=5)
             self._proc = None
@@ -84,25 +105,45 @@ def _package_root() -> str:
 
 
 def serve(fd: int) -> None:
+    # Whatever unpickling a request imports is imported once here, not once per forked shim.
+    import runtime_agent.runtime  # noqa: F401
+
     sock = socket.socket(fileno=fd)
     # Shims are our children: let the kernel reap them (each shim restores the default).
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
-        payload, fds, _, _ = socket.recv_fds(sock, 1 << 20, 1)
-        if not payload:
+        _, fds, _, _ = socket.recv_fds(sock, 64, 1)
+        if not fds:
             return
-        report_w = fds[0]
-        # SCM_RIGHTS fds arrive inheritable; a container's exec must not keep the agent waiting.
-        os.set_inheritable(report_w, False)
-        try:
-            shim.spawn_report(*pickle.loads(payload), detach=False, report_w=report_w)
-        except Exception as e:  # noqa: BLE001 - every failure goes back to the agent
-            with contextlib.suppress(OSError):
-                os.write(
-                    report_w, json.dumps({"error": f"shim helper: {e}", "exit_code": 128}).encode()
-                )
-                os.close(report_w)
+        if os.fork() == 0:
+            code = 1
+            try:
+                sock.close()
+                _standby(fds[0])
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(fds[0])
+
+
+def _standby(fd: int) -> None:
+    """A forked shim-to-be: wait for one start request, then become that container's shim."""
+    os.setsid()
+    channel = socket.socket(fileno=fd)
+    payload, fds, _, _ = socket.recv_fds(channel, 1 << 20, 1)
+    channel.close()
+    if not payload or not fds:
+        return  # the agent went away before using us
+    report_w = fds[0]
+    # SCM_RIGHTS fds arrive inheritable; a container's exec must not keep the agent waiting.
+    os.set_inheritable(report_w, False)
+    try:
+        args = pickle.loads(payload)
+    except Exception as e:  # noqa: BLE001 - every failure goes back to the agent
+        os.write(report_w, json.dumps({"error": f"shim helper: {e}", "exit_code": 128}).encode())
+        return
+    shim.Shim(*args).run(report_w)
 
 
 if __name__ == "__main__":
