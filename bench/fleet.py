@@ -1,7 +1,9 @@
 """Fleet benchmark: from `POST /containers` to a running container, cached and uncached, and 100 at once.
 
-Starts a whole Berth on loopback: PostgreSQL and Redis (scripts/lib.sh), a distribution registry,
-the portal under gunicorn, a Celery worker, and two agents joined with join tokens. Then:
+Starts a whole Berth on loopback: PostgreSQL and Redis (scripts/lib.sh), distribution (run_registry),
+Berth's server (portal and /v2/, registry_proxy.server), a Celery worker, and two agents joined with
+join tokens; images are pushed through Berth and agents pull through it with per-deployment
+tokens. Then:
 
 - uncached: each sample deploys an image no agent has (busybox plus a unique 4 MiB layer);
 - cached: each sample deploys the busybox image every agent already holds;
@@ -65,7 +67,7 @@ class Bench:
     # -- set-up ---------------------------------------------------------------------------------
 
     def start_services(self) -> None:
-        from tests.support.distribution import run_distribution
+        from tests.fleet.agents import free_port
 
         if "BERTH_DATABASE_URL" not in os.environ:
             shell(f"start_postgres {BENCH_VAR}/pg {self.args.pg_port}")
@@ -74,11 +76,12 @@ class Bench:
                            check=True)
             os.environ["BERTH_DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{self.args.pg_port}/berth_fleet_bench"
         shell(f"start_redis {BENCH_VAR}/redis {self.args.redis_port}")
-        self.distribution_context = run_distribution(self.tmp / "registry")
-        self.distribution = self.distribution_context.__enter__()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
         os.environ.update(
             BERTH_REDIS_URL=f"redis://127.0.0.1:{self.args.redis_port}/0", BERTH_VAR_DIR=str(self.tmp / "var"),
-            BERTH_FLEET_REGISTRY=self.distribution.host, BERTH_FLEET_HEARTBEAT_SECONDS="2",
+            BERTH_EXTERNAL_URL=self.url, BERTH_REGISTRY_URL=f"http://127.0.0.1:{free_port()}",
+            BERTH_FLEET_HEARTBEAT_SECONDS="2",
             BERTH_FLEET_UNREACHABLE_AFTER="10", DJANGO_SETTINGS_MODULE="portal.settings", PYTHONUNBUFFERED="1",
         )  # fmt: skip
         os.environ.setdefault("BERTH_SECRET_KEY", secrets.token_urlsafe(40))
@@ -93,15 +96,14 @@ class Bench:
         call_command("migrate", verbosity=0)
 
     def start_portal_and_worker(self) -> None:
-        from tests.fleet.agents import free_port
-
         bin_dir = Path(sys.executable).parent
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        log = (self.tmp / "gunicorn.log").open("wb")
+        log = (self.tmp / "registry.log").open("wb")
         self.processes.append(subprocess.Popen(
-            [str(bin_dir / "gunicorn"), "portal.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--threads", "8", "--worker-class", "gthread"],
+            [sys.executable, "manage.py", "run_registry"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        ))  # fmt: skip
+        log = (self.tmp / "server.log").open("wb")
+        self.processes.append(subprocess.Popen(
+            [sys.executable, "-m", "registry_proxy.server", "--bind", f"127.0.0.1:{self.port}", "--workers", "2"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         ))  # fmt: skip
         log = (self.tmp / "worker.log").open("wb")
@@ -118,7 +120,7 @@ class Bench:
             except httpx.HTTPError:
                 return False
 
-        wait(answers, 30, "gunicorn", 0.1)
+        wait(answers, 30, "Berth's server", 0.1)
 
     def make_people(self) -> None:
         from portal.accounts.models import PersonalToken, User
@@ -150,22 +152,17 @@ class Bench:
              30, "agents to join", 0.2)
 
     def push(self, repository: str, extra_bytes: int = 0) -> None:
-        """Pushes busybox (plus a layer of random bytes) to the registry and indexes it as a push would."""
-        import httpx
-
-        from portal.artifacts.services import record_manifest_push
-        from portal.fleet.management.commands.fleet_join_token import LocalAdministrator
-        from registry_proxy.distribution import DistributionClient
+        """Pushes busybox (plus a layer of random bytes) through Berth, which indexes it."""
         from tests.support.images import File, build_busybox_layout
 
         layers = [[File("payload", os.urandom(extra_bytes))]] if extra_bytes else []
         layout = build_busybox_layout(self.tmp / "layouts" / repository.replace("/", "_"), extra_layers=layers)
-        self.distribution.push_layout(layout, repository, "v1")
-        accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
-        response = httpx.get(f"{self.distribution.url}/v2/{repository}/manifests/v1", headers={"Accept": accept})
-        record_manifest_push(LocalAdministrator(), repository, "v1", response.headers["Docker-Content-Digest"],
-                             response.headers["Content-Type"], response.content,
-                             client=DistributionClient(self.distribution.url, None))
+        subprocess.run(
+            ["skopeo", "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false",
+             "--dest-creds", f"bench-admin:{self.token}", f"oci:{layout}:latest",
+             f"docker://127.0.0.1:{self.port}/{repository}:v1"],
+            check=True, capture_output=True,
+        )  # fmt: skip
 
     # -- measurements ----------------------------------------------------------------------------
 
@@ -190,8 +187,8 @@ class Bench:
             raise RuntimeError(f"{name} failed: {record['error']}")
         t = record["timings"]
         return {
-            "total_ms": ms(observed - posted), "queue_ms": ms(t["task_started"] - t["requested"]),
-            "pull_ms": ms(t["pulled"] - t["task_started"]), "create_ms": ms(t["created"] - t["pulled"]),
+            "total_ms": ms(observed - posted), "queue_ms": ms(t["dequeued"] - t["requested"]),
+            "prepare_ms": ms(t["task_started"] - t["dequeued"]), "pull_ms": ms(t["pulled"] - t["task_started"]), "create_ms": ms(t["created"] - t["pulled"]),
             "start_ms": ms(t["started"] - t["created"]), "observed_ms": ms(observed - t["started"]),
             "id": container_id,  # type: ignore[dict-item]
         }  # fmt: skip
@@ -235,7 +232,7 @@ class Bench:
         return {
             "deployments": count, "post_s": round(posted - started, 2), "all_running_s": round(finished - started, 2),
             "per_second": round(count / (finished - started), 1), "per_host": per_host,
-            "median_queue_ms": ms(statistics.median(t["task_started"] - t["requested"] for t in breakdowns)),
+            "median_queue_ms": ms(statistics.median(t["dequeued"] - t["requested"] for t in breakdowns)),
         }  # fmt: skip
 
     # -- teardown ----------------------------------------------------------------------------------
@@ -251,8 +248,6 @@ class Bench:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 process.kill()
-        if hasattr(self, "distribution_context"):
-            self.distribution_context.__exit__(None, None, None)
         shell(f"stop_redis {BENCH_VAR}/redis {self.args.redis_port}")
         if self.args.stop_postgres:
             shell(f"stop_postgres {BENCH_VAR}/pg")
@@ -260,7 +255,7 @@ class Bench:
 
 
 def summary(rows: list[dict[str, float]]) -> dict[str, float]:
-    keys = ("total_ms", "queue_ms", "pull_ms", "create_ms", "start_ms", "observed_ms")
+    keys = ("total_ms", "queue_ms", "prepare_ms", "pull_ms", "create_ms", "start_ms", "observed_ms")
     return {key: round(statistics.median(r[key] for r in rows), 1) for key in keys}
 
 
@@ -291,11 +286,13 @@ def main() -> None:
     report = {"uncached": summary(uncached), "cached": summary(cached), "throughput": many,
               "uncached_runs": uncached, "cached_runs": cached}
     print("\nFrom POST deploy to running (medians, ms):")
-    print(f"{'':10}{'total':>9}{'queue':>9}{'pull':>9}{'create':>9}{'start':>9}{'observed':>10}")
+    print(f"{'':10}{'total':>9}{'queue':>9}{'prepare':>9}{'pull':>9}{'create':>9}{'start':>9}{'observed':>10}")
     for label in ("uncached", "cached"):
         s = report[label]
-        print(f"{label:10}{s['total_ms']:>9}{s['queue_ms']:>9}{s['pull_ms']:>9}{s['create_ms']:>9}"
-              f"{s['start_ms']:>9}{s['observed_ms']:>10}")
+        print(f"{label:10}{s['total_ms']:>9}{s['queue_ms']:>9}{s['prepare_ms']:>9}{s['pull_ms']:>9}"
+              f"{s['create_ms']:>9}{s['start_ms']:>9}{s['observed_ms']:>10}")
+    print("queue: POST recorded → a worker takes the task; prepare: lease + the agent's container list; "
+          "observed: running → the client's next poll sees it")
     print(f"\n{many['deployments']} deployments over {len(HOSTS)} agents: all running after {many['all_running_s']} s "
           f"({many['per_second']}/s; posting took {many['post_s']} s; spread {many['per_host']}; "
           f"median queue {many['median_queue_ms']} ms)")

@@ -39,12 +39,14 @@ def _failure(response: httpx.Response) -> AgentFailure:
 class AgentClient:
     """`transport` lets tests of pure logic answer for the agent (httpx.MockTransport)."""
 
-    def __init__(self, host: Host, transport: httpx.BaseTransport | None = None, timeout: float | None = None) -> None:
+    def __init__(self, host: Host, transport: httpx.BaseTransport | None = None, *, wait_forever: bool = False) -> None:
+        """`wait_forever` drops the read timeout, for streams that may stay quiet (followed logs)."""
         self.host = host
         self.signer = portal_signer()
+        read_timeout = None if wait_forever else settings.FLEET_AGENT_TIMEOUT_SECONDS
         self.http = httpx.Client(
             base_url=host.address.rstrip("/"), transport=transport or _transport_override(),
-            timeout=httpx.Timeout(timeout or settings.FLEET_AGENT_TIMEOUT_SECONDS, connect=5.0),
+            timeout=httpx.Timeout(read_timeout, connect=5.0),
         )  # fmt: skip
 
     def close(self) -> None:
@@ -101,8 +103,8 @@ class AgentClient:
     def info(self) -> dict[str, Any]:
         return self.call("GET", "/v1/info")
 
-    def containers(self) -> list[dict[str, Any]]:
-        return self.call("GET", "/v1/containers", query={"all": "true"})
+    def containers(self, label: str | None = None) -> list[dict[str, Any]]:
+        return self.call("GET", "/v1/containers", query={"all": "true", "label": label})
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.call("POST", "/v1/containers", body)

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q
 from django.utils import timezone
 
 from portal.audit.services import record
@@ -231,24 +231,20 @@ def remove_host(actor: Principal, host: Host, *, force: bool = False, source_ip:
 
 
 def usage(hosts: list[Host]) -> dict[Any, dict[str, Any]]:
-    """Per host: reserved memory and CPUs and the number of active containers, from the records."""
-    rows = (
-        Container.objects.filter(host__in=hosts, status__in=ACTIVE_STATUSES)
-        .values("host_id")
-        .annotate(memory=Sum("memory"), cpus=Sum("cpus"))
-    )
-    counts = {}
-    for host_id in Container.objects.filter(host__in=hosts, status__in=ACTIVE_STATUSES).values_list("host_id", flat=True):
-        counts[host_id] = counts.get(host_id, 0) + 1
-    found = {row["host_id"]: row for row in rows}
-    return {
-        host.pk: {
-            "containers": counts.get(host.pk, 0),
-            "memory_reserved": int(found.get(host.pk, {}).get("memory") or 0),
-            "cpus_reserved": float(found.get(host.pk, {}).get("cpus") or 0),
-        }
-        for host in hosts
+    """Per host: active containers, reserved memory and CPUs, and published host ports, in one query."""
+    found: dict[Any, dict[str, Any]] = {
+        host.pk: {"containers": 0, "memory_reserved": 0, "cpus_reserved": 0.0, "ports": set()} for host in hosts
     }
+    rows = Container.objects.filter(host__in=hosts, status__in=ACTIVE_STATUSES).values_list(
+        "host_id", "memory", "cpus", "spec"
+    )
+    for host_id, memory, cpus, spec in rows:
+        entry = found[host_id]
+        entry["containers"] += 1
+        entry["memory_reserved"] += memory or 0
+        entry["cpus_reserved"] += cpus or 0.0
+        entry["ports"].update(p["host_port"] for p in (spec or {}).get("ports", []))
+    return found
 
 
 # -- deployments ---------------------------------------------------------------------------------------
@@ -309,14 +305,6 @@ def _env_list(env: Any) -> list[str]:
     return [str(e) for e in env]
 
 
-def _ports_taken(host: Host, ports: list[dict[str, Any]]) -> list[int]:
-    wanted = {p["host_port"] for p in ports}
-    taken = []
-    for spec in Container.objects.filter(host=host, status__in=ACTIVE_STATUSES).values_list("spec", flat=True):
-        taken += [p["host_port"] for p in spec.get("ports", []) if p["host_port"] in wanted]
-    return sorted(set(taken))
-
-
 def choose_host(*, name: str | None, selector: dict[str, str] | None, memory: int | None, cpus: float | None,
                 ports: list[dict[str, Any]]) -> Host:
     """The named host, or the least busy online host matching the selector with room for the limits.
@@ -348,7 +336,7 @@ def choose_host(*, name: str | None, selector: dict[str, str] | None, memory: in
             reasons.append(f"{host.name} has {free_memory // 2**20} MiB of memory free")
         elif cpus and free_cpus < cpus:
             reasons.append(f"{host.name} has {free_cpus:g} CPUs free")
-        elif taken := _ports_taken(host, ports):
+        elif taken := sorted(used["ports"] & {p["host_port"] for p in ports}):
             reasons.append(f"{host.name} already publishes port {', '.join(map(str, taken))}")
         else:
             candidates.append((used["containers"], -free_memory, host.name, host))
@@ -441,13 +429,13 @@ def remove_container(actor: Principal, container: Container, source_ip: str | No
 
 
 def _live(actor: Principal, container: Container, action: Action, verb: str, source_ip: str | None,
-          detail: dict[str, Any] | None = None) -> AgentClient:
+          detail: dict[str, Any] | None = None, wait_forever: bool = False) -> AgentClient:
     require(actor, action, Resource.of_project(container.project, ProjectResource.CONTAINER))
     if container.host is None or not container.agent_id:
         raise Conflict(f"container {container.name} has not been created on a host", code="container_not_created")
     record(actor, verb, "container", f"{container.name}@{container.host_name}", project=container.project,
            source_ip=source_ip, detail=detail)
-    return AgentClient(container.host)
+    return AgentClient(container.host, wait_forever=wait_forever)
 
 
 def _agent_call(call: Any) -> Any:
@@ -478,10 +466,9 @@ def container_stats(actor: Principal, container: Container, source_ip: str | Non
 def container_logs(actor: Principal, container: Container, *, follow: bool, tail: int | None,
                    source_ip: str | None = None) -> Iterator[dict[str, Any]]:
     """The host's log lines for the container, streamed as the agent sends them."""
-    client = _live(actor, container, Action.READ, "logs", source_ip, detail={"follow": follow, "tail": tail})
+    client = _live(actor, container, Action.READ, "logs", source_ip, detail={"follow": follow, "tail": tail},
+                   wait_forever=follow)
     query = {"follow": "true" if follow else None, "tail": tail}
-    # A followed stream may stay quiet for long: no read timeout then.
-    client.http.timeout = client.http.timeout if not follow else client.http.timeout.__class__(None, connect=5.0)
     stream = client.stream("GET", f"/v1/containers/{container.agent_id}/logs", query=query)
     events = _agent_call(stream.__enter__)
 
@@ -628,7 +615,7 @@ def apply_observed(host: Host, observed: list[dict[str, Any]], reported_at: floa
 
 
 def _find(client: AgentClient, container: Container) -> dict[str, Any] | None:
-    for actual in client.containers():
+    for actual in client.containers(label=f"{CONTAINER_LABEL}={container.pk}"):
         if (actual.get("labels") or {}).get(CONTAINER_LABEL) == str(container.pk):
             return actual
     return None
@@ -639,6 +626,7 @@ def converge(container_id: str) -> str:
 
     Returns what it did. Raises HostUnreachable for the task to retry with backoff.
     """
+    dequeued = time.time()
     if not _acquire(container_id):
         return "busy"
     try:
@@ -648,7 +636,7 @@ def converge(container_id: str) -> str:
                 return "gone"
             seen = (container.desired_state, container.restarts_requested)
             try:
-                outcome = _converge_once(container)
+                outcome = _converge_once(container, dequeued)
             except AgentFailure as exc:
                 if isinstance(exc, HostUnreachable):
                     raise
@@ -663,7 +651,7 @@ def converge(container_id: str) -> str:
         Container.objects.filter(pk=container_id).update(lease_until=None)
 
 
-def _converge_once(container: Container) -> str:
+def _converge_once(container: Container, dequeued: float) -> str:
     host = container.host
     if host is None:
         if container.desired_state == DesiredState.REMOVED:
@@ -690,7 +678,7 @@ def _converge_once(container: Container) -> str:
             if container.desired_state == DesiredState.STOPPED:
                 _set(container, status=ContainerStatus.EXITED, error="stopped before it was created", error_code="")
                 return "never started"
-            return _create(client, container)
+            return _create(client, container, dequeued)
         if container.desired_state == DesiredState.STOPPED and actual["status"] in ("running", "restarting"):
             _set(container, status=ContainerStatus.STOPPING)
             actual = client.stop(actual["id"])
@@ -703,10 +691,11 @@ def _converge_once(container: Container) -> str:
         return container.status
 
 
-def _create(client: AgentClient, container: Container) -> str:
+def _create(client: AgentClient, container: Container, dequeued: float) -> str:
     from portal.fleet.registry_tokens import issue_pull_token
 
     timings = dict(container.timings)
+    timings["dequeued"] = dequeued
     timings["task_started"] = time.time()
     _set(container, status=ContainerStatus.PULLING, attempts=container.attempts + 1, error="", error_code="",
          timings=timings, progress={})

@@ -286,7 +286,14 @@ class Agent:
     # -- containers ----------------------------------------------------------------------------
 
     def list_containers(self, request: Request) -> Any:
-        return [container_summary(c) for c in self.runtime.list(all=request.flag("all"))]
+        """`?all=true` includes stopped ones; `?label=k=v` keeps those carrying that label."""
+        key, _, value = request.query.get("label", "").partition("=")
+        found = []
+        for container in self.runtime.list(all=request.flag("all")):
+            if key and container.spec.labels.get(key) != value:
+                continue
+            found.append(container_summary(container))
+        return found
 
     def inspect_container(self, request: Request) -> Any:
         container = self.runtime.get(request.params["ref"])

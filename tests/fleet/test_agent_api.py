@@ -131,6 +131,8 @@ def test_run_serve_exec_stats_logs_stop_remove(agent_client: SignedClient, image
         assert [(e["stream"], e["data"]) for e in logs] == [("stdout", "started\n")]
         listed = agent_client.request("GET", "/v1/containers").json()
         assert [c["name"] for c in listed] == ["web"]
+        assert [c["name"] for c in agent_client.request("GET", "/v1/containers?label=berth.container=c-1").json()] == ["web"]
+        assert agent_client.request("GET", "/v1/containers?label=berth.container=c-2").json() == []
         stopped = agent_client.request("POST", "/v1/containers/web/stop?timeout=2").json()
         assert stopped["status"] == "exited"
         assert agent_client.request("GET", "/v1/containers").json() == []

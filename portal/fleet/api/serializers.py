@@ -63,7 +63,7 @@ class HostSerializer(serializers.ModelSerializer):
                 "disk_bytes": int(host.facts.get("disk_bytes") or 0)}
 
     def get_usage(self, host: Host) -> dict[str, Any]:
-        reserved = self.context.get("usage", {}).get(host.pk, {})
+        reserved = {k: v for k, v in self.context.get("usage", {}).get(host.pk, {}).items() if k != "ports"}
         return {
             **reserved,
             "memory_used_bytes": host.memory_bytes - int(host.facts.get("memory_available_bytes") or host.memory_bytes),
