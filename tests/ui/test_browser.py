@@ -208,6 +208,8 @@ def test_main_pages_on_a_laptop_and_a_phone(open_page: Callable[..., Any], make_
     expect(phone.get_by_role("heading", name="alpha/frontend")).to_be_visible()
     expect(phone.get_by_role("row").filter(has_text="latest")).to_be_visible()
     screenshot(phone, "phone-repository")
+    # Wide tables scroll inside their frame; the page itself never scrolls sideways on a phone.
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     expect(phone.get_by_role("navigation", name="Main")).not_to_be_in_viewport()
     phone.get_by_role("button", name="Menu").click()
     main_nav = phone.get_by_role("navigation", name="Main")
