@@ -75,7 +75,15 @@ def recent_login_failures(username: str, source_ip: str | None) -> int:
     return max(by_account, by_address // 4)
 
 
-def purge_older_than(days: int) -> int:
+PURGE_BATCH = 5000
+
+
+def purge_older_than(days: int, batch: int = PURGE_BATCH) -> int:
+    """Deletes rows older than `days`, a batch per statement: a months-old backlog must not hold
+    one huge delete (and its locks) while the API keeps writing rows."""
     cutoff = timezone.now() - timedelta(days=days)
-    deleted, _ = AuditEntry.objects.filter(time__lt=cutoff).delete()
-    return deleted
+    old = AuditEntry.objects.filter(time__lt=cutoff).order_by()
+    total = 0
+    while ids := list(old.values_list("id", flat=True)[:batch]):
+        total += AuditEntry.objects.filter(id__in=ids).delete()[0]
+    return total

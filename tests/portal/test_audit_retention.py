@@ -60,3 +60,12 @@ def test_a_real_worker_purges_old_rows_when_the_task_is_enqueued(celery_worker):
     )
     assert AuditEntry.objects.filter(pk=recent.pk).exists()
     assert "portal.audit.tasks.purge_audit_log" in celery_worker.log_text()
+
+
+@pytest.mark.django_db
+def test_purge_works_through_a_backlog_batch_by_batch():
+    for n in range(7):
+        aged(f"old-{n}", 100)
+    kept = aged("new", 1)
+    assert purge_older_than(30, batch=3) == 7
+    assert list(AuditEntry.objects.values_list("pk", flat=True)) == [kept.pk]
