@@ -396,24 +396,38 @@ class RegistryApp:
         headers.extend(extra)
         return headers
 
-    async def relay(self, response: aiohttp.ClientResponse, send: Send,
-                    extra: list[tuple[bytes, bytes]] = ()) -> None:
-        """Streams distribution's answer to the client, chunk by chunk as it arrives."""
+    async def relay(self, response: aiohttp.ClientResponse, send: Send, extra: list[tuple[bytes, bytes]] = (),
+                    receive: Receive | None = None) -> None:
+        """Streams distribution's answer to the client, chunk by chunk as it arrives. With `receive`, a
+        client that hangs up stops the transfer (uvicorn's send goes quiet instead of failing)."""
+        gone = asyncio.ensure_future(_disconnected(receive)) if receive is not None else None
+        complete = False
         try:
             await send({"type": "http.response.start", "status": response.status,
                         "headers": self.rewrite_headers(response.raw_headers, extra)})
             async for chunk in response.content.iter_any():
+                if gone is not None and gone.done():
+                    return
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+            complete = True
         finally:
-            response.release()
+            if gone is not None:
+                gone.cancel()
+            # An unfinished body cannot go back to the pool: the connection is dropped instead.
+            response.release() if complete else response.close()
 
     async def proxy(self, context: Context, send: Send, **kwargs: Any) -> None:
         request = context.request
         if request.method in ("PUT", "PATCH", "POST") and "data" not in kwargs:
             kwargs["data"] = request.body_chunks()
         response = await self.upstream(context, **kwargs)
-        await self.relay(response, send)
+        await self.relay(response, send, receive=request.receive if request.method == "GET" else None)
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _with_db[T](function: Callable[..., T], args: tuple[Any, ...]) -> T:
