@@ -19,6 +19,7 @@ IMAGE_CONFIG_TYPES = frozenset({"application/vnd.oci.image.config.v1+json",
                                 "application/vnd.docker.container.image.v1+json"})
 
 # The distribution spec's grammar (github.com/opencontainers/distribution-spec, "Pulling manifests").
+REPOSITORY_PATTERN = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
 TAG_PATTERN = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 DIGEST_PATTERN = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 _HEX_LENGTHS = {"sha256": 64, "sha512": 128}
@@ -34,6 +35,10 @@ def is_digest(reference: str) -> bool:
     algorithm, _, encoded = reference.partition(":")
     expected = _HEX_LENGTHS.get(algorithm)
     return expected is None or (len(encoded) == expected and re.fullmatch(r"[a-f0-9]+", encoded) is not None)
+
+
+def is_repository_name(name: str) -> bool:
+    return len(name) <= 255 and REPOSITORY_PATTERN.match(name) is not None
 
 
 def is_tag(reference: str) -> bool:

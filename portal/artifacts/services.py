@@ -27,6 +27,7 @@ from portal.artifacts.manifests import (
     ParsedManifest,
     image_facts,
     is_digest,
+    is_repository_name,
     is_tag,
     parse_config,
     parse_manifest,
@@ -184,7 +185,11 @@ def validate_digest(digest: str) -> str:
 def repository_in(project: Project, name: str) -> Repository:
     """A repository of `project` by its name inside the project (`app` or `team/app`), or 404."""
     full = f"{project.name}/{name}"
-    repository = Repository.objects.filter(name=full, project=project).select_related("project").first()
+    # A name outside the grammar cannot exist, and is not sent to the database (NUL bytes make
+    # PostgreSQL fail rather than find nothing).
+    repository = None
+    if is_repository_name(full):
+        repository = Repository.objects.filter(name=full, project=project).select_related("project").first()
     if repository is None:
         raise NotFound(f"repository {full!r} not found", code="repository_not_found")
     return repository
@@ -528,6 +533,8 @@ def _repository_id(name: str) -> Subquery:
 
 def list_tags(repository: str, n: int | None = None, last: str | None = None) -> list[str]:
     """Tag names in byte order after `last`, at most `n` (the spec's `/tags/list` pagination)."""
+    if not is_repository_name(repository) or (last and "\x00" in last):
+        return []
     tags = Tag.objects.filter(repository_id=_repository_id(repository))
     if last:
         tags = tags.filter(name__gt=last)
@@ -537,6 +544,8 @@ def list_tags(repository: str, n: int | None = None, last: str | None = None) ->
 
 def referrers(repository: str, digest: str, artifact_type: str | None = None) -> list[dict[str, Any]]:
     """OCI descriptors of the manifests whose `subject` is `digest`, as the referrers API lists them."""
+    if not is_repository_name(repository) or not is_digest(digest) or "\x00" in (artifact_type or ""):
+        return []
     rows = Artifact.objects.filter(repository__name=repository, subject_digest=digest)
     if artifact_type:
         rows = rows.filter(artifact_type=artifact_type)
@@ -555,6 +564,8 @@ def referrers(repository: str, digest: str, artifact_type: str | None = None) ->
 def cached_manifest(repository: str, reference: str) -> tuple[bytes, str, str] | None:
     """(bytes, media type, digest) by tag or digest from the index: one indexed query, or none at all
     for a digest seen within the cache's lifetime. None when the index does not hold it."""
+    if not is_repository_name(repository):
+        return None
     if is_digest(reference):
         hit = manifest_cache.get(repository, reference)
         if hit is not None:

@@ -259,3 +259,29 @@ def test_history_entries_that_made_no_layer_are_skipped_when_matching_layers(reg
     assert (config["env"], config["author"]) == (["PATH=/bin", "MODE=test"], "berth tests")
     assert detail["platforms"] == [{"os": "linux", "architecture": "arm64", "variant": "v8"}]
     assert detail["created"] == "2025-03-04T05:06:07.123456Z"
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/api/v1/projects/team/repositories/we%00b", 400),
+    ("/api/v1/projects/team/repositories/web/artifacts?q=%00", 400),
+    ("/api/v1/projects/team/repositories/We/B", 404),
+    ("/api/v1/projects/team/repositories/web//x/artifacts", 404),
+    ("/api/v1/projects/team/repositories/web/artifacts/..", 400),
+    ("/api/v1/projects/team/repositories/web/artifacts/v1/tags/.x", 400),
+    ("/api/v1/projects/team/repositories/web/artifacts?q=" + "x" * 129, 400),
+    ("/api/v1/projects/team/repositories/web/tags?last=.x", 400),
+    ("/api/v1/projects/team/repositories/web/tags?sort=-", 400),
+    ("/api/v1/projects/team/repositories/web/tags?page=99999999999999999999999", 404),
+    ("/api/v1/projects/team/repositories/web/tags?page_size=0", 400),
+])
+def test_hostile_values_are_clear_errors_not_500s(team, as_user, path, status):
+    """Names outside the grammar are never looked up; malformed values are 400s, never 500s."""
+    project, owner = team
+    Repository.objects.create(project=project, name="team/web")
+    client = as_user(owner)
+    method = client.delete if "/tags/" in path else client.get
+
+    response = method(path)
+
+    assert response.status_code == status, response.content
+    assert "errors" in response.json()

@@ -294,3 +294,12 @@ def test_malformed_references_are_refused_before_anything_is_written(
             pusher, "idx/bad", reference, digest, OCI_MANIFEST, b"{}", client=registry.client
         )
     assert not Repository.objects.filter(name="idx/bad").exists()
+
+
+def test_reads_for_names_outside_the_grammar_find_nothing_without_asking_the_database(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert services.list_tags("idx/a\x00b") == []
+        assert services.list_tags("idx/app", last="a\x00") == []
+        assert services.cached_manifest("Idx/App", "v1") is None
+        assert services.referrers("idx/app", "sha256:nope") == []
+        assert services.referrers("idx/app", "sha256:" + "a" * 64, "x\x00") == []

@@ -30,6 +30,7 @@ from portal.artifacts.filters import (
     StrictOrderingFilter,
     TagFilter,
 )
+from portal.artifacts.manifests import is_tag
 from portal.artifacts.models import LISTED, Artifact, ArtifactReference, Repository, Tag
 from portal.projects.models import Project
 from portal.rbac.principals import Resource
@@ -273,10 +274,12 @@ def after(queryset: QuerySet[Tag], request: Request) -> QuerySet[Tag]:
     last = request.query_params.get("last")
     if not last:
         return queryset
-    if request.query_params.get("sort", "name") != "name":
-        from rest_framework.exceptions import ValidationError
+    from rest_framework.exceptions import ValidationError
 
+    if request.query_params.get("sort", "name") != "name":
         raise ValidationError({"last": ["last= pages by name: use it without sort, or with sort=name"]})
+    if not is_tag(last):
+        raise ValidationError({"last": ["last= is a tag name: up to 128 of A-Z a-z 0-9 _ . -"]})
     return queryset.filter(name__gt=last)
 
 
@@ -312,10 +315,9 @@ class TagDetail(BrowseView):
 
     @extend_schema(operation_id="artifact_tag_destroy", responses={204: None})
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        tag = services.validate_tag(self.kwargs["tag"])
         repository = self.get_repository()
         artifact = services.resolve_artifact(repository, self.kwargs["reference"])
-        tag = self.kwargs["tag"]
-        services.validate_tag(tag)
         if not Tag.objects.filter(artifact=artifact, name=tag).exists():
             raise NotFound(f"artifact {artifact.digest} has no tag {tag!r}", code="tag_not_found")
         services.delete_tag(request.user, repository, tag, source_ip=self.source_ip())
