@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Max, OuterRef, Subquery, Sum, Value
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Greatest, Length
 from django.utils import timezone
 from rest_framework import status
@@ -265,7 +265,7 @@ def record_manifest_push(
                 raise InvalidInput(f"cannot index manifest {digest}: {exc}", code="invalid_manifest") from None
             artifact = _index_manifest(repo, digest, parsed, manifest, principal.audit_name, now, client)
         if tag is not None:
-            _set_tag(repo, tag, artifact, now)
+            _set_tag(repo, tag, artifact.pk, now)
         Repository.objects.filter(pk=repo.pk).update(pushed_at=now, updated_at=now)
         record(principal, "push", "artifact", f"{repo.name}{':' + tag if tag else '@' + digest}",
                project=repo.project, source_ip=source_ip,
@@ -363,15 +363,15 @@ def _fetch_config(repository: str, digest: str, client: DistributionClient) -> d
         raise _unavailable(exc) from None
 
 
-def _set_tag(repo: Repository, name: str, artifact: Artifact, now: datetime) -> None:
+def _set_tag(repo: Repository, name: str, artifact_id: int, now: datetime) -> None:
     previous = Tag.objects.filter(repository=repo, name=name).values_list("artifact_id", flat=True).first()
     if previous is None:
-        Tag.objects.create(repository=repo, name=name, artifact=artifact, pushed_at=now)
+        Tag.objects.create(repository=repo, name=name, artifact_id=artifact_id, pushed_at=now)
         _adjust(repo, tag_count=1)
     else:
-        Tag.objects.filter(repository=repo, name=name).update(artifact=artifact, pushed_at=now)
-    if previous != artifact.pk:
-        Artifact.objects.filter(pk=artifact.pk).update(tag_count=F("tag_count") + 1)
+        Tag.objects.filter(repository=repo, name=name).update(artifact_id=artifact_id, pushed_at=now)
+    if previous != artifact_id:
+        Artifact.objects.filter(pk=artifact_id).update(tag_count=F("tag_count") + 1)
         if previous is not None:
             Artifact.objects.filter(pk=previous).update(tag_count=F("tag_count") - 1)
     DeletedTag.objects.filter(repository_name=repo.name, name=name).delete()
@@ -704,16 +704,19 @@ class _DryRun(Exception):
 
 def reconcile(dry_run: bool = False, *, client: DistributionClient | None = None) -> ReconcileReport:
     """Brings the index in line with distribution: creates missing rows, removes rows whose manifests
-    are gone, points tags where distribution points them (except tags deleted in Berth). Idempotent."""
+    are gone, points tags where distribution points them (except tags deleted in Berth). Idempotent.
+
+    Sized for 100,000-tag repositories: sets are compared in Python (PostgreSQL takes at most 65,535
+    parameters, so no `IN` over a whole repository), rows are read as tuples, and distribution is
+    asked everything before a repository is locked.
+    """
     client = client or distribution()
     report = ReconcileReport(dry_run=dry_run)
-    actor = SystemActor("reconcile")
     try:
         catalog = client.catalog()
     except DistributionError as exc:
         raise _unavailable(exc) from None
     projects = set(Project.objects.values_list("name", flat=True))
-    in_catalog = set(catalog)
     for name in catalog:
         project = name.split("/", 1)[0]
         if project not in projects:
@@ -721,7 +724,10 @@ def reconcile(dry_run: bool = False, *, client: DistributionClient | None = None
             continue
         with contextlib.suppress(_DryRun):
             _reconcile_repository(name, report, dry_run, client)
-    for name in Repository.objects.exclude(name__in=in_catalog).values_list("name", flat=True):
+    in_catalog = set(catalog)
+    for name in Repository.objects.values_list("name", flat=True):
+        if name in in_catalog:
+            continue
         report.repositories_removed.append(name)
         if not dry_run:
             with transaction.atomic():
@@ -729,18 +735,76 @@ def reconcile(dry_run: bool = False, *, client: DistributionClient | None = None
                 if repo is not None:
                     repo.delete()
     if report.changed and not dry_run:
-        record(actor, "reconcile", "registry", "*", detail=report.counts())
+        record(SystemActor("reconcile"), "reconcile", "registry", "*", detail=report.counts())
     return report
 
 
 def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, client: DistributionClient) -> None:
+    pointed = _distribution_tags(name, client)
+    indexed = dict(Artifact.objects.filter(repository__name=name).values_list("digest", "id"))
+    if not pointed and not indexed and not Repository.objects.filter(name=name).exists():
+        return  # an emptied repository distribution still lists: nothing to index
+    # Untagged rows are checked one by one, except children of indexes that tags still point at.
+    live = set(pointed.values())
+    for parent, child in ArtifactReference.objects.filter(parent__repository__name=name).values_list(
+            "parent__digest", "child__digest"):
+        if parent in live:
+            live.add(child)
+    gone = [digest for digest in indexed if digest not in live and not _manifest_exists(name, digest, client)]
+    now = timezone.now()
+    with transaction.atomic():
+        existed = Repository.objects.filter(name=name).exists()
+        repo = _locked(name, create=True)
+        assert repo is not None
+        if not existed:
+            report.repositories_created.append(name)
+        # A manifest pushed again since the HEAD above is indexed anew by its push; reconcile only
+        # removes what distribution said was gone.
+        for offset in range(0, len(gone), 1000):
+            for artifact in Artifact.objects.filter(repository=repo, digest__in=gone[offset:offset + 1000]).defer(
+                    "manifest", "config"):
+                report.artifacts_removed.append(f"{name}@{artifact.digest}")
+                _remove_rows(repo, artifact)
+        by_digest = dict(Artifact.objects.filter(repository=repo).values_list("digest", "id"))
+        tombstones = dict(DeletedTag.objects.filter(repository_name=name).values_list("name", "digest"))
+        current = {tag: (tag_id, digest) for tag_id, tag, digest in
+                   Tag.objects.filter(repository=repo).values_list("id", "name", "artifact__digest")}
+        for tag, digest in pointed.items():
+            if tombstones.get(tag) == digest or current.get(tag, (None, None))[1] == digest:
+                continue
+            if digest not in by_digest:
+                artifact = _index_from_distribution(repo, digest, now, client)
+                if artifact is None:
+                    report.skipped.append(f"{name}:{tag}: manifest {digest} cannot be indexed")
+                    continue
+                by_digest[digest] = artifact.pk
+                report.artifacts_created.append(f"{name}@{digest}")
+            if tag in current:
+                report.tags_moved.append(f"{name}:{tag} {current[tag][1]} -> {digest}")
+            else:
+                report.tags_created.append(f"{name}:{tag}")
+            _set_tag(repo, tag, by_digest[digest], now)
+        stale = [tag_id for tag, (tag_id, _) in current.items() if tag not in pointed]
+        report.tags_removed += sorted(f"{name}:{tag}" for tag in current if tag not in pointed)
+        for offset in range(0, len(stale), 1000):
+            Tag.objects.filter(pk__in=stale[offset:offset + 1000]).delete()
+        DeletedTag.objects.filter(pk__in=[pk for pk, tag in DeletedTag.objects.filter(repository_name=name)
+                                          .values_list("pk", "name") if tag not in pointed]).delete()
+        refresh_counters(repo)
+        if dry_run:
+            raise _DryRun
+    for digest in gone:
+        manifest_cache.evict(name, digest)
+
+
+def _distribution_tags(name: str, client: DistributionClient) -> dict[str, str]:
+    """Each tag distribution lists, with the digest it points at (HEAD: no manifest body moves)."""
     try:
         tag_names = client.tags(name)
     except DistributionNotFound:
-        tag_names = []
+        return {}
     except DistributionError as exc:
         raise _unavailable(exc) from None
-    # HEAD gives each tag's digest; a manifest body is fetched only for a digest the index lacks.
     pointed: dict[str, str] = {}
     for tag in tag_names:
         try:
@@ -751,74 +815,43 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
             raise _unavailable(exc) from None
         if digest:
             pointed[tag] = digest
-    existed = Repository.objects.filter(name=name).exists()
-    if not pointed and not existed:
-        return  # an emptied repository distribution still lists: nothing to index
-    now = timezone.now()
-    with transaction.atomic():
-        repo = _locked(name, create=True)
-        assert repo is not None
-        if not existed:
-            report.repositories_created.append(name)
-        live = set(pointed.values())
-        for artifact in Artifact.objects.filter(repository=repo).order_by("-parent_count", "id"):
-            if artifact.digest in live or not Artifact.objects.filter(pk=artifact.pk).exists():
-                continue
-            try:
-                client.head_manifest(name, artifact.digest)
-                continue
-            except DistributionNotFound:
-                pass
-            except DistributionError as exc:
-                raise _unavailable(exc) from None
-            report.artifacts_removed.append(f"{name}@{artifact.digest}")
-            _remove_rows(repo, artifact)
-        tombstones = dict(DeletedTag.objects.filter(repository_name=name).values_list("name", "digest"))
-        current = {tag.name: tag for tag in Tag.objects.filter(repository=repo).select_related("artifact")}
-        for tag, digest in pointed.items():
-            if tombstones.get(tag) == digest:
-                continue
-            artifact = Artifact.objects.filter(repository=repo, digest=digest).first()
-            if artifact is None:
-                try:
-                    body, media_type, _ = client.get_manifest(name, digest)
-                    parsed = parse_manifest(body, media_type)
-                except DistributionNotFound:
-                    continue  # deleted between the HEAD and now
-                except DistributionError as exc:
-                    raise _unavailable(exc) from None
-                except InvalidManifest as exc:
-                    report.skipped.append(f"{name}:{tag}: {exc}")
-                    continue
-                artifact = _index_manifest(repo, digest, parsed, body, "reconcile", now, client)
-                report.artifacts_created.append(f"{name}@{digest}")
-            existing = current.get(tag)
-            if existing is None:
-                report.tags_created.append(f"{name}:{tag}")
-            elif existing.artifact_id != artifact.pk:
-                report.tags_moved.append(f"{name}:{tag} {existing.artifact.digest} -> {digest}")
-            else:
-                continue
-            _set_tag(repo, tag, artifact, now)
-        for tag in sorted(set(current) - set(pointed)):
-            report.tags_removed.append(f"{name}:{tag}")
-            Tag.objects.filter(pk=current[tag].pk).delete()
-        DeletedTag.objects.filter(repository_name=name).exclude(name__in=list(pointed)).delete()
-        refresh_counters(repo)
-        if dry_run:
-            raise _DryRun
-    if not dry_run:
-        for digest in live:
-            manifest_cache.evict(name, digest)
+    return pointed
+
+
+def _manifest_exists(name: str, digest: str, client: DistributionClient) -> bool:
+    try:
+        client.head_manifest(name, digest)
+    except DistributionNotFound:
+        return False
+    except DistributionError as exc:
+        raise _unavailable(exc) from None
+    return True
+
+
+def _index_from_distribution(repo: Repository, digest: str, now: datetime,
+                             client: DistributionClient) -> Artifact | None:
+    try:
+        body, media_type, _ = client.get_manifest(repo.name, digest)
+        parsed = parse_manifest(body, media_type)
+    except (DistributionNotFound, InvalidManifest):
+        return None
+    except DistributionError as exc:
+        raise _unavailable(exc) from None
+    return _index_manifest(repo, digest, parsed, body, "reconcile", now, client)
 
 
 def refresh_counters(repo: Repository) -> None:
     """Recomputes a repository's counters (and its artifacts' parent and tag counts) from the rows."""
     links = ArtifactReference.objects.filter(child=OuterRef("pk")).order_by().values("child")
     tags = Tag.objects.filter(artifact=OuterRef("pk")).order_by().values("artifact")
-    Artifact.objects.filter(repository=repo).update(
-        parent_count=Coalesce(Subquery(links.annotate(c=Count("pk")).values("c")), 0),
-        tag_count=Coalesce(Subquery(tags.annotate(c=Count("pk")).values("c")), 0))
+    counted = Artifact.objects.filter(repository=repo).annotate(
+        real_parents=Coalesce(Subquery(links.annotate(c=Count("pk")).values("c")), 0),
+        real_tags=Coalesce(Subquery(tags.annotate(c=Count("pk")).values("c")), 0))
+    # Only rows that drifted are written: rewriting 100,000 correct rows every run would bloat the table.
+    for artifact_id, parents, tag_total in counted.filter(
+            ~Q(parent_count=F("real_parents")) | ~Q(tag_count=F("real_tags"))).values_list(
+            "pk", "real_parents", "real_tags"):
+        Artifact.objects.filter(pk=artifact_id).update(parent_count=parents, tag_count=tag_total)
     listed = Artifact.objects.filter(repository=repo).filter(LISTED).aggregate(count=Count("pk"), size=Sum("size"))
     pushed = Artifact.objects.filter(repository=repo).aggregate(last=Max("pushed_at"))["last"]
     Repository.objects.filter(pk=repo.pk).update(
