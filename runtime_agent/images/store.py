@@ -16,9 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AmbiguousReference,
@@ -30,7 +28,13 @@ from .errors import (
 )
 from .manifest import Descriptor, Platform
 from .reference import DEFAULT_TAG, LayoutReference, check_digest, parse_reference, split_local_name
-from .unpack import UnpackResult, unpack_layer
+
+if TYPE_CHECKING:
+    # httpx and the unpacker (tarfile, zstandard) cost more to import than a container start:
+    # only a pull or an import loads them.
+    import httpx
+
+    from .unpack import UnpackResult
 
 _SHORT_ID = re.compile(r"^[0-9a-f]{4,64}$")
 # Each layer decompresses on its own thread; past a few, the CPU rather than the network limits.
@@ -199,6 +203,8 @@ class ImageStore:
                 fs = work / "fs"
                 fs.mkdir(mode=0o755)
                 with open_source() as chunks:
+                    from .unpack import unpack_layer
+
                     result = unpack_layer(chunks, fs)
                     # Checked inside the `with` so a source sees the mismatch and can drop its bytes.
                     _verify_layer(result, descriptor, diff_id)
