@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime_agent import linux  # noqa: E402
+from runtime_agent import linux, trace  # noqa: E402
 from runtime_agent.images import ImageStore  # noqa: E402
 from runtime_agent.runtime import Runtime  # noqa: E402
 from runtime_agent.spec import RunOptions  # noqa: E402
@@ -97,11 +97,49 @@ class CpuMeter:
                 self.path.rmdir()
 
 
+def print_trace(path: Path) -> None:
+    """Median time and CPU from each mark to the one before it, over the measured starts."""
+    events = sorted(
+        (int(t), int(pid), int(cpu), name.strip())
+        for t, pid, cpu, name in (line.split(None, 3) for line in path.read_text().splitlines())
+    )
+    runs: list[list[tuple[int, int, int, str]]] = []
+    for event in events:
+        if event[3] == "create":
+            runs.append([])
+        if runs:
+            runs[-1].append(event)
+    steps: dict[str, list[tuple[float, float, float]]] = {}
+    for run in runs[1:]:  # the warm-up run is left out
+        cpu_seen: dict[int, int] = {}
+        previous = run[0][0]
+        for t, pid, cpu, name in run:
+            spent = (cpu - cpu_seen[pid]) / 1e6 if pid in cpu_seen else 0.0
+            cpu_seen[pid] = cpu
+            steps.setdefault(name, []).append(((t - previous) / 1e6, (t - run[0][0]) / 1e6, spent))
+            previous = t
+    print(
+        f"start path, medians over {len(runs) - 1} starts (ms; cpu = that process since its last mark)"
+    )
+    for name, values in steps.items():
+        delta, at, spent = (statistics.median(v[i] for v in values) for i in range(3))
+        print(f"  {name:<28} +{delta:6.2f}   at {at:7.2f}   cpu {spent:5.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--cli-runs", type=int, default=10)
+    parser.add_argument(
+        "--trace",
+        metavar="FILE",
+        help="write Berth's start-path marks (every process of a start) to FILE and print where "
+        "the time goes",
+    )
     args = parser.parse_args()
+    if args.trace:
+        Path(args.trace).unlink(missing_ok=True)
+        trace.enable(args.trace)
     work = Path(tempfile.mkdtemp(prefix="berth-bench-start-"))
     meter = CpuMeter()
     try:
@@ -155,7 +193,15 @@ def main() -> None:
             )
             return time.perf_counter() - start
 
-        env = {**os.environ, "BERTH_AGENT_STATE": str(state)}
+        # An installed package has its bytecode compiled; this tree's environment may forbid
+        # writing it, which would make every CLI run compile every module from source.
+        env = {
+            **os.environ,
+            "BERTH_AGENT_STATE": str(state),
+            "PYTHONPYCACHEPREFIX": str(work / "pyc"),
+        }
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.pop("BERTH_TRACE", None)
 
         def cli() -> float:
             start = time.perf_counter()
@@ -194,6 +240,8 @@ def main() -> None:
             if i < args.cli_runs:
                 measured("berth-cli", cli)
         crun.close()
+        if args.trace:
+            print_trace(Path(args.trace))
         medians = {name: statistics.median(values) * 1000 for name, values in times.items()}
         print(
             f"container start (/bin/true: create + start + wait + remove), {args.runs} runs alternating"

@@ -26,6 +26,7 @@ from runtime_agent.linux import (
 from runtime_agent.network import Attachment, configure_inside
 from runtime_agent.pathrs import ensure_dir, ensure_file
 from runtime_agent.spec import CAPABILITY_NUMBERS, ContainerSpec
+from runtime_agent.trace import mark
 
 # Docker's masked and read-only paths.
 MASKED_PATHS = (
@@ -252,6 +253,7 @@ def setup_and_exec(plan: Plan, net_ready_fd: int, net_go_fd: int, cgroup_fd: int
     """
     spec = plan.spec
     os.unshare(namespace_flags(plan))
+    mark("child: unshared")
     if net_ready_fd >= 0:
         os.write(net_ready_fd, b"1")
         os.close(net_ready_fd)
@@ -265,13 +267,17 @@ def setup_and_exec(plan: Plan, net_ready_fd: int, net_go_fd: int, cgroup_fd: int
         linux.link_up("lo")
     linux.sethostname(spec.hostname)
     _mount_rootfs(plan)
+    mark("child: rootfs mounted")
     workdir_host = ensure_dir(plan.rootfs, spec.workdir)
     _pivot(plan.rootfs)
+    mark("child: pivoted")
     _mask_paths()
+    mark("child: paths masked")
     if spec.read_only:
         linux.mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
     env = dict(e.partition("=")[::2] for e in spec.env)
     reply = os.read(cgroup_fd, 4096)
+    mark("child: cgroup reply")
     os.close(cgroup_fd)
     if reply != b"ok":
         raise StartFailed(reply.decode(errors="replace") or "the shim did not join the cgroup")
@@ -285,6 +291,7 @@ def setup_and_exec(plan: Plan, net_ready_fd: int, net_go_fd: int, cgroup_fd: int
     if plan.seccomp_bpf:
         linux.seccomp_set_filter(plan.seccomp_bpf)
     reset_signals()
+    mark("child: exec")
     if spec.init:
         _run_init(executable, spec.args, env)
     os.execve(executable, spec.args, env)

@@ -24,6 +24,7 @@ from runtime_agent.network import BridgeNetwork, hosts_file, resolv_conf, veth_n
 from runtime_agent.process import Plan, drop_privileges, join_cgroup, reset_signals
 from runtime_agent.settings import Settings
 from runtime_agent.spec import ContainerSpec, MountSpec, RunOptions
+from runtime_agent.trace import mark
 from runtime_agent.volumes import VolumeStore
 from runtime_agent.zygote import ZygoteClient
 
@@ -150,6 +151,7 @@ class Runtime:
     # Create / start -----------------------------------------------------------------
 
     def create(self, image: str | ImageLike, options: RunOptions | None = None) -> Container:
+        mark("create")
         options = options or RunOptions()
         if isinstance(image, str):
             ref, img = image, self.images.get(image)
@@ -176,7 +178,9 @@ class Runtime:
             if self._images is not None and hasattr(self._images, "hold"):
                 # Keeps the image store from deleting layers this container mounts.
                 self._images.hold(spec.image_id, spec.id)
+            mark("create: state written")
             self.cgroup(spec.id).create(spec.resources)
+            mark("create: cgroup made")
             ip = None
             if spec.network == "bridge":
                 if not self._bridge_ready:
@@ -196,6 +200,7 @@ class Runtime:
         except BaseException:
             self._release(container)
             raise
+        mark("create: done")
         return container
 
     def _volume_source(self, mount: MountSpec) -> MountSpec:
@@ -233,6 +238,7 @@ class Runtime:
         )
 
     def start(self, ref: str | Container) -> Container:
+        mark("start")
         container = ref if isinstance(ref, Container) else self.get(ref)
         lock = os.open(container.dir / "start.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
@@ -259,6 +265,7 @@ class Runtime:
                     spec.id,
                 ),
             )
+            mark("start: planned")
             try:
                 if self._zygote is not None:
                     self._zygote.spawn(*args)
@@ -270,6 +277,7 @@ class Runtime:
                 raise
         finally:
             os.close(lock)
+        mark("start: done")
         return container
 
     def run(self, image: str | ImageLike, options: RunOptions | None = None) -> Container:
@@ -300,6 +308,7 @@ class Runtime:
 
     def wait(self, ref: str | Container, timeout: float | None = None) -> int:
         """Block until the current run exits; returns its exit code."""
+        mark("wait")
         container = ref if isinstance(ref, Container) else self.get(ref)
         deadline = None if timeout is None else time.monotonic() + timeout
         state = container.state
@@ -319,6 +328,7 @@ class Runtime:
                 poller.poll(
                     None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
                 )
+                mark("wait: shim exited")
             while True:
                 state = container.state
                 if (
@@ -401,9 +411,11 @@ class Runtime:
             if pid:
                 _signal(pid, signal.SIGKILL)
             self._wait_stopped(container)
+        mark("remove")
         with container.update() as st:
             container.transition(st, Status.REMOVING)
         self._release(container)
+        mark("remove: done")
 
     def _release(self, container: Container) -> None:
         """Undo everything create and start made: cgroups, addresses, rules, anonymous volumes."""
@@ -411,6 +423,7 @@ class Runtime:
         cgroup = self.cgroup(spec.id)
         cgroup.kill()
         cgroup.destroy()
+        mark("remove: cgroup destroyed")
         if spec.network == "bridge":
             self.network.unpublish(spec.id)
             self.network.release(spec.id)
@@ -418,6 +431,7 @@ class Runtime:
             if os.path.exists(f"/sys/class/net/{veth_name(spec.id)}"):
                 os.system(f"ip link del {veth_name(spec.id)} 2>/dev/null")
         shutil.rmtree(container.dir, ignore_errors=True)
+        mark("remove: directory deleted")
         if self._images is not None and hasattr(self._images, "release"):
             with contextlib.suppress(Exception):
                 self._images.release(spec.image_id, spec.id)

@@ -17,6 +17,7 @@ from runtime_agent.container import Container, Status
 from runtime_agent.errors import StartFailed
 from runtime_agent.network import BridgeNetwork
 from runtime_agent.process import Plan, exit_code_for, setup_and_exec
+from runtime_agent.trace import mark
 
 LOG_LINE_MAX = 16 * 1024  # like Docker's json-file driver, longer lines are split
 
@@ -121,6 +122,7 @@ class Shim:
 
     def run(self, report_fd: int) -> NoReturn:
         try:
+            mark("shim: run")
             self._detach(report_fd)
             self._supervise(report_fd)
         finally:
@@ -174,7 +176,9 @@ class Shim:
                 os.write(report_fd, json.dumps({"pid": pid}).encode() + b"\n")
                 os.close(report_fd)
                 report_fd = -1
+            mark("shim: reported")
             failure = read_all(fail_r)
+            mark("shim: exec seen")
             os.close(fail_r)
             if failure:
                 os.waitpid(pid, 0)
@@ -192,6 +196,7 @@ class Shim:
                 return
             self._pump_logs(out_r, err_r)
             _, status = os.waitpid(pid, 0)
+            mark("shim: child exited")
             code = os.waitstatus_to_exitcode(status)
             code = 128 - code if code < 0 else code
             oom = self.cgroup.oom_kills() > oom_before
@@ -211,6 +216,7 @@ class Shim:
                 else:
                     container.transition(st, Status.EXITED)
                     st.shim_pid = 0
+            mark("shim: exit recorded")
             if not restart:
                 break
             # Docker's backoff: doubling from 100 ms, reset after a run of ten seconds or more.
@@ -245,10 +251,12 @@ class Shim:
         if plan.attachment:
             ready_r, ready_w = os.pipe()
             go_r, go_w = os.pipe()
+        mark("shim: fork")
         pid = os.fork()
         if pid == 0:
             code = 128
             try:
+                mark("child: forked")
                 for fd in (fail_r, out_r, err_r, ready_r, go_w, cg_w):
                     if fd >= 0:
                         os.close(fd)
@@ -274,7 +282,9 @@ class Shim:
         # Moving a task between v1 cgroups waits for an RCU grace period per hierarchy, tens of
         # milliseconds on a busy host: done here while the child builds its root filesystem.
         try:
+            mark("shim: forked")
             self.cgroup.join(pid)
+            mark("shim: cgroup joined")
             os.write(cg_w, b"ok")
         except OSError as e:
             os.write(cg_w, f"joining the container's cgroup: {e}".encode()[:4000])

@@ -17,6 +17,7 @@ import threading
 from typing import Any
 
 from runtime_agent import shim
+from runtime_agent.trace import mark
 
 
 class ZygoteClient:
@@ -78,6 +79,7 @@ class ZygoteClient:
             os.close(report_w)
             report_w = -1
             data = shim.read_all(report_r)
+            mark("start: report read")
         finally:
             os.close(report_r)
             if report_w >= 0:
@@ -135,6 +137,7 @@ def _standby(fd: int) -> None:
     channel.close()
     if not payload or not fds:
         return  # the agent went away before using us
+    mark("standby: request")
     report_w = fds[0]
     # SCM_RIGHTS fds arrive inheritable; a container's exec must not keep the agent waiting.
     os.set_inheritable(report_w, False)
