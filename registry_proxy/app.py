@@ -79,7 +79,7 @@ CHUNK = 1024 * 1024
 
 
 class Request:
-    __slots__ = ("scope", "receive", "method", "path", "headers", "_query")
+    __slots__ = ("scope", "receive", "method", "path", "headers", "_query", "gone")
 
     def __init__(self, scope: Scope_, receive: Receive) -> None:
         self.scope, self.receive = scope, receive
@@ -91,6 +91,7 @@ class Request:
             # Clients send Accept once per media type: repeated headers are one comma-separated list.
             self.headers[name] = f"{self.headers[name]}, {text}" if name in self.headers else text
         self._query: dict[str, list[str]] | None = None
+        self.gone = False
 
     @property
     def query_string(self) -> str:
@@ -115,6 +116,7 @@ class Request:
         while True:
             message = await self.receive()
             if message["type"] == "http.disconnect":
+                self.gone = True
                 raise ClientGone()
             chunk = message.get("body", b"")
             if chunk:
@@ -373,8 +375,9 @@ class RegistryApp:
                                              data=data, headers=forwarded, allow_redirects=False)
         except ClientGone:
             raise
-        except (TimeoutError, aiohttp.ClientConnectionError, OSError) as exc:
-            if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError) and data is not None:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            if request.gone:
+                # The client hung up mid-body; aiohttp reports it as its own failure to send.
                 raise ClientGone() from exc
             raise errors.unavailable(
                 f"the registry storage (distribution) is unavailable: {exc.__class__.__name__}"
@@ -405,7 +408,8 @@ class RegistryApp:
         try:
             await send({"type": "http.response.start", "status": response.status,
                         "headers": self.rewrite_headers(response.raw_headers, extra)})
-            async for chunk in response.content.iter_any():
+            # Whole MiB chunks: per-chunk Python work, not copying, bounds a streamed transfer.
+            async for chunk in response.content.iter_chunked(CHUNK):
                 if gone is not None and gone.done():
                     return
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
