@@ -173,9 +173,11 @@ def main() -> int:
             return call
 
         middle = f"build-{args.tags // 2}"
+        middle_digest = f"sha256:{args.tags // 2:064x}"
         cases = [
             ("artifacts, newest first, page 1", get("/ci/artifacts?page_size=100")),
             (f"artifacts, newest first, page {deep}", get(f"/ci/artifacts?page_size=100&page={deep}")),
+            ("artifacts, keyset: 100 before the middle", get(f"/ci/artifacts?page_size=100&before={middle_digest}")),
             ("tags by name, page 1", get("/ci/tags?page_size=100")),
             (f"tags by name, page {deep}", get(f"/ci/tags?page_size=100&page={deep}")),
             ("tags by name, keyset: 100 after the middle", get(f"/ci/tags?page_size=100&last={middle}")),

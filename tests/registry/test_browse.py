@@ -285,3 +285,22 @@ def test_hostile_values_are_clear_errors_not_500s(team, as_user, path, status):
 
     assert response.status_code == status, response.content
     assert "errors" in response.json()
+
+
+def test_artifact_list_pages_by_keyset_with_before(team, as_user):
+    project, owner = team
+    repository = Repository.objects.create(project=project, name="team/keyset")
+    _seed(repository, 6)
+    digests = list(Artifact.objects.filter(repository=repository).order_by("-pushed_at", "-id")
+                   .values_list("digest", flat=True))
+    client = as_user(owner)
+
+    first = client.get(api("keyset/artifacts?page_size=2")).json()["results"]
+    after = client.get(api(f"keyset/artifacts?page_size=2&before={first[-1]['digest']}")).json()["results"]
+    unknown = client.get(api("keyset/artifacts?before=sha256:" + "9" * 64))
+    sorted_otherwise = client.get(api(f"keyset/artifacts?before={digests[0]}&sort=size"))
+
+    assert [a["digest"] for a in first + after] == digests[:4]  # same push time: ties break by id
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"][0]["message"] == f"before: no artifact 'sha256:{'9' * 64}' in this repository"
+    assert sorted_otherwise.status_code == 400

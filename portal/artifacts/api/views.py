@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
-from django.db.models import F, QuerySet, Window
+from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -30,7 +30,7 @@ from portal.artifacts.filters import (
     StrictOrderingFilter,
     TagFilter,
 )
-from portal.artifacts.manifests import is_tag
+from portal.artifacts.manifests import is_digest, is_tag
 from portal.artifacts.models import LISTED, Artifact, ArtifactReference, Repository, Tag
 from portal.projects.models import Project
 from portal.rbac.principals import Resource
@@ -183,10 +183,11 @@ def attach_summaries(artifacts: list[Artifact]) -> list[Artifact]:
     return artifacts
 
 
-@extend_schema_view(get=extend_schema(operation_id="artifacts_list"))
+@extend_schema_view(get=extend_schema(operation_id="artifacts_list", parameters=[OpenApiParameter(
+    "before", str, description="Keyset paging: the artifacts pushed before this digest (newest first).")]))
 class ArtifactList(ListView):
     """Artifacts of a repository (children of an index and referrers appear under their parent).
-    Filter with `tag` (exact) or `q` (part of a tag, or a digest prefix)."""
+    Filter with `tag` (exact) or `q` (part of a tag, or a digest prefix); `before=DIGEST` pages by keyset."""
 
     queryset = Artifact.objects.none()  # for the schema; get_queryset() builds the real one
     serializer_class = ArtifactSummarySerializer
@@ -201,7 +202,26 @@ class ArtifactList(ListView):
         artifacts = Artifact.objects.filter(repository=self.get_repository())
         if not self.request.query_params.get("tag"):
             artifacts = artifacts.filter(LISTED)
-        return summary_queryset(artifacts)
+        return summary_queryset(self.older_than_before(artifacts))
+
+    def older_than_before(self, artifacts: QuerySet[Artifact]) -> QuerySet[Artifact]:
+        """`before=DIGEST`: the artifacts pushed before that one (newest first), a keyset page."""
+        before = self.request.query_params.get("before")
+        if not before:
+            return artifacts
+        from rest_framework.exceptions import ValidationError
+
+        if self.request.query_params.get("sort", "-pushed_at") != "-pushed_at":
+            raise ValidationError({"before": ["before= pages newest first: use it without sort, or sort=-pushed_at"]})
+        anchor = None
+        if is_digest(before):
+            anchor = Artifact.objects.filter(repository=self.get_repository(), digest=before).values_list(
+                "pushed_at", "id").first()
+        if anchor is None:
+            raise ValidationError({"before": [f"no artifact {before!r} in this repository"]})
+        pushed_at, artifact_id = anchor
+        # `pushed_at <= anchor` bounds the index scan; the rest breaks ties as (pushed_at, id) < anchor.
+        return artifacts.filter(Q(pushed_at__lte=pushed_at) & (Q(pushed_at__lt=pushed_at) | Q(id__lt=artifact_id)))
 
     def known_count(self) -> int | None:
         # The counter is kept with the rows: a 100,000-artifact repository needs no COUNT per page.
