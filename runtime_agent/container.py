@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -104,16 +104,22 @@ class Container:
 
     @contextmanager
     def update(self) -> Iterator[State]:
-        """Read-modify-write the state under a lock shared with the shim."""
+        """Read-modify-write the state under a lock shared with the shim.
+
+        The lock is the directory itself and an unchanged state is not written again: each
+        file created or replaced is a metadata write that waits behind a busy disk journal.
+        """
         try:
-            fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise NoSuchContainer(self.id) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             state = self.state
+            before = replace(state)
             yield state
-            atomic_write(self.dir / "state.json", json.dumps(asdict(state)).encode())
+            if state != before:
+                atomic_write(self.dir / "state.json", json.dumps(asdict(state)).encode())
         finally:
             os.close(fd)
 

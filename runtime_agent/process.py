@@ -51,6 +51,7 @@ class Plan:
     """Everything the child needs, resolved by the parent before fork so the child stays short."""
 
     spec: ContainerSpec
+    lower_dirs: list[str]  # overlay lower dirs, topmost first
     rootfs: str
     upper: str
     work: str
@@ -81,7 +82,7 @@ def _mount_rootfs(plan: Plan) -> None:
     root = plan.rootfs
     # Nothing done from here on may propagate back into the host's mount namespace.
     linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
-    linux.mount_overlay(list(reversed(spec.layer_dirs)), plan.upper, plan.work, root)
+    linux.mount_overlay(plan.lower_dirs, plan.upper, plan.work, root)
     for mount, source in zip(spec.mounts, plan.mount_sources, strict=True):
         if mount.type == "tmpfs":
             target = ensure_dir(root, mount.target)

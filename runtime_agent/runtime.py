@@ -10,6 +10,8 @@ import os
 import select
 import shutil
 import signal
+import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -56,6 +58,52 @@ class ExecResult:
 
 NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")  # mnt last: it changes our root
 
+# What the container process mounts over, made once in a lower layer shared by every container
+# (Docker's "-init" layer): otherwise each start copies /etc up into its upper dir and creates
+# these files there, metadata writes that a busy disk journal makes cost milliseconds each.
+MOUNT_TARGET_DIRS = ("dev", "etc", "proc", "sys")
+MOUNT_TARGET_FILES = ("etc/hostname", "etc/hosts", "etc/resolv.conf")
+
+
+class Trash:
+    """Directories renamed out of the way at once and deleted by a background thread.
+
+    A removed container is gone as soon as its directory is renamed; deleting its files (a
+    dozen metadata writes, slow behind a busy journal) need not hold up the caller. The thread
+    also empties what an earlier process left, and ends when nothing is left, so that a
+    one-shot process exits after its deletions are done.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def put(self, path: Path, wait: bool = False) -> None:
+        self.dir.mkdir(exist_ok=True)
+        doomed = self.dir / f"{path.name}.{os.urandom(4).hex()}"
+        try:
+            os.rename(path, doomed)
+        except FileNotFoundError:
+            return
+        if wait:
+            shutil.rmtree(doomed, ignore_errors=True)
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._empty, name="berth-trash")
+                self._thread.start()
+
+    def _empty(self) -> None:
+        while True:
+            with self._lock:
+                entries = list(self.dir.iterdir())
+                if not entries:
+                    self._thread = None
+                    return
+            for entry in entries:
+                shutil.rmtree(entry, ignore_errors=True)
+
 
 class Runtime:
     def __init__(
@@ -85,6 +133,8 @@ class Runtime:
         self._bridge_ready = False
         self._unified = cgroups.is_unified(cgroup_mount)
         self._cgroups: dict[str, Cgroup] = {}
+        self._mount_targets: Path | None = None
+        self.trash = Trash(self.state_dir / "trash")
         self._zygote = ZygoteClient() if zygote else None
 
     def close(self) -> None:
@@ -209,6 +259,25 @@ class Runtime:
         volume = self.volumes.create(mount.source or None)
         return MountSpec("volume", mount.target, volume.name, mount.readonly)
 
+    def mount_targets_layer(self) -> Path:
+        """The shared lower layer holding the runtime's mount targets, made on first use."""
+        if self._mount_targets is None:
+            path = self.state_dir / "mount-targets"
+            if not path.is_dir():
+                tmp = Path(tempfile.mkdtemp(prefix=".mount-targets.", dir=self.state_dir))
+                # The topmost layer's attributes win for a merged directory, "/" included.
+                tmp.chmod(0o755)
+                for name in MOUNT_TARGET_DIRS:
+                    (tmp / name).mkdir(0o755)
+                for name in MOUNT_TARGET_FILES:
+                    (tmp / name).touch(0o644)
+                try:
+                    tmp.rename(path)
+                except OSError:  # another runtime on this state dir made it first
+                    shutil.rmtree(tmp, ignore_errors=True)
+            self._mount_targets = path
+        return self._mount_targets
+
     def _plan(self, container: Container) -> Plan:
         spec = container.spec
         sources = []
@@ -222,6 +291,7 @@ class Runtime:
             attachment = self.network.allocate(spec.id)
         return Plan(
             spec=spec,
+            lower_dirs=[str(self.mount_targets_layer()), *reversed(spec.layer_dirs)],
             rootfs=str(container.rootfs),
             upper=str(container.upper),
             work=str(container.work),
@@ -240,7 +310,12 @@ class Runtime:
     def start(self, ref: str | Container) -> Container:
         mark("start")
         container = ref if isinstance(ref, Container) else self.get(ref)
-        lock = os.open(container.dir / "start.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Starts of one container take turns on its config file (never rewritten): a lock that
+        # costs no file of its own. The directory itself is the state's lock (Container.update).
+        try:
+            lock = os.open(container.dir / "config.json", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise NoSuchContainer(container.id) from None
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
             with container.update() as st:
@@ -417,12 +492,12 @@ class Runtime:
         self._release(container)
         mark("remove: done")
 
-    def _release(self, container: Container) -> None:
-        """Undo everything create and start made: cgroups, addresses, rules, anonymous volumes."""
+    def _release(self, container: Container, wait: bool = False) -> None:
+        """Undo everything create and start made: cgroups, addresses, rules, anonymous volumes;
+        the directory's files go in the background unless ``wait``."""
         spec = container.spec
-        cgroup = self.cgroup(spec.id)
-        cgroup.kill()
-        cgroup.destroy()
+        # destroy() kills whatever keeps a directory busy; an exited container leaves nothing.
+        self.cgroup(spec.id).destroy()
         mark("remove: cgroup destroyed")
         if spec.network == "bridge":
             self.network.unpublish(spec.id)
@@ -430,7 +505,7 @@ class Runtime:
             # The kernel deletes the veth with the namespace; this covers a namespace kept alive.
             if os.path.exists(f"/sys/class/net/{veth_name(spec.id)}"):
                 os.system(f"ip link del {veth_name(spec.id)} 2>/dev/null")
-        shutil.rmtree(container.dir, ignore_errors=True)
+        self.trash.put(container.dir, wait=wait)
         mark("remove: directory deleted")
         if self._images is not None and hasattr(self._images, "release"):
             with contextlib.suppress(Exception):
@@ -674,7 +749,8 @@ def release_container(
     )
     with contextlib.suppress(ImportError):
         runtime.images  # noqa: B018 - loads the store so the image hold is released too
-    runtime._release(Container(runtime.containers_dir / container_id))
+    # The shim exits right after: no background thread would live to finish the deletion.
+    runtime._release(Container(runtime.containers_dir / container_id), wait=True)
 
 
 def _allowed(state: State) -> frozenset[Status]:
