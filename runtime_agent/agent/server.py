@@ -288,11 +288,20 @@ class Agent:
     def list_containers(self, request: Request) -> Any:
         """`?all=true` includes stopped ones; `?label=k=v` keeps those carrying that label."""
         key, _, value = request.query.get("label", "").partition("=")
+        if not key:
+            return [container_summary(c) for c in self.runtime.list(all=request.flag("all"))]
+        # Only the containers carrying the label are checked against their supervisors.
         found = []
-        for container in self.runtime.list(all=request.flag("all")):
-            if key and container.spec.labels.get(key) != value:
-                continue
-            found.append(container_summary(container))
+        for directory in self.runtime.containers_dir.iterdir():
+            container = Container(directory)
+            try:
+                if container.spec.labels.get(key) != value:
+                    continue
+                state = self.runtime.reconcile(container)
+            except (FileNotFoundError, NotADirectoryError, ValueError):
+                continue  # being created or removed right now
+            if request.flag("all") or state.running:
+                found.append(container_summary(container))
         return found
 
     def inspect_container(self, request: Request) -> Any:
@@ -459,6 +468,13 @@ class Agent:
         reference = body.get("reference")
         if not reference:
             raise AgentError(400, "invalid", "field reference is required")
+        if "@sha256:" in reference:
+            # Content named by digest cannot change: an image already stored under it is the answer.
+            try:
+                image = self.runtime.images.get(reference)
+                return iter([{"status": "pulled", "id": image.id, "digest": image.digest, "size": image.size}])
+            except ImageError:
+                pass
         events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         abandoned = threading.Event()
         last_sent: dict[str, float] = {}
