@@ -113,16 +113,35 @@ class Request:
         return client[0] if client else None
 
     async def body_chunks(self) -> AsyncIterator[bytes]:
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                self.gone = True
-                raise ClientGone()
-            chunk = message.get("body", b"")
-            if chunk:
+        """The body as it arrives. A reader task keeps taking it from the client while the previous chunks
+        are still being written upstream, so the two legs run at once (up to 8 chunks, ~2.5 MiB, apart)."""
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
+
+        async def read() -> None:
+            while True:
+                message = await self.receive()
+                if message["type"] == "http.disconnect":
+                    self.gone = True
+                    await queue.put(None)
+                    return
+                chunk = message.get("body", b"")
+                if chunk:
+                    await queue.put(chunk)
+                if not message.get("more_body", False):
+                    await queue.put(b"")
+                    return
+
+        reader = asyncio.ensure_future(read())
+        try:
+            while True:
+                chunk = await queue.get()
+                if chunk is None:
+                    raise ClientGone()
+                if not chunk:
+                    return
                 yield chunk
-            if not message.get("more_body", False):
-                return
+        finally:
+            reader.cancel()
 
     async def read_body(self, limit: int) -> bytes:
         chunks, size = [], 0
