@@ -51,9 +51,9 @@ class HostQuerySet(models.QuerySet["Host"]):
         cutoff = timezone.now() - timedelta(seconds=settings.FLEET_UNREACHABLE_AFTER_SECONDS)
         return self.annotate(
             status=Case(
-                When(Q(last_heartbeat_at__isnull=True) | Q(last_heartbeat_at__lt=cutoff), then=Value(HostStatus.UNREACHABLE.value)),
-                When(draining=True, then=Value(HostStatus.DRAINING.value)),
-                default=Value(HostStatus.ONLINE.value),
+                When(Q(last_heartbeat_at__isnull=True) | Q(last_heartbeat_at__lt=cutoff), then=Value(str(HostStatus.UNREACHABLE))),
+                When(draining=True, then=Value(str(HostStatus.DRAINING))),
+                default=Value(str(HostStatus.ONLINE)),
                 output_field=models.CharField(),
             )
         )

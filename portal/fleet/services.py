@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -352,7 +352,7 @@ def choose_host(*, name: str | None, selector: dict[str, str] | None, memory: in
 def deploy(
     actor: Principal, project: Project, *, repository: str, reference: str, name: str | None = None,
     host: str | None = None, selector: dict[str, str] | None = None, env: Any = (), command: list[str] | None = None,
-    ports: list[Any] = (), volumes: list[str] = (), memory: Any = None, cpus: float | None = None,
+    ports: Sequence[Any] = (), volumes: Sequence[str] = (), memory: Any = None, cpus: float | None = None,
     pids_limit: int | None = None, restart: str = "no", source_ip: str | None = None,
 ) -> Container:  # fmt: skip
     """Records a container to run an artifact of the project; a worker tells the host after commit."""
@@ -447,8 +447,8 @@ def _agent_call(call: Any) -> Any:
         raise AgentRefused(exc) from None
 
 
-def container_exec(actor: Principal, container: Container, command: list[str], *, env: list[str] = (),
-                   user: str | None = None, workdir: str | None = None, source_ip: str | None = None) -> dict[str, Any]:  # type: ignore[assignment]
+def container_exec(actor: Principal, container: Container, command: list[str], *, env: Sequence[str] = (),
+                   user: str | None = None, workdir: str | None = None, source_ip: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"command": command, "env": list(env)}
     if user:
         body["user"] = user
@@ -600,11 +600,11 @@ def apply_observed(host: Host, observed: list[dict[str, Any]], reported_at: floa
         stale = reported_at is not None and container.updated_at.timestamp() > reported_at
         if leased or stale:
             continue
-        actual = by_record.get(record_id)
-        if actual is not None:
-            if actual["status"] == "created":
+        reported = by_record.get(record_id)
+        if reported is not None:
+            if reported["status"] == "created":
                 continue  # only ever seen between a worker's create and start
-            fields = observed_fields(container, actual)
+            fields = observed_fields(container, reported)
             changed = {k: v for k, v in fields.items() if getattr(container, k) != v}
             if changed:
                 _set(container, **changed)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from runtime_agent.agent import credential as credentials
@@ -34,7 +34,7 @@ from runtime_agent.errors import Conflict, InvalidSpec, NotFound, RuntimeAgentEr
 from runtime_agent.images import ImageError, ImageNotFound, InvalidReference
 from runtime_agent.images.errors import AuthenticationFailed, ImageInUse, RegistryError
 from runtime_agent.network import NAT_CHAIN
-from runtime_agent.runtime import Runtime
+from runtime_agent.runtime import ImageLike, Runtime
 from runtime_agent.spec import (
     MountSpec,
     PortMapping,
@@ -333,7 +333,8 @@ class Agent:
                     "image_not_found",
                     f"image {body['image']} is not on this host; pull it first",
                 ) from None
-            container = self.runtime.create(image, options)
+            # A frozen Image satisfies the runtime's protocol in everything but mypy's eyes.
+            container = self.runtime.create(cast(ImageLike, image), options)
         if body.get("start", True):
             try:
                 self.runtime.start(container)
@@ -595,6 +596,7 @@ def error_for(exc: Exception) -> AgentError:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: AgentServer
+    _status: int | str = "-"
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
@@ -604,7 +606,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         started = time.monotonic()
-        self._status: int | str = "-"
+        self._status = "-"
         try:
             self._answer()
         finally:
