@@ -243,3 +243,15 @@ def test_the_host_lists_what_runs_there(world: dict[str, Any], agent: FakeAgent,
     assert refused.json()["errors"][0]["code"] == "host_not_empty"
     assert admin.delete("/api/v1/hosts/node-a?force=true").status_code == 204
     assert Container.objects.get().error_code == "host_removed"
+
+
+def test_the_artifact_api_refuses_deleting_a_running_artifact(world: dict[str, Any], agent: FakeAgent) -> None:
+    from portal.artifacts.models import Artifact
+
+    deploy(world["developer"], name="a", host="node-a")
+    response = world["maintainer"].delete("/api/v1/projects/team/repositories/web/artifacts/v1")
+    assert response.status_code == 409
+    error = response.json()["errors"][0]
+    assert error["code"] == "artifact_in_use"
+    assert error["message"].endswith("is running in 1 container(s) (a on node-a); stop them first or delete with force=true")
+    assert Artifact.objects.count() == 1
