@@ -4,32 +4,49 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
+import shutil
 import signal
 import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtime_agent.agent.commands import AGENT_COMMANDS, add_agent_commands
-from runtime_agent.container import Container, Status
 from runtime_agent.errors import RuntimeAgentError, StartFailed
-from runtime_agent.runtime import Runtime
-from runtime_agent.spec import (
-    Resources,
-    RestartPolicy,
-    RunOptions,
-    parse_memory,
-    parse_port,
-    parse_restart,
-    parse_tmpfs,
-    parse_volume,
-)
+
+if TYPE_CHECKING:
+    from runtime_agent.container import Container
+    from runtime_agent.runtime import Runtime
+
+# Every command is a new interpreter: modules load where a command needs them, so that --help
+# and `run` do not pay for the fleet agent, the registry client or the image unpacker.
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="berth-agent", description="Berth's container runtime")
+class _Formatter(argparse.HelpFormatter):
+    """argparse makes a formatter for every argument it adds, each asking the terminal for its
+    width (three quarters of the parser's build time): asked once here."""
+
+    def __init__(self, prog: str, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("width", _terminal_width())
+        super().__init__(prog, *args, **kwargs)
+
+
+@functools.cache
+def _terminal_width() -> int:
+    return shutil.get_terminal_size().columns - 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
+def build_parser(agent_commands: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; without ``agent_commands`` the fleet agent's are left out."""
+    parser = _Parser(prog="berth-agent", description="Berth's container runtime")
     parser.add_argument(
         "--state", help="state directory (default: $BERTH_AGENT_STATE or /var/lib/berth-agent)"
     )
@@ -116,15 +133,35 @@ def build_parser() -> argparse.ArgumentParser:
     vr = vsub.add_parser("rm")
     vr.add_argument("-f", "--force", action="store_true")
     vr.add_argument("names", nargs="+")
-    # The fleet agent's daemon and registration (runtime_agent/agent/commands.py).
-    add_agent_commands(sub)
+    if agent_commands:
+        # The fleet agent's daemon and registration (runtime_agent/agent/commands.py).
+        from runtime_agent.agent.commands import add_agent_commands
+
+        add_agent_commands(sub)
     return parser
 
 
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The subcommand, found the way argparse will: the first word that is no option's value."""
+    words = iter(argv)
+    for word in words:
+        if word == "--state":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command in AGENT_COMMANDS:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The fleet agent's commands (and their imports) are loaded only for themselves and --help.
+    args = build_parser(agent_commands=_command_word(argv) not in COMMANDS).parse_args(argv)
+    if args.command not in COMMANDS:
+        from runtime_agent.agent.commands import AGENT_COMMANDS
+
         return AGENT_COMMANDS[args.command](args)
+    from runtime_agent.runtime import Runtime
+
     runtime = Runtime(args.state, zygote=False)
     try:
         return COMMANDS[args.command](runtime, args)
@@ -176,6 +213,17 @@ def cmd_images(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
+    from runtime_agent.spec import (
+        Resources,
+        RestartPolicy,
+        RunOptions,
+        parse_memory,
+        parse_port,
+        parse_restart,
+        parse_tmpfs,
+        parse_volume,
+    )
+
     image = _image(runtime, args.image)
     options = RunOptions(
         name=args.name,
@@ -261,6 +309,8 @@ def cmd_ps(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 def _status(st: Any) -> str:
+    from runtime_agent.container import Status
+
     if st.status == Status.RUNNING:
         return f"Up {_duration(st.started_at)}"
     if st.status == Status.RESTARTING:

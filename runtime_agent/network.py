@@ -7,7 +7,6 @@ import ipaddress
 import json
 import os
 import shlex
-import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +21,9 @@ POSTROUTING_CHAIN = "BERTH-POSTROUTING"
 
 
 def _run(argv: Sequence[str], stdin: str | None = None, check: bool = True) -> str:
+    # Imported where used: a container without a bridge (and the CLI) never runs a command.
+    import subprocess
+
     result = subprocess.run(argv, input=stdin, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise NetworkError(f"{shlex.join(argv)}: {result.stderr.strip()}")
@@ -122,6 +124,8 @@ class BridgeNetwork:
             ("OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", NAT_CHAIN),
             ("POSTROUTING", "-j", POSTROUTING_CHAIN),
         )
+        import subprocess
+
         for rule in jumps:
             if subprocess.run(
                 ["iptables", "-w", "-t", "nat", "-C", *rule], capture_output=True

@@ -28,10 +28,10 @@ from runtime_agent.settings import Settings
 from runtime_agent.spec import ContainerSpec, MountSpec, RunOptions
 from runtime_agent.trace import mark
 from runtime_agent.volumes import VolumeStore
-from runtime_agent.zygote import ZygoteClient
 
 if TYPE_CHECKING:
     from runtime_agent.images import ImageStore
+    from runtime_agent.zygote import ZygoteClient
 
 
 class ImageLike(Protocol):
@@ -135,7 +135,11 @@ class Runtime:
         self._cgroups: dict[str, Cgroup] = {}
         self._mount_targets: Path | None = None
         self.trash = Trash(self.state_dir / "trash")
-        self._zygote = ZygoteClient() if zygote else None
+        self._zygote: ZygoteClient | None = None
+        if zygote:
+            from runtime_agent.zygote import ZygoteClient
+
+            self._zygote = ZygoteClient()
 
     def close(self) -> None:
         """Stop the shim helper; containers and their shims keep running."""
@@ -600,6 +604,9 @@ class Runtime:
         self, ref: str | Container, follow: bool = False, tail: int | None = None
     ) -> Iterator[LogEntry]:
         container = ref if isinstance(ref, Container) else self.get(ref)
+        # Following polls the file, and wakes at once when the shim exits (the last lines are
+        # written by then): an attached `run` returns as soon as the container has.
+        shim = _pidfd(container.state.shim_pid) if follow else -1
         try:
             f = open(container.log_path, "rb")  # noqa: SIM115 - closed in finally, generator-scoped
         except FileNotFoundError:
@@ -607,8 +614,10 @@ class Runtime:
                 return
             while not container.log_path.exists():
                 if not self.reconcile(container).running:
+                    if shim >= 0:
+                        os.close(shim)
                     return
-                time.sleep(0.02)
+                _nap(shim, 0.02)
             f = open(container.log_path, "rb")  # noqa: SIM115
         try:
             if tail is not None:
@@ -636,9 +645,11 @@ class Runtime:
                         yield _parse(buffer + line)
                         buffer = b""
                     return
-                time.sleep(0.02)
+                _nap(shim, 0.02)
         finally:
             f.close()
+            if shim >= 0:
+                os.close(shim)
 
     def stats(self, ref: str | Container) -> dict[str, Any]:
         container = ref if isinstance(ref, Container) else self.get(ref)
@@ -770,6 +781,24 @@ def _signal(pid: int, sig: int) -> None:
         pass
     finally:
         os.close(pidfd)
+
+
+def _pidfd(pid: int) -> int:
+    """A pidfd for ``pid``, or -1 when there is no such process."""
+    if pid <= 0:
+        return -1
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        return -1
+
+
+def _nap(pidfd: int, seconds: float) -> None:
+    """Sleep ``seconds``, or less if the process behind ``pidfd`` exits meanwhile."""
+    if pidfd < 0:
+        time.sleep(seconds)
+    else:
+        select.select([pidfd], [], [], seconds)
 
 
 def _parse(line: bytes) -> LogEntry:

@@ -5,11 +5,8 @@ from __future__ import annotations
 import ctypes
 import errno
 import functools
-import logging
 import os
 import platform
-
-log = logging.getLogger(__name__)
 
 # Docker's default profile is an allow-list; this deny-list covers the syscalls that profile
 # keeps from containers because they reach kernel-wide state or escape the namespaces.
@@ -53,7 +50,7 @@ def default_filter() -> bytes | None:
     try:
         lib = ctypes.CDLL("libseccomp.so.2")
     except OSError:
-        log.warning("libseccomp.so.2 not found: containers run without a seccomp filter")
+        _warn("libseccomp.so.2 not found: containers run without a seccomp filter")
         return None
     lib.seccomp_init.restype = ctypes.c_void_p
     lib.seccomp_init.argtypes = [ctypes.c_uint32]
@@ -83,7 +80,7 @@ def default_filter() -> bytes | None:
         read_fd, write_fd = os.pipe()
         try:
             if lib.seccomp_export_bpf(ctx, write_fd) != 0:
-                log.warning("seccomp_export_bpf failed: containers run without a seccomp filter")
+                _warn("seccomp_export_bpf failed: containers run without a seccomp filter")
                 return None
             os.close(write_fd)
             write_fd = -1
@@ -97,3 +94,10 @@ def default_filter() -> bytes | None:
                 os.close(write_fd)
     finally:
         lib.seccomp_release(ctx)
+
+
+def _warn(message: str) -> None:
+    # logging is imported only here: every CLI command would otherwise pay for its import.
+    import logging
+
+    logging.getLogger(__name__).warning(message)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 
 def _env_str(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
-@dataclass(frozen=True)
-class Settings:
+# A NamedTuple rather than a dataclass: `--help` then never imports dataclasses (and inspect).
+class Settings(NamedTuple):
     state_dir: Path
     bridge: str
     subnet: str

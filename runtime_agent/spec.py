@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -171,7 +170,7 @@ class ContainerSpec:
         options: RunOptions,
     ) -> ContainerSpec:
         config: Mapping[str, Any] = image_config.get("config") or {}
-        container_id = secrets.token_hex(32)
+        container_id = os.urandom(32).hex()  # what secrets.token_hex does, minus its imports
         if options.entrypoint is not None:
             # As in Docker, overriding the entrypoint discards the image's Cmd.
             entrypoint = [a for a in options.entrypoint if a]

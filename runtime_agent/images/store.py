@@ -11,7 +11,6 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -233,6 +232,9 @@ class ImageStore:
             for layer in missing:
                 self.ensure_layer(layer.diff_id, layer.descriptor, layer.open)
             return
+        # Imported here: concurrent.futures brings logging, which a `run` does not need.
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
         with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_LAYERS, len(missing))) as pool:
             futures = [
                 pool.submit(self.ensure_layer, f.diff_id, f.descriptor, f.open) for f in missing

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import runtime_agent.images.store as store_module
+import runtime_agent.images.unpack as unpack_module
 from runtime_agent.images import (
     DigestMismatch,
     ImageError,
@@ -265,14 +265,14 @@ def test_concurrent_imports_of_one_layer_unpack_it_once(
     tmp_path: Path, multilayer_layout: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[Path] = []
-    real_unpack = store_module.unpack_layer
+    real_unpack = unpack_module.unpack_layer
 
     def slow_unpack(chunks, dest):  # type: ignore[no-untyped-def]
         calls.append(dest)
         time.sleep(0.2)  # widens the window in which a second importer would start the same work
         return real_unpack(chunks, dest)
 
-    monkeypatch.setattr(store_module, "unpack_layer", slow_unpack)
+    monkeypatch.setattr(unpack_module, "unpack_layer", slow_unpack)
     stores = [ImageStore(tmp_path / "state") for _ in range(4)]
     results: list[object] = []
     threads = [

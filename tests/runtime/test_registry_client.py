@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-import runtime_agent.images.store as store_module
+import runtime_agent.images.unpack as unpack_module
 from runtime_agent.images import (
     AuthenticationFailed,
     DigestMismatch,
@@ -212,14 +212,14 @@ def test_concurrent_pulls_download_and_unpack_each_layer_once(
     tmp_path: Path, pushed: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[Path] = []
-    real_unpack = store_module.unpack_layer
+    real_unpack = unpack_module.unpack_layer
 
     def counting_unpack(chunks, dest):  # type: ignore[no-untyped-def]
         calls.append(dest)
         time.sleep(0.1)
         return real_unpack(chunks, dest)
 
-    monkeypatch.setattr(store_module, "unpack_layer", counting_unpack)
+    monkeypatch.setattr(unpack_module, "unpack_layer", counting_unpack)
     results = []
     threads = [
         threading.Thread(target=lambda: results.append(ImageStore(tmp_path).pull(pushed["v2s2"])))
