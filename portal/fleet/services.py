@@ -704,7 +704,9 @@ def _create(client: AgentClient, container: Container, dequeued: float) -> str:
     layers: dict[str, tuple[int, int]] = {}
     last_write = 0.0
     image_id = None
-    with client.stream("POST", "/v1/images/pull", {"reference": reference, "token": token}) as events:
+    # Berth served over plain http (development, compose's internal network) serves /v2/ so too.
+    insecure = settings.EXTERNAL_URL.startswith("http://")
+    with client.stream("POST", "/v1/images/pull", {"reference": reference, "token": token, "insecure": insecure}) as events:
         for event in events:
             if event.get("status") == "pulling":
                 layers[event["layer"]] = (event["done"], event["total"])
