@@ -186,3 +186,26 @@ def test_host_operations_are_audited(admin: Any, anonymous: Any, joined: Any) ->
     admin.delete("/api/v1/hosts/node-1")
     actions = list(AuditEntry.objects.filter(resource_type="host").values_list("action", flat=True).order_by("id"))
     assert actions == ["join", "update", "delete"]
+
+
+def test_the_local_agent_command_prints_a_token_only_until_the_agent_has_joined(
+    anonymous: Any, tmp_path: Any, capsys: Any,
+) -> None:  # fmt: skip
+    from django.core.management import call_command
+
+    from runtime_agent.agent import credential as credentials
+    from runtime_agent.agent.credential import Credential
+
+    call_command("fleet_join_token", local_state=tmp_path)
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("berth_join_")
+    host = join(anonymous, token, "local").joined
+    saved = Credential("http://127.0.0.1:8000", host.id, "local", "k", "p", "http://127.0.0.1:7070")
+    credentials.save(tmp_path, saved)
+    assert oct(credentials.path_in(tmp_path).stat().st_mode & 0o777) == "0o600"
+    call_command("fleet_join_token", local_state=tmp_path)
+    assert capsys.readouterr().out == ""
+    Host.objects.all().delete()  # a reset database: the credential names a host nobody knows
+    call_command("fleet_join_token", local_state=tmp_path, output=tmp_path / "token")
+    assert (tmp_path / "token").read_text().startswith("berth_join_")
+    assert credentials.load(tmp_path) is None
