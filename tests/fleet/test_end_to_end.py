@@ -298,3 +298,28 @@ def _runtime(agent: AgentProcess) -> Any:
     from runtime_agent.runtime import Runtime
 
     return Runtime(agent.state, images=ImageStore(agent.state), bridge=agent.bridge, subnet=agent.subnet)
+
+
+def test_join_registers_a_host_and_keeps_its_credential_private(
+    stack: Stack, people: dict[str, tuple[str, str]], tmp_path: Path,
+) -> None:  # fmt: skip
+    import subprocess
+    import sys
+
+    with stack.api(people["admin"]) as admin:
+        token = admin.post("/hosts/join-tokens", json={}).json()["token"]
+        command = [sys.executable, "-m", "runtime_agent", "join", stack.url, token, "--state", str(tmp_path),
+                   "--name", "node-c", "--labels", "zone=c,disk=ssd", "--advertise", "http://127.0.0.1:9"]
+        joined = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert joined.returncode == 0, joined.stderr
+        assert joined.stdout.startswith(f"joined {stack.url} as host node-c (")
+        credential = tmp_path / "agent" / "credential.json"
+        assert credential.stat().st_mode & 0o777 == 0o600
+        host = admin.get("/hosts/node-c").json()
+        assert (host["labels"], host["address"]) == ({"zone": "c", "disk": "ssd"}, "http://127.0.0.1:9")
+        again = subprocess.run([*command[:5], "berth_join_spent", *command[6:], "--force"], capture_output=True,
+                               text=True, timeout=60)
+        assert again.returncode == 1
+        assert again.stderr.strip() == ("berth-agent: the portal refused to join this host: "
+                                        "the join token is invalid, expired or used up (unknown)")
+        assert admin.delete("/hosts/node-c").status_code == 204
