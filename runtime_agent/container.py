@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -91,7 +91,7 @@ class Container:
             (directory / sub).mkdir()
         container = cls(directory)
         atomic_write(directory / "config.json", json.dumps(spec.to_dict()).encode())
-        atomic_write(directory / "state.json", json.dumps(asdict(State())).encode())
+        atomic_write(directory / "state.json", json.dumps(vars(State())).encode())
         container.__dict__["spec"] = spec
         return container
 
@@ -119,7 +119,8 @@ class Container:
             before = replace(state)
             yield state
             if state != before:
-                atomic_write(self.dir / "state.json", json.dumps(asdict(state)).encode())
+                # vars(), not asdict(): the fields are flat, and asdict deep-copies each one.
+                atomic_write(self.dir / "state.json", json.dumps(vars(state)).encode())
         finally:
             os.close(fd)
 

@@ -247,13 +247,24 @@ def reset_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
-def setup_and_exec(plan: Plan, net_ready_fd: int, net_go_fd: int, cgroup_fd: int) -> None:
+def setup_and_exec(
+    plan: Plan,
+    net_ready_fd: int,
+    net_go_fd: int,
+    cgroup_fd: int,
+    unshared: int = 0,
+    host_net: int = -1,
+) -> None:
     """Runs as PID 1 of the new PID namespace; returns only by raising.
 
-    The shim moves us into the container's cgroups meanwhile; ``cgroup_fd`` says when.
+    The shim moves us into the container's cgroups meanwhile; ``cgroup_fd`` says when. A
+    process forked ahead has made the ``unshared`` namespaces already (the network one
+    included, with ``lo`` up) and holds the host's network namespace as ``host_net``.
     """
     spec = plan.spec
-    os.unshare(namespace_flags(plan))
+    if unshared & linux.CLONE_NEWNET and not plan.new_net:
+        os.setns(host_net, linux.CLONE_NEWNET)
+    os.unshare(namespace_flags(plan) & ~unshared)
     mark("child: unshared")
     if net_ready_fd >= 0:
         os.write(net_ready_fd, b"1")
@@ -264,7 +275,7 @@ def setup_and_exec(plan: Plan, net_ready_fd: int, net_go_fd: int, cgroup_fd: int
             raise StartFailed(f"network setup failed: {reply.decode(errors='replace')}")
         if plan.attachment:
             configure_inside(plan.attachment)
-    if plan.new_net:
+    if plan.new_net and not unshared & linux.CLONE_NEWNET:
         linux.link_up("lo")
     linux.sethostname(spec.hostname)
     _mount_rootfs(plan)

@@ -8,6 +8,7 @@ import selectors
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NoReturn
 
@@ -45,6 +46,23 @@ def spawn(
 ) -> int:
     """Fork a detached shim that starts the container; returns the container's host pid."""
     return decode_report(spawn_report(container, plan, cgroup, network, on_final_exit, detach=True))
+
+
+def detach(keep: list[int]) -> None:
+    """Default signals and no descriptor but ``keep``: a shim holds nothing of the agent's."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    devnull = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    # Whatever the agent had open (sockets, locks, test captures) must not be held by us.
+    low = 3
+    for fd in sorted({fd for fd in keep if fd >= 3}):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
 
 
 def read_all(fd: int) -> bytes:
@@ -105,6 +123,125 @@ def spawn_report(
     return b"".join(chunks)
 
 
+@dataclass
+class Launch:
+    """A forked container process and the shim's ends of the pipes to it."""
+
+    pid: int
+    out_r: int
+    err_r: int
+    fail_r: int
+    cgroup_w: int
+    ready_r: int = -1
+    go_w: int = -1
+    plan_w: int = -1  # forked ahead: where its plan goes
+
+    def fds(self) -> list[int]:
+        fds = (self.out_r, self.err_r, self.fail_r, self.cgroup_w, self.ready_r, self.go_w)
+        return [fd for fd in (*fds, self.plan_w) if fd >= 0]
+
+
+def fork_container(own_pidns: int, plan: Plan | None, report_fd: int) -> Launch:
+    """Fork the container process as PID 1 of a new PID namespace.
+
+    Without a ``plan`` it is forked ahead of its start: it makes its UTS, IPC and network
+    namespaces at once and waits for the pickled start request on ``plan_w`` (with the agent's
+    report pipe attached), so that neither the fork nor those namespaces are on the start path.
+    """
+    # Only the next child enters the new PID namespace.
+    os.unshare(linux.CLONE_NEWPID)
+    fail_r, fail_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    cg_r, cg_w = os.pipe()
+    ready_r = ready_w = go_r = go_w = plan_r = plan_w = -1
+    if plan is None or plan.attachment:
+        ready_r, ready_w = os.pipe()
+        go_r, go_w = os.pipe()
+    if plan is None:
+        import socket  # the zygote has it; a CLI's shim forks with its plan and needs none
+
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        plan_w, plan_r = ours.detach(), theirs.detach()
+    mark("shim: fork")
+    pid = os.fork()
+    if pid == 0:
+        code = 128
+        try:
+            mark("child: forked")
+            for fd in (fail_r, out_r, err_r, ready_r, go_w, cg_w, plan_w):
+                if fd >= 0:
+                    os.close(fd)
+            stdin = os.open("/dev/null", os.O_RDONLY)
+            os.dup2(stdin, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            unshared = host_net = 0
+            if plan is None:
+                host_net = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+                unshared = linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWNET
+                os.unshare(unshared)
+                linux.link_up("lo")
+                plan, report_fd = _await_plan(plan_r)
+                if not plan.attachment:
+                    os.close(ready_w)
+                    os.close(go_r)
+                    ready_w = go_r = -1
+            setup_and_exec(plan, ready_w, go_r, cg_r, unshared, host_net)
+        except BaseException as e:  # noqa: BLE001 - reported to the shim through the pipe
+            code = exit_code_for(e)
+            message = getattr(e, "message", None) or str(e)
+            failure = json.dumps({"error": message, "exit_code": code}).encode()
+            os.write(fail_w, failure)
+            if report_fd >= 0:
+                os.write(report_fd, failure + b"\n")
+        finally:
+            os._exit(code)
+    # Back in our own PID namespace so that helpers we spawn (ip) see host pids.
+    os.setns(own_pidns, linux.CLONE_NEWPID)
+    for fd in (fail_w, out_w, err_w, ready_w, go_r, cg_r, plan_r):
+        if fd >= 0:
+            os.close(fd)
+    return Launch(pid, out_r, err_r, fail_r, cg_w, ready_r, go_w, plan_w)
+
+
+def join_ahead(launch: Launch, procs_files: list[str]) -> None:
+    """Move a container process into its cgroup and tell it so (or why not)."""
+    # Moving a task between v1 cgroups waits for an RCU grace period per hierarchy, tens of
+    # milliseconds on a busy host: done while the child builds its root filesystem.
+    mark("shim: forked")
+    try:
+        for path in procs_files:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, str(launch.pid).encode())
+            finally:
+                os.close(fd)
+        mark("shim: cgroup joined")
+        os.write(launch.cgroup_w, b"ok")
+    except OSError as e:
+        os.write(launch.cgroup_w, f"joining the container's cgroup: {e}".encode()[:4000])
+    finally:
+        os.close(launch.cgroup_w)
+        launch.cgroup_w = -1
+
+
+def _await_plan(plan_r: int) -> tuple[Plan, int]:
+    """In a container process forked ahead: its plan and the agent's report pipe."""
+    import pickle
+    import socket
+
+    channel = socket.socket(fileno=plan_r)
+    payload, fds, _, _ = socket.recv_fds(channel, 1 << 20, 1)
+    channel.close()
+    if not payload:
+        os._exit(0)  # the shim went away unused
+    report_fd = fds[0] if fds else -1
+    if report_fd >= 0:
+        os.set_inheritable(report_fd, False)
+    return pickle.loads(payload)[1], report_fd
+
+
 class Shim:
     def __init__(
         self,
@@ -120,36 +257,29 @@ class Shim:
         self.network = network
         self.on_final_exit = on_final_exit
 
-    def run(self, report_fd: int) -> NoReturn:
+    def run(self, report_fd: int, ahead: Launch | None = None, own_pidns: int = -1) -> NoReturn:
+        """Supervise until the container is done; ``ahead`` is a container process forked
+        before the request (``own_pidns`` then open already), which has its plan."""
         try:
             mark("shim: run")
-            self._detach(report_fd)
-            self._supervise(report_fd)
+            keep = [report_fd, own_pidns, *(ahead.fds() if ahead else [])]
+            detach(keep)
+            if own_pidns < 0:
+                own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+            self._supervise(report_fd, own_pidns, ahead)
         finally:
             os._exit(0)
 
-    def _detach(self, report_fd: int) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
-        devnull = os.open("/dev/null", os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        # Whatever the agent had open (sockets, locks, test captures) must not be held by us.
-        os.closerange(3, report_fd)
-        os.closerange(report_fd + 1, 1 << 20)
-
-    def _supervise(self, report_fd: int) -> None:
+    def _supervise(self, report_fd: int, own_pidns: int, ahead: Launch | None) -> None:
         container = self.container
         policy = self.plan.spec.restart
-        own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         me, my_start = os.getpid(), process_start_time(os.getpid())
         quick_restarts = 0
         while True:
             oom_before = self.cgroup.oom_kills()
             try:
-                pid, out_r, err_r, fail_r = self._launch(own_pidns, report_fd)
+                pid, out_r, err_r, fail_r = self._launch(own_pidns, report_fd, ahead)
+                ahead = None
             except BaseException as e:  # noqa: BLE001 - every failure is reported, none escapes
                 message = getattr(e, "message", None) or str(e)
                 with container.update() as st:
@@ -239,69 +369,26 @@ class Shim:
                 return False
         return True
 
-    def _launch(self, own_pidns: int, report_fd: int) -> tuple[int, int, int, int]:
+    def _launch(
+        self, own_pidns: int, report_fd: int, ahead: Launch | None = None
+    ) -> tuple[int, int, int, int]:
         plan = self.plan
-        # Only the next child enters the new PID namespace.
-        os.unshare(linux.CLONE_NEWPID)
-        fail_r, fail_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        cg_r, cg_w = os.pipe()
-        ready_r = ready_w = go_r = go_w = -1
-        if plan.attachment:
-            ready_r, ready_w = os.pipe()
-            go_r, go_w = os.pipe()
-        mark("shim: fork")
-        pid = os.fork()
-        if pid == 0:
-            code = 128
-            try:
-                mark("child: forked")
-                for fd in (fail_r, out_r, err_r, ready_r, go_w, cg_w):
-                    if fd >= 0:
-                        os.close(fd)
-                stdin = os.open("/dev/null", os.O_RDONLY)
-                os.dup2(stdin, 0)
-                os.dup2(out_w, 1)
-                os.dup2(err_w, 2)
-                setup_and_exec(plan, ready_w, go_r, cg_r)
-            except BaseException as e:  # noqa: BLE001 - reported to the shim through the pipe
-                code = exit_code_for(e)
-                message = getattr(e, "message", None) or str(e)
-                failure = json.dumps({"error": message, "exit_code": code}).encode()
-                os.write(fail_w, failure)
-                if report_fd >= 0:
-                    os.write(report_fd, failure + b"\n")
-            finally:
-                os._exit(code)
-        # Back in our own PID namespace so that helpers we spawn (ip) see host pids.
-        os.setns(own_pidns, linux.CLONE_NEWPID)
-        for fd in (fail_w, out_w, err_w, ready_w, go_r, cg_r):
-            if fd >= 0:
-                os.close(fd)
-        # Moving a task between v1 cgroups waits for an RCU grace period per hierarchy, tens of
-        # milliseconds on a busy host: done here while the child builds its root filesystem.
+        launch = ahead or fork_container(own_pidns, plan, report_fd)
+        pid, ready_r, go_w = launch.pid, launch.ready_r, launch.go_w
+        if launch.cgroup_w >= 0:  # not joined by the zygote's standby already
+            join_ahead(launch, self.cgroup.procs_files())
         try:
-            mark("shim: forked")
-            self.cgroup.join(pid)
-            mark("shim: cgroup joined")
-            os.write(cg_w, b"ok")
-        except OSError as e:
-            os.write(cg_w, f"joining the container's cgroup: {e}".encode()[:4000])
+            if plan.attachment and self.network and os.read(ready_r, 1) == b"1":
+                try:
+                    self.network.attach(self.container.id, pid)
+                    os.write(go_w, b"ok")
+                except Exception as e:  # noqa: BLE001 - the child turns it into a start failure
+                    os.write(go_w, str(e).encode()[:4000])
         finally:
-            os.close(cg_w)
-        if plan.attachment and self.network:
-            try:
-                if os.read(ready_r, 1) == b"1":
-                    try:
-                        self.network.attach(self.container.id, pid)
-                        os.write(go_w, b"ok")
-                    except Exception as e:  # noqa: BLE001 - the child turns it into a start failure
-                        os.write(go_w, str(e).encode()[:4000])
-            finally:
-                os.close(ready_r)
-                os.close(go_w)
-        return pid, out_r, err_r, fail_r
+            for fd in (ready_r, go_w):
+                if fd >= 0:
+                    os.close(fd)
+        return pid, launch.out_r, launch.err_r, launch.fail_r
 
     def _pump_logs(self, out_r: int, err_r: int) -> None:
         """Copy stdout/stderr into the log as JSON lines until both pipes close."""

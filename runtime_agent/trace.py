@@ -25,7 +25,11 @@ def mark(name: str) -> None:
     # The descriptor is kept because a container process past pivot_root cannot reopen the
     # path; it is checked because the shim closes every inherited descriptor.
     try:
-        if _fd < 0 or os.fstat(_fd).st_ino != _inode:
+        current = _fd >= 0 and os.fstat(_fd).st_ino == _inode
+    except OSError:
+        current = False
+    try:
+        if not current:
             _fd = os.open(_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
             _inode = os.fstat(_fd).st_ino
         line = f"{time.perf_counter_ns()} {os.getpid()} {time.process_time_ns()} {name}\n"

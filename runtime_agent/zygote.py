@@ -63,7 +63,9 @@ class ZygoteClient:
         The report pipe goes with the request, so the shim and the container process answer
         us directly.
         """
-        payload = pickle.dumps(args)
+        # The cgroup's files lead, plain: the shim joins the container process to them before
+        # it spends a millisecond unpickling the rest.
+        payload = "\n".join(args[2].procs_files()).encode() + b"\0" + pickle.dumps(args)
         report_r, report_w = os.pipe()
         try:
             with self._lock:
@@ -130,23 +132,32 @@ def serve(fd: int) -> None:
 
 
 def _standby(fd: int) -> None:
-    """A forked shim-to-be: wait for one start request, then become that container's shim."""
+    """A forked shim-to-be: fork the container process ahead, wait for one start request,
+    then become that container's shim."""
     os.setsid()
+    shim.detach([fd])
+    own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    ahead = shim.fork_container(own_pidns, None, -1)
     channel = socket.socket(fileno=fd)
     payload, fds, _, _ = socket.recv_fds(channel, 1 << 20, 1)
     channel.close()
     if not payload or not fds:
-        return  # the agent went away before using us
+        return  # the agent went away before using us; the process forked ahead sees EOF
     mark("standby: request")
     report_w = fds[0]
     # SCM_RIGHTS fds arrive inheritable; a container's exec must not keep the agent waiting.
     os.set_inheritable(report_w, False)
+    procs, _, payload = payload.partition(b"\0")
     try:
+        # The container process has the same request to read its plan from.
+        socket.send_fds(socket.socket(fileno=ahead.plan_w), [payload], [report_w])
+        ahead.plan_w = -1  # closed with that socket object
+        shim.join_ahead(ahead, procs.decode().split("\n"))
         args = pickle.loads(payload)
     except Exception as e:  # noqa: BLE001 - every failure goes back to the agent
         os.write(report_w, json.dumps({"error": f"shim helper: {e}", "exit_code": 128}).encode())
         return
-    shim.Shim(*args).run(report_w)
+    shim.Shim(*args).run(report_w, ahead, own_pidns)
 
 
 if __name__ == "__main__":
