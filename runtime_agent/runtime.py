@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime_agent import cgroups, seccomp, shim
 from runtime_agent.cgroups import Cgroup
-from runtime_agent.container import Container, State, Status, atomic_write
+from runtime_agent.container import Container, State, Status
 from runtime_agent.errors import Conflict, NoSuchContainer, StartFailed
 from runtime_agent.network import BridgeNetwork, hosts_file, resolv_conf, veth_name
 from runtime_agent.process import Plan, drop_privileges, join_cgroup, reset_signals
@@ -227,12 +227,11 @@ class Runtime:
             except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
                 continue
         spec.mounts = [self._volume_source(m) for m in spec.mounts]
-        container = Container.create(self.containers_dir / spec.id, spec)
+        container = Container(self.containers_dir / spec.id, spec)
         try:
             if self._images is not None and hasattr(self._images, "hold"):
                 # Keeps the image store from deleting layers this container mounts.
                 self._images.hold(spec.image_id, spec.id)
-            mark("create: state written")
             self.cgroup(spec.id).create(spec.resources)
             mark("create: cgroup made")
             ip = None
@@ -242,15 +241,19 @@ class Runtime:
                     self._bridge_ready = True
                 ip = self.network.allocate(spec.id).ip
                 self.network.publish(spec.id, ip, spec.ports)
-                with container.update() as st:
-                    st.ip_address = ip
             if spec.network == "host":
                 hosts = Path("/etc/hosts").read_text()
             else:
                 hosts = hosts_file(spec.hostname, ip)
-            atomic_write(container.dir / "hosts", hosts.encode())
-            atomic_write(container.dir / "resolv.conf", resolv_conf().encode())
-            atomic_write(container.dir / "hostname", f"{spec.hostname}\n".encode())
+            files = {
+                "hosts": hosts.encode(),
+                "resolv.conf": resolv_conf().encode(),
+                "hostname": f"{spec.hostname}\n".encode(),
+            }
+            Container.create(
+                container.dir, spec, State(ip_address=ip or ""), files, self.state_dir / "creating"
+            )
+            mark("create: state written")
         except BaseException:
             self._release(container)
             raise
@@ -491,9 +494,10 @@ class Runtime:
                 _signal(pid, signal.SIGKILL)
             self._wait_stopped(container)
         mark("remove")
-        with container.update() as st:
+        with container.locked() as st:
+            # Checked, not written: the directory is renamed away before the lock is let go.
             container.transition(st, Status.REMOVING)
-        self._release(container)
+            self._release(container)
         mark("remove: done")
 
     def _release(self, container: Container, wait: bool = False) -> None:
