@@ -127,12 +127,22 @@ class Stack:
         call_command("migrate", verbosity=0)
         from portal.accounts.models import User
         from portal.projects.models import Member, Project
+        from portal.robots.models import Robot, RobotPermission
+        from portal.utilities.secrets import hash_secret, new_secret
 
         user = User(username="bencher")
         user.set_password(PASSWORD)
         user.save()
-        Member.objects.create(project=Project.objects.create(name="bench"), user=user, role="maintainer")
-        self.credentials = ("bencher", PASSWORD)
+        project = Project.objects.create(name="bench")
+        Member.objects.create(project=project, user=user, role="maintainer")
+        # CI pushes and pulls as a robot: its secret is one SHA-256, where a password costs an scrypt
+        # per worker and minute (reported apart by `login_costs`).
+        secret = new_secret("robot")
+        robot = Robot.objects.create(name="ci", project=project, secret_hash=hash_secret(secret))
+        for action in ("pull", "push"):
+            RobotPermission.objects.create(robot=robot, project=project, resource="repository", action=action)
+        self.credentials = (robot.full_name, secret)
+        self.password_credentials = ("bencher", PASSWORD)
         self.upstream_credentials = (settings.REGISTRY_USERNAME, settings.REGISTRY_PASSWORD)
         setup = DistributionSetup.from_settings()
         self.distribution = DistributionProcess(setup)
@@ -156,12 +166,13 @@ class Stack:
                 time.sleep(0.2)
         raise SystemExit(f"Berth did not start; see {self.workdir / 'berth.log'}")
 
-    def token(self, *scopes: str) -> str:
+    def token(self, *scopes: str, credentials: tuple[str, str] | None = None) -> str:
         query = "&".join(["service=berth", *(f"scope={scope}" for scope in scopes)])
         request = urllib.request.Request(f"http://{self.berth}/service/token?{query}")
         import base64
 
-        request.add_header("Authorization", "Basic " + base64.b64encode(":".join(self.credentials).encode()).decode())
+        basic = base64.b64encode(":".join(credentials or self.credentials).encode()).decode()
+        request.add_header("Authorization", f"Basic {basic}")
         with urllib.request.urlopen(request) as response:
             return str(json.load(response)["token"])
 
@@ -330,6 +341,16 @@ def bench_manifest(stack: Stack, seconds: int, rounds: int) -> dict[str, list[fl
     return results
 
 
+def login_costs(stack: Stack, tries: int = 6) -> dict[str, list[float]]:
+    """Seconds per token request: with a password (scrypt the first time in each worker, then remembered
+    for a minute) and with the robot's secret."""
+    results: dict[str, list[float]] = {"password": [], "robot": []}
+    for _ in range(tries):
+        results["password"].append(timed(lambda: stack.token(credentials=stack.password_credentials)))
+        results["robot"].append(timed(lambda: stack.token()))
+    return results
+
+
 # --- report ------------------------------------------------------------------------------------------------------
 
 
@@ -347,14 +368,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers serving Berth")
     parser.add_argument("--wrk-seconds", type=int, default=10)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    parser.add_argument("--only", choices=["push-pull", "blob", "manifest"], action="append")
+    parser.add_argument("--only", choices=["push-pull", "blob", "manifest", "login"], action="append")
     args = parser.parse_args()
     for tool in ("skopeo", "curl", "wrk", "/usr/bin/docker-registry"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed (Debian packages skopeo, curl, wrk, docker-registry)")
     workdir = Path(tempfile.mkdtemp(prefix="berth-bench-"))
     stack = Stack(workdir, args.workers)
-    only = set(args.only or ["push-pull", "blob", "manifest"])
+    only = set(args.only or ["push-pull", "blob", "manifest", "login"])
     try:
         stack.start()
         print(f"Berth {stack.berth} ({args.workers} workers) vs distribution {stack.direct}; cpus: {os.cpu_count()}; "
@@ -372,6 +393,10 @@ def main() -> None:
             growth = max(big["rss_growth_mib"])
             print(f"{'peak RSS growth, 1 GiB':<28} {growth:.1f} MiB (target < 20 MiB)"
                   + ("  meets target" if growth < 20 else "  ABOVE target"))
+        if "login" in only:
+            costs = login_costs(stack)
+            print(f"{'token request':<28} password: {', '.join(f'{v * 1000:.0f}' for v in costs['password'])} ms; "
+                  f"robot: {', '.join(f'{v * 1000:.0f}' for v in costs['robot'])} ms")
         if "manifest" in only:
             manifest = bench_manifest(stack, args.wrk_seconds, args.rounds)
             report("manifest GET, 16 conns", manifest["rps_berth"], manifest["rps_direct"], "req/s",

@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote, urlencode
@@ -194,6 +195,10 @@ class ProxyConfig:
     data_dir: Path | None  # filesystem storage root, for sendfile; None when storage is elsewhere
     manifest_cache_seconds: float = 10.0
 
+    @cached_property
+    def upstream_authorization(self) -> str:
+        return aiohttp.encode_basic_auth(*self.upstream_auth)
+
     @classmethod
     def from_settings(cls) -> ProxyConfig:
         from django.conf import settings
@@ -298,7 +303,6 @@ class RegistryApp:
             connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=60, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(
                 connector=connector, auto_decompress=False, read_bufsize=CHUNK,
-                headers={"Authorization": aiohttp.encode_basic_auth(*self.config.upstream_auth)},
                 timeout=aiohttp.ClientTimeout(total=None, connect=5, sock_read=300),
                 skip_auto_headers=("User-Agent", "Accept-Encoding"),
             )
@@ -386,6 +390,7 @@ class RegistryApp:
         if query:
             url += "?" + query
         forwarded = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
+        forwarded["Authorization"] = self.config.upstream_authorization
         if headers:
             forwarded.update(headers)
         try:
