@@ -134,6 +134,7 @@ class Runtime:
         self._unified = cgroups.is_unified(cgroup_mount)
         self._cgroups: dict[str, Cgroup] = {}
         self._mount_targets: Path | None = None
+        self._done: dict[str, int] = {}  # container id -> pipe its shim closes at the exit
         self.trash = Trash(self.state_dir / "trash")
         self._zygote: ZygoteClient | None = None
         if zygote:
@@ -350,7 +351,14 @@ class Runtime:
             mark("start: planned")
             try:
                 if self._zygote is not None:
-                    self._zygote.spawn(*args)
+                    # Closed by the shim once it has recorded the exit: what wait() wakes on.
+                    done_r, done_w = os.pipe()
+                    try:
+                        self._zygote.spawn(*args, done_fd=done_w)
+                    finally:
+                        os.close(done_w)
+                        _close(self._done.pop(spec.id, -1))
+                        self._done[spec.id] = done_r
                 else:
                     shim.spawn(*args)
             except StartFailed:
@@ -406,7 +414,11 @@ class Runtime:
             poller.register(pidfd, select.POLLIN)
             step = 0.002
             if container.spec.restart.name == "no":
-                # Without restarts the shim exits right after recording the exit: one wakeup.
+                # Without restarts the shim exits right after recording the exit, and closes
+                # the pipe a start through the zygote gave it even before: one wakeup.
+                done = self._done.get(container.id, -1)
+                if done >= 0:
+                    poller.register(done, select.POLLIN)
                 poller.poll(
                     None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
                 )
@@ -504,6 +516,7 @@ class Runtime:
         """Undo everything create and start made: cgroups, addresses, rules, anonymous volumes;
         the directory's files go in the background unless ``wait``."""
         spec = container.spec
+        _close(self._done.pop(spec.id, -1))
         # destroy() kills whatever keeps a directory busy; an exited container leaves nothing.
         self.cgroup(spec.id).destroy()
         mark("remove: cgroup destroyed")
@@ -785,6 +798,11 @@ def _signal(pid: int, sig: int) -> None:
         pass
     finally:
         os.close(pidfd)
+
+
+def _close(fd: int) -> None:
+    if fd >= 0:
+        os.close(fd)
 
 
 def _pidfd(pid: int) -> int:

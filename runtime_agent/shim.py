@@ -257,20 +257,28 @@ class Shim:
         self.network = network
         self.on_final_exit = on_final_exit
 
-    def run(self, report_fd: int, ahead: Launch | None = None, own_pidns: int = -1) -> NoReturn:
+    def run(
+        self,
+        report_fd: int,
+        ahead: Launch | None = None,
+        own_pidns: int = -1,
+        done_fd: int = -1,
+    ) -> NoReturn:
         """Supervise until the container is done; ``ahead`` is a container process forked
         before the request (``own_pidns`` then open already), which has its plan."""
         try:
             mark("shim: run")
-            keep = [report_fd, own_pidns, *(ahead.fds() if ahead else [])]
+            keep = [report_fd, own_pidns, done_fd, *(ahead.fds() if ahead else [])]
             detach(keep)
             if own_pidns < 0:
                 own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-            self._supervise(report_fd, own_pidns, ahead)
+            self._supervise(report_fd, own_pidns, ahead, done_fd)
         finally:
             os._exit(0)
 
-    def _supervise(self, report_fd: int, own_pidns: int, ahead: Launch | None) -> None:
+    def _supervise(
+        self, report_fd: int, own_pidns: int, ahead: Launch | None, done_fd: int
+    ) -> None:
         container = self.container
         policy = self.plan.spec.restart
         me, my_start = os.getpid(), process_start_time(os.getpid())
@@ -347,6 +355,10 @@ class Shim:
                     container.transition(st, Status.EXITED)
                     st.shim_pid = 0
             mark("shim: exit recorded")
+            if done_fd >= 0:
+                # The agent's wait wakes now, not after this process has torn itself down.
+                os.close(done_fd)
+                done_fd = -1
             if not restart:
                 break
             # Docker's backoff: doubling from 100 ms, reset after a run of ten seconds or more.

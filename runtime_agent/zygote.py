@@ -57,24 +57,25 @@ class ZygoteClient:
             theirs.close()
         return ours
 
-    def spawn(self, *args: Any) -> int:
+    def spawn(self, *args: Any, done_fd: int = -1) -> int:
         """Same contract as :func:`runtime_agent.shim.spawn`, run by a standby shim.
 
         The report pipe goes with the request, so the shim and the container process answer
-        us directly.
+        us directly; the shim closes ``done_fd`` (if given) once it has recorded the exit.
         """
         # The cgroup's files lead, plain: the shim joins the container process to them before
         # it spends a millisecond unpickling the rest.
         payload = "\n".join(args[2].procs_files()).encode() + b"\0" + pickle.dumps(args)
         report_r, report_w = os.pipe()
+        fds = [report_w, done_fd] if done_fd >= 0 else [report_w]
         try:
             with self._lock:
                 standby, self._standby = self._standby, None
                 try:
-                    socket.send_fds(standby or self._new_standby(), [payload], [report_w])
+                    socket.send_fds(standby or self._new_standby(), [payload], fds)
                 except OSError:
                     # A standby whose helper went away; a fresh one from a fresh helper.
-                    socket.send_fds(self._new_standby(), [payload], [report_w])
+                    socket.send_fds(self._new_standby(), [payload], fds)
                 finally:
                     if standby is not None:
                         standby.close()
@@ -139,14 +140,16 @@ def _standby(fd: int) -> None:
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     ahead = shim.fork_container(own_pidns, None, -1)
     channel = socket.socket(fileno=fd)
-    payload, fds, _, _ = socket.recv_fds(channel, 1 << 20, 1)
+    payload, fds, _, _ = socket.recv_fds(channel, 1 << 20, 2)
     channel.close()
     if not payload or not fds:
         return  # the agent went away before using us; the process forked ahead sees EOF
     mark("standby: request")
     report_w = fds[0]
+    done_w = fds[1] if len(fds) > 1 else -1
     # SCM_RIGHTS fds arrive inheritable; a container's exec must not keep the agent waiting.
-    os.set_inheritable(report_w, False)
+    for fd in fds:
+        os.set_inheritable(fd, False)
     procs, _, payload = payload.partition(b"\0")
     try:
         # The container process has the same request to read its plan from.
@@ -157,7 +160,7 @@ def _standby(fd: int) -> None:
     except Exception as e:  # noqa: BLE001 - every failure goes back to the agent
         os.write(report_w, json.dumps({"error": f"shim helper: {e}", "exit_code": 128}).encode())
         return
-    shim.Shim(*args).run(report_w, ahead, own_pidns)
+    shim.Shim(*args).run(report_w, ahead, own_pidns, done_w)
 
 
 if __name__ == "__main__":
