@@ -254,8 +254,13 @@ def main() -> None:
             )
         load = Path("/proc/loadavg").read_text().split()[0]
         print(f"  host load average while measuring: {load} ({os.cpu_count()} CPUs)")
-        print(f"  berth / crun = {medians['berth'] / medians['crun']:.2f}")
-        print(f"  berth / runc = {medians['berth'] / medians['runc']:.2f}")
+        cpu_per_run = {name: cpu[name] / max(len(times[name]), 1) for name in times}
+        for other in ("crun", "runc"):
+            # CPU per start is the steadier figure on a loaded host: waits do not inflate it.
+            print(
+                f"  berth / {other} = {medians['berth'] / medians[other]:.2f} median, "
+                f"{cpu_per_run['berth'] / max(cpu_per_run[other], 1):.2f} CPU per start"
+            )
         print(
             f"  berth-cli / runc = {medians['berth-cli'] / medians['runc']:.2f} (interpreter start included)"
         )

@@ -46,8 +46,7 @@ class Cgroup(ABC):
 
     def join(self, pid: int = 0) -> None:
         for path in self.procs_files():
-            with open(path, "w") as f:
-                f.write(str(pid))
+            write(Path(path), pid)
 
     def exists(self) -> bool:
         return any(p.is_dir() for p in self.paths())
@@ -90,5 +89,9 @@ def read_int(path: Path, default: int = 0) -> int:
 
 
 def write(path: Path, value: str | int) -> None:
-    with open(path, "w") as f:
-        f.write(str(value))
+    # open(path, "w") in one write(2), without a buffered text file: a container takes ~20.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        os.write(fd, str(value).encode())
+    finally:
+        os.close(fd)
