@@ -11,6 +11,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -46,6 +47,8 @@ from registry_proxy.distribution import (
 
 # Image configs are a few KiB; anything near this is not one worth reading whole.
 CONFIG_MAX_BYTES = 1024 * 1024
+# HEAD requests reconcile keeps in flight while it reads a repository's tags from distribution.
+HEAD_CONCURRENCY = 8
 # An index whose children are indexes again is legal but rare; deeper nesting is refused.
 MAX_INDEX_DEPTH = 4
 
@@ -769,6 +772,7 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
         tombstones = dict(DeletedTag.objects.filter(repository_name=name).values_list("name", "digest"))
         current = {tag: (tag_id, digest) for tag_id, tag, digest in
                    Tag.objects.filter(repository=repo).values_list("id", "name", "artifact__digest")}
+        new_tags: list[Tag] = []
         for tag, digest in pointed.items():
             if tombstones.get(tag) == digest or current.get(tag, (None, None))[1] == digest:
                 continue
@@ -781,15 +785,20 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
                 report.artifacts_created.append(f"{name}@{digest}")
             if tag in current:
                 report.tags_moved.append(f"{name}:{tag} {current[tag][1]} -> {digest}")
+                Tag.objects.filter(pk=current[tag][0]).update(artifact_id=by_digest[digest], pushed_at=now)
             else:
                 report.tags_created.append(f"{name}:{tag}")
-            _set_tag(repo, tag, by_digest[digest], now)
+                new_tags.append(Tag(repository=repo, name=tag, artifact_id=by_digest[digest], pushed_at=now))
+        # A whole repository's tags may be new (a rebuilt index): one INSERT per thousand, counters below.
+        Tag.objects.bulk_create(new_tags, batch_size=1000)
         stale = [tag_id for tag, (tag_id, _) in current.items() if tag not in pointed]
         report.tags_removed += sorted(f"{name}:{tag}" for tag in current if tag not in pointed)
         for offset in range(0, len(stale), 1000):
             Tag.objects.filter(pk__in=stale[offset:offset + 1000]).delete()
-        DeletedTag.objects.filter(pk__in=[pk for pk, tag in DeletedTag.objects.filter(repository_name=name)
-                                          .values_list("pk", "name") if tag not in pointed]).delete()
+        # Tombstones of tags distribution no longer lists, or now points elsewhere (pushed again), go.
+        settled = [tag for tag, digest in tombstones.items() if pointed.get(tag) != digest]
+        for offset in range(0, len(settled), 1000):
+            DeletedTag.objects.filter(repository_name=name, name__in=settled[offset:offset + 1000]).delete()
         refresh_counters(repo)
         if dry_run:
             raise _DryRun
@@ -805,17 +814,20 @@ def _distribution_tags(name: str, client: DistributionClient) -> dict[str, str]:
         return {}
     except DistributionError as exc:
         raise _unavailable(exc) from None
-    pointed: dict[str, str] = {}
-    for tag in tag_names:
+
+    def head(tag: str) -> str:
         try:
-            digest = client.head_manifest(name, tag)[0]
+            return client.head_manifest(name, tag)[0]
         except DistributionNotFound:
-            continue
-        except DistributionError as exc:
-            raise _unavailable(exc) from None
-        if digest:
-            pointed[tag] = digest
-    return pointed
+            return ""
+
+    try:
+        # distribution answers HEADs concurrently; a few in flight hide the round trips.
+        with ThreadPoolExecutor(max_workers=HEAD_CONCURRENCY) as pool:
+            digests = list(pool.map(head, tag_names))
+    except DistributionError as exc:
+        raise _unavailable(exc) from None
+    return {tag: digest for tag, digest in zip(tag_names, digests, strict=True) if digest}
 
 
 def _manifest_exists(name: str, digest: str, client: DistributionClient) -> bool:
