@@ -770,8 +770,11 @@ def reconcile_host(host: Host) -> dict[str, int]:
     return {"observed": len(observed), "orphans_removed": len(orphans)}
 
 
-def stalled_containers() -> list[str]:
-    """Records a worker should act on but none holds: lost tasks, killed workers, missed requests."""
+def stalled_containers(reachable_hosts: list[Any]) -> list[str]:
+    """Records a worker should act on but none holds: lost tasks, killed workers, missed requests.
+
+    Only on `reachable_hosts`, and records whose host was removed (their removal needs no host).
+    """
     now = timezone.now()
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     quiet = Q(updated_at__lt=now - timedelta(seconds=2))
@@ -781,5 +784,6 @@ def stalled_containers() -> list[str]:
                                                       status__in=(ContainerStatus.RUNNING, ContainerStatus.STOPPING,
                                                                   ContainerStatus.RESTARTING))
     restart = Q(desired_state=DesiredState.RUNNING, restarts_requested__gt=F("restarts_applied"))
-    stuck = Container.objects.filter(free & quiet & (pending | wanted | restart))
+    where = Q(host__in=reachable_hosts) | Q(host__isnull=True, desired_state=DesiredState.REMOVED)
+    stuck = Container.objects.filter(where & free & quiet & (pending | wanted | restart))
     return [str(pk) for pk in stuck.values_list("pk", flat=True)]

@@ -34,12 +34,15 @@ def converge_container(self: Any, container_id: str) -> str:
 def reconcile_fleet() -> dict[str, Any]:
     """Every reachable host's containers against the records, then work nobody is doing is re-queued."""
     report: dict[str, Any] = {}
+    reachable = []
     for host in Host.objects.with_status().exclude(status=HostStatus.UNREACHABLE):
         try:
             report[host.name] = services.reconcile_host(host)
+            reachable.append(host.pk)
         except HostUnreachable as exc:
             report[host.name] = {"error": exc.message}
-    stalled = services.stalled_containers()
+    # Work for an unreachable host waits for it to come back, rather than piling up retries.
+    stalled = services.stalled_containers(reachable)
     for container_id in stalled:
         converge_container.delay(container_id)
     report["requeued"] = len(stalled)

@@ -255,3 +255,22 @@ def test_the_artifact_api_refuses_deleting_a_running_artifact(world: dict[str, A
     assert error["code"] == "artifact_in_use"
     assert error["message"].endswith("is running in 1 container(s) (a on node-a); stop them first or delete with force=true")
     assert Artifact.objects.count() == 1
+
+
+def test_reconcile_requeues_work_no_worker_holds_on_reachable_hosts_only(world: dict[str, Any], agent: FakeAgent,
+                                                                         monkeypatch: Any) -> None:
+    from datetime import timedelta
+
+    from portal.fleet import tasks
+
+    monkeypatch.setattr("portal.fleet.services._enqueue_converge", lambda container: None)
+    deploy(world["developer"], name="lost-a", host="node-a")
+    deploy(world["developer"], name="lost-b", host="node-b")
+    # As a killed worker leaves them: pending, no lease, untouched for a while.
+    Container.objects.update(updated_at=timezone.now() - timedelta(seconds=30))
+    Host.objects.filter(name="node-b").update(last_heartbeat_at=None)
+    sent: list[str] = []
+    monkeypatch.setattr(tasks.converge_container, "delay", lambda container_id: sent.append(container_id))
+    report = tasks.reconcile_fleet()
+    assert report["requeued"] == 1
+    assert sent == [str(Container.objects.get(name="lost-a").pk)]
