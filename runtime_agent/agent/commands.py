@@ -158,6 +158,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     log.info("agent listening on %s (state %s)", args.listen, state)
     started = time.monotonic()
     server.serve_forever(poll_interval=0.2)
+    if not server.drain(30):
+        log.warning(
+            "stopping with requests still running: a container may be half created or removed"
+        )
     server.server_close()
     log.info("agent stopped after %.0f s; containers keep running", time.monotonic() - started)
     return 0

@@ -473,7 +473,16 @@ class Agent:
             # Content named by digest cannot change: an image already stored under it is the answer.
             try:
                 image = self.runtime.images.get(reference)
-                return iter([{"status": "pulled", "id": image.id, "digest": image.digest, "size": image.size}])
+                return iter(
+                    [
+                        {
+                            "status": "pulled",
+                            "id": image.id,
+                            "digest": image.digest,
+                            "size": image.size,
+                        }
+                    ]
+                )
             except ImageError:
                 pass
         events: queue.Queue[dict[str, Any] | None] = queue.Queue()
@@ -608,7 +617,11 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         self._status = "-"
         try:
-            self._answer()
+            if self.command == "GET":
+                self._answer()
+            else:
+                with self.server.change():
+                    self._answer()
         finally:
             log.info(
                 "%s %s %s %.3f s",
@@ -690,12 +703,33 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class AgentServer(ThreadingHTTPServer):
+    """Handler threads are daemons, so a followed log never holds up a stop; requests that change
+    something are counted instead, and `drain` lets them finish first."""
+
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], agent: Agent) -> None:
         self.agent = agent
+        self.changing = 0
+        self.changing_lock = threading.Condition()
         super().__init__(address, _Handler)
+
+    @contextlib.contextmanager
+    def change(self) -> Iterator[None]:
+        with self.changing_lock:
+            self.changing += 1
+        try:
+            yield
+        finally:
+            with self.changing_lock:
+                self.changing -= 1
+                self.changing_lock.notify_all()
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Waits for requests that change containers, images or volumes; False if some outlast `timeout`."""
+        with self.changing_lock:
+            return self.changing_lock.wait_for(lambda: self.changing == 0, timeout)
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

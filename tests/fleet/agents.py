@@ -83,7 +83,8 @@ class AgentProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(15)
+                # The agent lets requests that change things finish first (up to 30 s).
+                self.process.wait(40)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
