@@ -148,8 +148,8 @@ def _standby(fd: int) -> None:
     report_w = fds[0]
     done_w = fds[1] if len(fds) > 1 else -1
     # SCM_RIGHTS fds arrive inheritable; a container's exec must not keep the agent waiting.
-    for fd in fds:
-        os.set_inheritable(fd, False)
+    for received in fds:
+        os.set_inheritable(received, False)
     procs, _, payload = payload.partition(b"\0")
     try:
         # The container process has the same request to read its plan from.
