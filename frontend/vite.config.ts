@@ -17,5 +17,7 @@ export default defineConfig({
     globals: true,
     setupFiles: ["./src/test/setup.ts"],
     css: false,
+    // Typing with user-event is slow on a busy 2-core machine; these bound a hang, not a normal run.
+    testTimeout: 20_000,
   },
 });

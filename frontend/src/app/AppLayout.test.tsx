@@ -45,3 +45,41 @@ describe("the app shell", () => {
     expect(screen.getByRole("button", { name: "Try again" })).toBeInTheDocument();
   });
 });
+
+describe("an ended session", () => {
+  it("sends the person to sign in when any request answers 401", async () => {
+    const { QueryClientProvider } = await import("@tanstack/react-query");
+    const { render } = await import("@testing-library/react");
+    const { createMemoryRouter, RouterProvider } = await import("react-router");
+    const { createQueryClient } = await import("./queryClient");
+    const { useQuery } = await import("@tanstack/react-query");
+    const { api } = await import("@/api/client");
+    let signedIn = true;
+    stubFetch({
+      "GET /users/current": () => (signedIn ? { body: user } : { status: 401, body: { errors: [{ code: "unauthorized", message: "sign in" }] } }),
+      "GET /users/current/permissions": { body: permissions("web", null, []) },
+      "GET /projects": () => {
+        signedIn = false;
+        return { status: 401, body: { errors: [{ code: "unauthorized", message: "sign in" }] } };
+      },
+    });
+    function Projects() {
+      useQuery({ queryKey: ["projects"], queryFn: () => api.get("/projects") });
+      return <h1>projects</h1>;
+    }
+    const router = createMemoryRouter(
+      [
+        { path: "/", element: <AppLayout />, children: [{ path: "projects", element: <Projects /> }] },
+        { path: "/login", element: <h1>sign in</h1> },
+      ],
+      { initialEntries: ["/projects"] },
+    );
+    render(
+      <QueryClientProvider client={createQueryClient()}>
+        <RouterProvider router={router} />
+      </QueryClientProvider>,
+    );
+    expect(await screen.findByRole("heading", { name: "sign in" })).toBeInTheDocument();
+    expect(router.state.location.search).toBe(`?next=${encodeURIComponent("/projects")}`);
+  });
+});

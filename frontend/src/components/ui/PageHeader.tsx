@@ -1,8 +1,13 @@
 // The title row of a page: breadcrumbs, heading, and the page's main actions.
-import type { ReactNode } from "react";
+import { useEffect, type ReactNode } from "react";
 import { Link } from "react-router";
 
-export function PageHeader({ title, crumbs, actions, children }: { title: ReactNode; crumbs?: { to: string; label: string }[]; actions?: ReactNode; children?: ReactNode }) {
+export function PageHeader({ title, crumbs, actions, children, documentTitle }: { title: ReactNode; crumbs?: { to: string; label: string }[]; actions?: ReactNode; children?: ReactNode; documentTitle?: string }) {
+  // The tab's title names the page, so history, tabs and screen readers tell pages apart.
+  const text = documentTitle ?? (typeof title === "string" ? title : undefined);
+  useEffect(() => {
+    if (text) document.title = `${text} · Berth`;
+  }, [text]);
   return (
     <header className="page-header">
       {crumbs && crumbs.length > 0 ? (

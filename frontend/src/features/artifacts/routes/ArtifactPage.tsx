@@ -91,6 +91,7 @@ export default function ArtifactPage() {
   return (
     <>
       <PageHeader
+        documentTitle={data.tags[0] ? `${repository}:${data.tags[0].name}` : `${repository}@${shortDigest(data.digest)}`}
         title={
           <>
             {data.tags[0] ? `${repository}:${data.tags[0].name}` : `${repository}@${shortDigest(data.digest)}`} {data.is_index ? <Badge>index</Badge> : null}
