@@ -113,7 +113,10 @@ class Container:
                 **files,
             }
             for name, data in contents.items():
-                fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+                # Files bound into the container (hosts, resolv.conf, hostname) must be readable by any
+                # user the image runs as; the agent's own records stay private.
+                mode = 0o600 if name in ("config.json", "state.json") else 0o644
+                fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
                 try:
                     os.write(fd, data)
                 finally:

@@ -98,6 +98,12 @@ def test_user_without_capabilities(runtime: Runtime, container: Make) -> None:
     assert output(runtime, c).split() == ["65534", "65534", "CapEff:", "0000000000000000"]
 
 
+def test_an_unprivileged_user_reads_hosts_resolv_conf_and_hostname(runtime: Runtime, container: Make) -> None:
+    c = container("sh", "-c", "cat /etc/hosts /etc/resolv.conf /etc/hostname >/dev/null && echo readable",
+                  user="nobody")
+    assert output(runtime, c) == "readable\n"
+
+
 def test_unknown_executable_fails_like_docker(container: Make) -> None:
     with pytest.raises(StartFailed) as info:
         container("no-such-binary")
