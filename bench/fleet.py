@@ -121,7 +121,7 @@ class Bench:
             except httpx.HTTPError:
                 return False
 
-        wait(answers, 30, "Berth's server", 0.1)
+        wait(answers, 120, "Berth's server", 0.1)
 
     def make_people(self) -> None:
         from portal.accounts.models import PersonalToken, User
