@@ -169,6 +169,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("BERTH_LOG_LEVEL", "INFO", "Log level.")},
+    # httpx logs every request at INFO, health pings of distribution included.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
 BERTH_SETTINGS = env.declared

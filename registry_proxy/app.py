@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -295,7 +294,9 @@ class RegistryApp:
         self._keys = self._verifier = None
         for cache in (self.manifests, self.projects, self.basic, self.read_only_cache):
             cache.clear()
-        recent_logins.clear()
+        from portal.accounts.authentication import forget_verified_passwords
+
+        forget_verified_passwords()
 
     async def session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -499,47 +500,11 @@ async def send_error(send: Send, error: RegistryError) -> None:
         pass
 
 
-class RecentLogins:
-    """Password checks remembered for a minute per user and password. scrypt costs ~50 ms (far more on a
-    busy host) and one `docker pull` asks for two or three tokens. A hit reloads the user, so deactivation
-    or a password change (the stored hash differs) takes effect at once. Robot secrets and personal tokens
-    are a single SHA-256 and are always checked."""
+def check_basic_credentials(username: str, secret: str, source_ip: str | None) -> Any:
+    """Basic credentials → principal; repeated password checks are remembered by the accounts app."""
+    from portal.accounts.authentication import authenticate_credentials
 
-    def __init__(self, ttl: float = 60.0, max_entries: int = 10_000) -> None:
-        self.ttl, self.max_entries = ttl, max_entries
-        self._entries: OrderedDict[bytes, tuple[float, int, str]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def authenticate(self, username: str, secret: str, source_ip: str | None) -> Any:
-        from portal.accounts.authentication import TOKEN_LABEL, authenticate_credentials
-        from portal.accounts.models import User
-        from portal.rbac.principals import UserPrincipal
-        from portal.robots.models import ROBOT_PREFIX
-
-        if username.startswith(ROBOT_PREFIX) or secret.startswith(TOKEN_LABEL + "_"):
-            return authenticate_credentials(username, secret, source_ip)
-        key = hashlib.sha256(f"{username}\0{secret}".encode()).digest()
-        now = time.monotonic()
-        with self._lock:
-            entry = self._entries.get(key)
-        if entry is not None and entry[0] > now:
-            user = User.objects.filter(pk=entry[1]).first()
-            if user is not None and user.is_active and user.password == entry[2]:
-                return UserPrincipal(user)
-        principal = authenticate_credentials(username, secret, source_ip)
-        if isinstance(principal, UserPrincipal):
-            with self._lock:
-                self._entries[key] = (now + self.ttl, principal.user.pk, principal.user.password)
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
-        return principal
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-recent_logins = RecentLogins()
+    return authenticate_credentials(username, secret, source_ip)
 
 
 # --- checks ------------------------------------------------------------------------------------------------------
@@ -598,7 +563,7 @@ def _basic_principal(header: str, scope: Scope | None, source_ip: str | None) ->
     if credentials is None:
         return None
     try:
-        principal = recent_logins.authenticate(*credentials, source_ip)
+        principal = check_basic_credentials(*credentials, source_ip)
     except InvalidCredentials:
         return None
     except TooManyAttempts as exc:
@@ -730,7 +695,7 @@ def _issue_token(keys: KeyRing, credentials: tuple[str, str] | None, scopes: lis
     principal: Principal = AnonymousPrincipal()
     if credentials is not None:
         try:
-            principal = recent_logins.authenticate(*credentials, source_ip)
+            principal = check_basic_credentials(*credentials, source_ip)
         except InvalidCredentials:
             return None
         except TooManyAttempts as exc:

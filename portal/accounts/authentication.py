@@ -101,6 +101,11 @@ def _recently_verified(user: User, secret: str) -> bool:
     return expires > time.monotonic() and hmac.compare_digest(stored_hash, user.password)
 
 
+def forget_verified_passwords() -> None:
+    with _verified_lock:
+        _verified.clear()
+
+
 def _remember_verified(user: User, secret: str) -> None:
     key = _credential_key(user, secret)
     with _verified_lock:
