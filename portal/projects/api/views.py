@@ -89,6 +89,8 @@ class MemberViewSet(ProjectScopedMixin, viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Member]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no project to resolve
+            return Member.objects.none()
         return Member.objects.filter(project=self.get_project()).select_related("user", "project")
 
     def get_object(self) -> Member:
