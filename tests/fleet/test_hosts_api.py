@@ -119,6 +119,15 @@ def test_a_signed_heartbeat_marks_the_host_online(admin: Any, anonymous: Any, jo
     assert host["usage"]["memory_used_bytes"] == 2 * 2**30
 
 
+def test_heartbeats_go_on_in_read_only_mode(admin: Any, anonymous: Any, joined: Any) -> None:
+    from portal.system.models import SystemSettings
+
+    SystemSettings.objects.update_or_create(pk=1, defaults={"read_only": True})
+    response = joined.heartbeat(anonymous, {"facts": FACTS, "containers": []})
+    assert response.status_code == 200
+    assert admin.get("/api/v1/hosts/node-1").json()["status"] == "online"
+
+
 def test_a_heartbeat_without_signature_is_refused(anonymous: Any, joined: Any) -> None:
     response = anonymous.post("/api/v1/hosts/heartbeat", data=b"{}", content_type="application/json")
     assert response.status_code == 401

@@ -78,6 +78,9 @@ class JoinTokenDetail(APIView):
 class JoinView(APIView):
     """Agents register here with a join token; no account is involved."""
 
+    # Read-only mode pauses people's changes; hosts must still be able to report, or all turn unreachable.
+    read_only_exempt = True
+
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
@@ -92,6 +95,8 @@ class JoinView(APIView):
 
 class HeartbeatView(APIView):
     """Agents report here, each request signed with the agent's own key."""
+
+    read_only_exempt = True
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
