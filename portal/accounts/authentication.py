@@ -61,14 +61,16 @@ def _check(username: str, secret: str) -> Principal | None:
         if robot is None or not robot.is_usable() or not verify_secret(secret, robot.secret_hash):
             return None
         return RobotPrincipal(robot)
+    if secret.startswith(TOKEN_LABEL + "_"):
+        # Checked before the account is looked up: the same work whether the name exists or not, so a
+        # token-shaped password (one fast hash) cannot tell existing accounts from the slow-hashed missing ones.
+        token = _usable_token(secret)
+        return UserPrincipal(token.user, via="token") if token is not None and token.user.username == username else None
     user = User.objects.filter(username=username).first()
     if user is None or not user.is_active:
         # Hash anyway so a missing account takes as long as a wrong password.
         User().set_password(secret)
         return None
-    if secret.startswith(TOKEN_LABEL + "_"):
-        token = _usable_token(secret)
-        return UserPrincipal(user, via="token") if token is not None and token.user_id == user.pk else None
     if _recently_verified(user, secret) or user.check_password(secret):
         _remember_verified(user, secret)
         return UserPrincipal(user)

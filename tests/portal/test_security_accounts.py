@@ -1,0 +1,81 @@
+"""Security review of sign-in: no timing oracle for account names, token-shaped passwords included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from portal.accounts import authentication
+from portal.accounts.models import User
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
+
+TOKEN_SHAPED = "berth_pat_" + "x" * 43
+
+
+@pytest.fixture
+def password_work(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Counts the slow password hashes a sign-in attempt costs."""
+    calls: list[str] = []
+    set_password, check_password = User.set_password, User.check_password
+
+    def counted_set(self: User, raw: Any) -> None:
+        calls.append("set")
+        set_password(self, raw)
+
+    def counted_check(self: User, raw: Any) -> bool:
+        calls.append("check")
+        return check_password(self, raw)
+
+    monkeypatch.setattr(User, "set_password", counted_set)
+    monkeypatch.setattr(User, "check_password", counted_check)
+    return calls
+
+
+def _attempt(username: str, secret: str) -> None:
+    with pytest.raises(authentication.InvalidCredentials):
+        authentication.authenticate_credentials(username, secret, "192.0.2.7")
+
+
+def test_a_token_shaped_password_costs_the_same_for_an_existing_and_a_missing_account(make_user, password_work):
+    make_user("alice")
+    password_work.clear()
+
+    _attempt("alice", TOKEN_SHAPED)
+    existing = list(password_work)
+    password_work.clear()
+    _attempt("nobody-here", TOKEN_SHAPED)
+
+    assert existing == password_work
+
+
+def test_a_password_costs_one_slow_hash_for_an_existing_and_a_missing_account(make_user, password_work):
+    make_user("alice")
+    password_work.clear()
+
+    _attempt("alice", "not-her-password")
+    existing = list(password_work)
+    password_work.clear()
+    _attempt("nobody-here", "not-her-password")
+
+    assert len(existing) == len(password_work) == 1
+
+
+def test_a_token_still_signs_in_only_its_own_owner(make_user, client_for, anonymous):
+    from portal.accounts.services import create_token
+    from portal.rbac.principals import UserPrincipal
+
+    alice, bob = make_user("alice"), make_user("bob")
+    issued = create_token(UserPrincipal(alice), "ci", 30)
+
+    principal = authentication.authenticate_credentials("alice", issued.secret, None)
+    with pytest.raises(authentication.InvalidCredentials):
+        authentication.authenticate_credentials("bob", issued.secret, None)
+    alice.is_active = False
+    alice.save()
+    with pytest.raises(authentication.InvalidCredentials):
+        authentication.authenticate_credentials("alice", issued.secret, None)
+
+    assert isinstance(principal, UserPrincipal) and principal.user == alice and principal.via == "token"
+    assert bob.username == "bob"
