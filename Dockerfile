@@ -1,4 +1,4 @@
-# Berth's production image: the portal (gunicorn), the Celery worker and beat all run from it.
+# Berth's production image: the portal (uvicorn), the Celery worker, beat and the agent all run from it.
 # Stages: Python dependencies → OpenAPI schema → browser UI (built only when frontend/package.json exists) → runtime.
 
 FROM python:3.12-slim AS python-base
@@ -31,6 +31,10 @@ FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/berth-venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=portal.settings BERTH_PRODUCTION=true BERTH_VAR_DIR=/var/lib/berth \
     BERTH_SERVER_WORKERS=4
+# The agent's network plumbing (bridge, veth, port publishing) and its seccomp filter need these.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends iproute2 iptables libseccomp2 \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 berth \
     && useradd --system --uid 10001 --gid berth --home-dir /var/lib/berth --shell /usr/sbin/nologin berth \
     && mkdir -p /var/lib/berth /var/lib/registry /etc/berth-registry \

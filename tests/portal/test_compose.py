@@ -85,8 +85,9 @@ def test_the_services_are_the_production_set(config):
         "portal",
         "worker",
         "beat",
+        "agent",
     }
-    for name in ("postgres", "redis", "registry", "portal", "worker", "beat"):
+    for name in ("postgres", "redis", "registry", "portal", "worker", "beat", "agent"):
         assert config["services"][name]["healthcheck"]["test"], name
 
 
@@ -104,7 +105,7 @@ def test_only_the_portal_is_reachable_from_outside(config):
 
 
 def test_berth_services_share_one_configuration(config):
-    for name in ("init", "portal", "worker", "beat"):
+    for name in ("init", "portal", "worker", "beat", "agent"):
         env = config["services"][name]["environment"]
         assert env["BERTH_PRODUCTION"] == "true"
         assert env["BERTH_SECRET_KEY"] == SETTINGS["BERTH_SECRET_KEY"]
@@ -113,7 +114,24 @@ def test_berth_services_share_one_configuration(config):
         assert env["BERTH_REGISTRY_URL"] == "http://registry:5000"
         assert env["BERTH_REGISTRY_MANAGED"] == "false"
         assert env["BERTH_REGISTRY_PASSWORD"] == "registry-secret"
-        assert env["BERTH_ALLOWED_HOSTS"] == "berth.example.com,127.0.0.1"
+        assert env["BERTH_ALLOWED_HOSTS"] == "berth.example.com,127.0.0.1,portal"
+        assert env["BERTH_FLEET_REGISTRY"] == "portal:8000"
+
+
+def test_the_agent_joins_the_portal_with_the_token_init_leaves_it(config):
+    agent, init = config["services"]["agent"], config["services"]["init"]
+    assert agent["privileged"] is True
+    assert agent["command"][-3:] == ["--join", "http://portal:8000", "@/var/lib/berth-agent/join-token"]
+    assert "fleet_join_token --local-state /var/lib/berth-agent --output /var/lib/berth-agent/join-token" in " ".join(
+        init["command"]
+    )
+    def sources(service: dict[str, Any]) -> set[str]:
+        # docker-compose prints short volume syntax ("name:/path:rw"); newer versions print mappings.
+        return {v.split(":")[0] if isinstance(v, str) else v["source"] for v in service["volumes"]}
+
+    shared = sources(agent) & sources(init)
+    assert shared == {"agent-state"}
+    assert "ports" not in agent
 
 
 def test_the_portal_runs_a_real_server(config):
