@@ -73,6 +73,9 @@ PROJECT_CACHE_SECONDS = 5.0
 SETTINGS_CACHE_SECONDS = 2.0
 BASIC_CACHE_SECONDS = 30.0
 CHUNK = 1024 * 1024
+MAX_CATALOG_PAGE = 10_000
+# Larger than any repository Berth is sized for (100,000 tags), small enough for every database's LIMIT.
+MAX_TAGS_PAGE = 1_000_000
 
 
 # --- requests and routes -----------------------------------------------------------------------------------------
@@ -705,21 +708,24 @@ def _issue_token(keys: KeyRing, credentials: tuple[str, str] | None, scopes: lis
     return signed, lifetime, issued_at
 
 
+def page_size(text: str | None, maximum: int) -> int | None:
+    """`n` of a paginated list. ASCII digits only: str.isdigit() also accepts `²`, which int() refuses, and a
+    number of thousands of digits is refused by int() too; both were 500s."""
+    if text is None or text == "":
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(maximum)) or int(text) > maximum:
+        raise errors.invalid_request(f"invalid n {text[:20]!r}: a whole number up to {maximum}")
+    return int(text)
+
+
 async def catalog(app: RegistryApp, context: Context, send: Send) -> None:
-    n = context.request.param("n")
-    if n is not None and (not n.isdigit() or int(n) > 10_000):
-        raise errors.invalid_request(f"invalid n {n[:20]!r}: a whole number up to 10000")
+    page_size(context.request.param("n"), MAX_CATALOG_PAGE)
     await app.proxy(context, send)
 
 
 async def tags_list(app: RegistryApp, context: Context, send: Send) -> None:
     """Sorted and paginated from Berth's index (distribution 2.8 neither sorts reliably nor deletes tags)."""
-    n_text, last = context.request.param("n"), context.request.param("last")
-    n: int | None = None
-    if n_text is not None and n_text != "":
-        if not n_text.isdigit():
-            raise errors.invalid_request(f"invalid n {n_text[:20]!r}: a whole number")
-        n = int(n_text)
+    n, last = page_size(context.request.param("n"), MAX_TAGS_PAGE), context.request.param("last")
     tags = await app.run_sync(_list_tags, context.name, None if n is None else n + 1, last or None)
     if tags is None:
         raise errors.name_unknown(f"repository {context.name} is not known")
