@@ -250,7 +250,7 @@ class ContainerDetail(ContainerView):
 class ContainerAction(ContainerView):
     actions = {"stop": services.stop_container, "restart": services.restart_container}
 
-    @extend_schema(request=None, responses={202: ContainerSerializer})
+    @extend_schema(request=None, responses={202: ContainerSerializer}, operation_id="projects_containers_action")
     def post(self, request: Request, project_name: str, container: str, action: str) -> Response:
         updated = self.actions[action](request.user, self.container(), source_ip=self.source_ip())
         return Response(ContainerSerializer(updated).data, status=status.HTTP_202_ACCEPTED)
