@@ -612,7 +612,9 @@ async def authorize(app: RegistryApp, context: Context) -> None:
                                   app.challenge(scope, "insufficient_scope"))
     if needs == "catalog":
         raise errors.denied(f"{principal.audit_name} may not list the catalog: administrators only")
-    raise errors.denied(f"{principal.audit_name} may not {action} repository {name}")
+    # The same words whether the project is missing or private: a stranger must not learn its name exists.
+    raise errors.denied(f"{principal.audit_name} may not {action} repository {name} "
+                        "(it does not exist, or you have no access to it)")
 
 
 async def writable(app: RegistryApp, context: Context) -> None:
@@ -621,7 +623,10 @@ async def writable(app: RegistryApp, context: Context) -> None:
                             "turns it off")
 
 
-REPOSITORY_CHECKS: tuple[Check, ...] = (authenticate, valid_name, project_exists, authorize)
+# Authorisation comes before the project lookup, so NAME_UNKNOWN ("project … does not exist") reaches only
+# callers granted the repository (a token issued before its project was deleted); everyone else gets the
+# refusal a private project gets.
+REPOSITORY_CHECKS: tuple[Check, ...] = (authenticate, valid_name, authorize, project_exists)
 WRITE_CHECKS: tuple[Check, ...] = (*REPOSITORY_CHECKS, writable)
 
 

@@ -267,13 +267,28 @@ def test_malformed_digests_and_references_get_400_oci_errors(
     assert error_of(response)["code"] == code
 
 
-def test_a_missing_project_is_name_unknown(berth: Berth, developer: Any) -> None:
-    _, creds, _ = developer
+def test_a_missing_project_is_refused_as_a_private_one_is(berth: Berth, developer: Any) -> None:
+    user, creds, _ = developer
 
     response = berth.http.get(f"{berth.url}/v2/ghost/app/tags/list", headers={"Authorization": basic(*creds)})
 
+    assert response.status_code == 403
+    assert error_of(response) == {"code": "DENIED", "message": f"{user.username} may not pull repository ghost/app "
+                                  "(it does not exist, or you have no access to it)"}
+
+
+def test_a_token_outliving_its_project_gets_name_unknown(berth: Berth, developer: Any) -> None:
+    from portal.projects.models import Project
+
+    _, creds, project = developer
+    headers = berth.bearer(creds, "repository:proto/app:pull")
+    Project.objects.filter(pk=project.pk).delete()
+    berth.app.projects.clear()
+
+    response = berth.http.get(f"{berth.url}/v2/proto/app/tags/list", headers=headers)
+
     assert response.status_code == 404
-    assert error_of(response) == {"code": "NAME_UNKNOWN", "message": "project ghost does not exist"}
+    assert error_of(response) == {"code": "NAME_UNKNOWN", "message": "project proto does not exist"}
 
 
 def test_read_only_mode_refuses_writes_and_serves_reads(berth: Berth, developer: Any) -> None:

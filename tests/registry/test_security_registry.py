@@ -7,13 +7,54 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fixtures.registry import Berth
+from tests.fixtures.registry import Berth, basic
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:
     errors = response.json()["errors"]
     assert len(errors) == 1
     return dict(errors[0])
+
+
+@pytest.fixture
+def stranger(registry_user: Any, make_project: Any) -> tuple[str, str]:
+    """A signed-in user with no role in the private project `hidden`."""
+    owner, _ = registry_user()
+    make_project("hidden", members={owner: "developer"})
+    _, creds = registry_user()
+    return creds
+
+
+def _answer(response: httpx.Response) -> tuple[int, str, str]:
+    error = error_of(response)
+    # The repository's name is in the message; a fair comparison ignores which name was asked about.
+    return response.status_code, error["code"], error["message"].replace("hidden", "X").replace("ghost", "X")
+
+
+@pytest.mark.parametrize("path", ["/v2/{}/app/tags/list", "/v2/{}/app/manifests/latest",
+                                  "/v2/{}/app/blobs/sha256:" + "0" * 64])
+def test_a_stranger_cannot_tell_a_private_project_from_a_missing_one(berth: Berth, stranger: tuple[str, str],
+                                                                     path: str) -> None:
+    headers = {"Authorization": basic(*stranger)}
+
+    private = berth.http.get(berth.url + path.format("hidden"), headers=headers)
+    missing = berth.http.get(berth.url + path.format("ghost"), headers=headers)
+
+    assert _answer(private) == _answer(missing)
+    assert private.status_code == 403
+    assert error_of(missing)["message"].endswith("(it does not exist, or you have no access to it)")
+
+
+def test_an_anonymous_token_cannot_tell_a_private_project_from_a_missing_one(berth: Berth,
+                                                                            stranger: tuple[str, str]) -> None:
+    private = berth.http.get(f"{berth.url}/v2/hidden/app/tags/list",
+                             headers=berth.bearer(None, "repository:hidden/app:pull"))
+    missing = berth.http.get(f"{berth.url}/v2/ghost/app/tags/list",
+                             headers=berth.bearer(None, "repository:ghost/app:pull"))
+
+    assert _answer(private) == _answer(missing)
+    assert private.status_code == 401
+    assert 'error="insufficient_scope"' in missing.headers["www-authenticate"]
 
 
 @pytest.mark.parametrize("n", ["\u00b2", "\u2075", "9" * 5000, "99999999999999999999999"])
