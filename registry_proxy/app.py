@@ -30,6 +30,8 @@ from registry_proxy.distribution import MAX_MANIFEST_BYTES, OCI_INDEX
 from registry_proxy.errors import RegistryError
 from registry_proxy.pulls import PullRecorder
 from registry_proxy.tokens import (
+    MAX_NAME_LENGTH,
+    NAME,
     SERVICE,
     InvalidToken,
     KeyRing,
@@ -48,10 +50,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 T = TypeVar("T")
 
-# The OCI name grammar, one path component; Berth needs at least two (`project/name`).
-_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})+$")
-MAX_NAME_LENGTH = 255
 TAG = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 SHA256 = re.compile(r"^sha256:[a-f0-9]{64}$")

@@ -28,6 +28,10 @@ ISSUER = "berth"
 SERVICE = "berth"
 ALGORITHM = "ES256"
 REPOSITORY_ACTIONS = ("pull", "push", "delete")
+# The OCI name grammar, one path component; Berth needs at least two (`project/name`).
+_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})+$")
+MAX_NAME_LENGTH = 255
 _KEY_NAME = re.compile(r"^(\d{8}T\d{6}\d{6})-([0-9a-f]{16})\.pem$")
 
 
@@ -162,7 +166,9 @@ def grant(principal: Principal, scope: Scope, projects: dict[str, Any] | None = 
     """The requested actions `principal.can()` allows; never an error for the ones it does not."""
     if scope.type == "registry" and scope.name == "catalog":
         return ["*"] if "*" in scope.actions and principal.is_system_admin else []
-    if scope.type != "repository" or "/" not in scope.name:
+    if scope.type != "repository" or len(scope.name) > MAX_NAME_LENGTH or not NAME.match(scope.name):
+        # Only names /v2/ accepts are granted: `..`, NUL (a 500 from PostgreSQL's lookup) or upper case would
+        # put entries in the token no request can use, or that other code might read differently.
         return []
     from portal.projects.models import Project
 

@@ -78,3 +78,15 @@ def test_a_hostile_page_size_on_the_catalog_is_a_400(berth: Berth, registry_user
 
     assert response.status_code == 400, response.text
     assert error_of(response)["code"] == "PAGINATION_NUMBER_INVALID"
+
+
+@pytest.mark.parametrize("name", ["open/../hidden/app", "open/app\x00", "open/App", "open//app", "open/app/"])
+def test_the_token_service_grants_nothing_for_a_repository_name_no_client_may_use(
+    berth: Berth, registry_user: Any, make_project: Any, name: str
+) -> None:
+    user, creds = registry_user()
+    make_project("open", public=True, members={user: "developer"})
+
+    token = berth.token(creds, f"repository:{name}:pull,push", "repository:open/app:pull")
+
+    assert berth.claims(token)["access"] == [{"type": "repository", "name": "open/app", "actions": ["pull"]}]
