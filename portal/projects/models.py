@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from portal.rbac.roles import Role
@@ -22,7 +22,7 @@ class ProjectQuerySet(models.QuerySet["Project"]):
         return self.filter(principal.visible_projects_q())
 
     def with_counts(self, principal: Principal) -> ProjectQuerySet:
-        """Adds member and repository counts and the caller's role as subqueries: one query a page."""
+        """Adds member and repository counts, the storage size and the caller's role as subqueries: one query a page."""
         annotated = self.annotate(**_count_annotations())
         user_id = getattr(getattr(principal, "user", None), "pk", None)
         if user_id is not None:
@@ -47,6 +47,10 @@ def _count_annotations() -> dict[str, Any]:
         repositories = apps.get_model("artifacts", "Repository").objects.filter(project=OuterRef("pk"))
         annotations["repository_count"] = Coalesce(
             Subquery(repositories.order_by().values("project").annotate(c=Count("pk")).values("c")), 0
+        )
+        # Repository.size is a counter the artifact services keep, so the sum is cheap and needs no join.
+        annotations["size"] = Coalesce(
+            Subquery(repositories.order_by().values("project").annotate(s=Sum("size")).values("s")), 0
         )
     return annotations
 

@@ -46,3 +46,29 @@ def test_private_project_is_invisible_to_strangers(make_user, make_project, clie
     assert names == ["open"]
     assert anonymous.get("/api/v1/projects/secret").status_code == 404
     assert anonymous.get("/api/v1/projects/open").status_code == 200
+
+
+def test_project_size_sums_its_repositories(make_project, anonymous):
+    from portal.artifacts.models import Repository
+
+    big = make_project("big", public=True)
+    small = make_project("small", public=True)
+    make_project("empty", public=True)
+    Repository.objects.create(project=big, name="big/app", size=3_000_000_000)
+    Repository.objects.create(project=big, name="big/db", size=500)
+    Repository.objects.create(project=small, name="small/app", size=700)
+    sizes = {p["name"]: p["size"] for p in anonymous.get("/api/v1/projects").json()["results"]}
+    assert sizes == {"big": 3_000_000_500, "small": 700, "empty": 0}
+    assert anonymous.get("/api/v1/projects/big").json()["size"] == 3_000_000_500
+
+
+def test_projects_sort_by_size(make_project, anonymous):
+    from portal.artifacts.models import Repository
+
+    for name, size in [("a", 10), ("b", 30), ("c", 20)]:
+        Repository.objects.create(project=make_project(name, public=True), name=f"{name}/app", size=size)
+    make_project("d", public=True)
+    ascending = [p["name"] for p in anonymous.get("/api/v1/projects?sort=size").json()["results"]]
+    descending = [p["name"] for p in anonymous.get("/api/v1/projects?sort=-size").json()["results"]]
+    assert ascending == ["d", "a", "c", "b"]
+    assert descending == ["b", "c", "a", "d"]

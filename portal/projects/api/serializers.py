@@ -13,12 +13,13 @@ class ProjectSerializer(StrictModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True, default=None)
     member_count = serializers.IntegerField(read_only=True)
     repository_count = serializers.IntegerField(read_only=True, default=0)
+    size = serializers.IntegerField(read_only=True, default=0, help_text="Bytes: the sum of its repositories' sizes.")
     current_user_role = serializers.CharField(read_only=True, allow_null=True, default=None)
 
     class Meta:
         model = Project
         fields = ["id", "name", "public", "description", "owner", "member_count", "repository_count",
-                  "current_user_role", "created_at", "updated_at"]
+                  "size", "current_user_role", "created_at", "updated_at"]
         read_only_fields = ["id", "owner", "created_at", "updated_at"]
 
 

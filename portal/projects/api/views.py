@@ -35,7 +35,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
     lookup_field = "name"
     lookup_value_regex = "[^/]+"
     filterset_class = ProjectFilter
-    ordering_fields = ["name", "created_at", "updated_at", "public", "member_count", "repository_count"]
+    ordering_fields = ["name", "created_at", "updated_at", "public", "member_count", "repository_count", "size"]
     ordering = ["name"]
     http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
 
