@@ -35,16 +35,25 @@ class InvalidCredentials(exceptions.AuthenticationFailed):
 
 def authenticate_credentials(username: str, secret: str, source_ip: str | None) -> Principal:
     """Checks a username and a password, CLI secret or robot secret; audits and slows failures."""
+    # No account, token or robot secret holds a NUL, and PostgreSQL refuses one in any text parameter (a 500):
+    # such credentials are never looked up, and are audited under a printable name.
+    malformed = "\x00" in username or "\x00" in secret
+    username = printable(username)
     if recent_login_failures(username, source_ip) >= _max_failures():
         record(None, "login", "user", username, outcome=Outcome.FAILURE, source_ip=source_ip,
                actor_name=username, detail={"reason": "too many failed attempts"})
         raise TooManyAttempts("too many failed sign-in attempts; wait a few minutes and try again")
-    principal = _check(username, secret)
+    principal = None if malformed else _check(username, secret)
     if principal is None:
         record(None, "login", "user", username, outcome=Outcome.FAILURE, source_ip=source_ip,
                actor_name=username, detail={"reason": "invalid credentials"})
         raise InvalidCredentials()
     return principal
+
+
+def printable(text: str) -> str:
+    """`text` with NUL bytes spelled `\\x00`, fit for a database column."""
+    return text.replace("\x00", "\\x00")
 
 
 def _max_failures() -> int:
@@ -128,6 +137,8 @@ def find_robot(full_name: str) -> Robot | None:
 
 
 def _usable_token(secret: str) -> PersonalToken | None:
+    if "\x00" in secret:
+        return None
     for token in PersonalToken.objects.filter(prefix=display_prefix(secret)).select_related("user"):
         if verify_secret(secret, token.secret_hash) and token.is_usable() and token.user.is_active:
             now = timezone.now()
@@ -196,7 +207,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         principal = principal_for_token(secret.strip()) if secret.strip().startswith(TOKEN_LABEL + "_") else None
         if principal is None:
-            record(None, "login", "token", display_prefix(secret.strip()), outcome=Outcome.FAILURE,
+            record(None, "login", "token", printable(display_prefix(secret.strip())), outcome=Outcome.FAILURE,
                    source_ip=client_address(request), detail={"reason": "invalid, expired or revoked token"})
             raise exceptions.AuthenticationFailed("invalid, expired or revoked token")
         return principal, None

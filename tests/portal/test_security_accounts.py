@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -79,3 +80,32 @@ def test_a_token_still_signs_in_only_its_own_owner(make_user, client_for, anonym
 
     assert isinstance(principal, UserPrincipal) and principal.user == alice and principal.via == "token"
     assert bob.username == "bob"
+
+
+@pytest.mark.parametrize("credentials", [b"ali\x00ce:secret", b"robot$ci\x00:secret", b"robot$team+c\x00i:secret",
+                                         b"alice:berth_pat_\x00abc"])
+def test_a_nul_in_basic_credentials_is_a_401_audited_under_a_printable_name(make_user, anonymous, credentials):
+    from portal.audit.models import AuditEntry
+
+    make_user("alice")
+    anonymous.credentials(HTTP_AUTHORIZATION="Basic " + base64.b64encode(credentials).decode())
+
+    response = anonymous.get("/api/v1/projects")
+
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["message"] == "invalid username or password"
+    username = credentials.decode().split(":", 1)[0]
+    assert AuditEntry.objects.filter(action="login", outcome="failure", actor=username.replace("\x00", "\\x00")).exists()
+    assert not any("\x00" in entry.actor + entry.resource for entry in AuditEntry.objects.all())
+
+
+def test_a_nul_in_a_bearer_token_is_a_401_audited_under_a_printable_prefix(anonymous):
+    from portal.audit.models import AuditEntry
+
+    anonymous.credentials(HTTP_AUTHORIZATION="Bearer berth_pat_\x00abc")
+
+    response = anonymous.get("/api/v1/projects")
+
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["message"] == "invalid, expired or revoked token"
+    assert AuditEntry.objects.filter(action="login", resource="berth_pat_\\x00a").exists()
