@@ -4,16 +4,19 @@ import { bucketByDay, lastDays } from "./api/activity";
 import { storagePerProject } from "./routes/DashboardPage";
 
 describe("dashboard figures", () => {
-  it("sums repository sizes per project, largest first", () => {
-    const bars = storagePerProject([
-      { project: "a", size: 10 },
-      { project: "b", size: 50 },
-      { project: "a", size: 45 },
-    ]);
-    expect(bars).toEqual([
-      { label: "a", value: 55 },
+  it("charts the largest projects first, leaving out empty ones", () => {
+    const projects = [
+      { name: "a", size: 10 },
+      { name: "b", size: 50 },
+      { name: "empty", size: 0 },
+      { name: "c", size: 45 },
+    ];
+    expect(storagePerProject(projects)).toEqual([
       { label: "b", value: 50 },
+      { label: "c", value: 45 },
+      { label: "a", value: 10 },
     ]);
+    expect(storagePerProject(projects, 1)).toEqual([{ label: "b", value: 50 }]);
   });
 
   it("counts audit entries per day, with empty days at zero", () => {

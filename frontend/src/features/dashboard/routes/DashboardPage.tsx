@@ -8,24 +8,26 @@ import { useHosts } from "@/features/fleet/api/hosts";
 import { useProjects } from "@/features/projects/api/listProjects";
 import { formatBytes } from "@/lib/format";
 import { useActivity } from "../api/activity";
-import { useLargestRepositories } from "../api/listAllRepositories";
 
-export function storagePerProject(repositories: { project: string; size: number }[], limit = 10) {
-  const totals = new Map<string, number>();
-  for (const repository of repositories) totals.set(repository.project, (totals.get(repository.project) ?? 0) + repository.size);
-  return [...totals.entries()]
-    .map(([label, value]) => ({ label, value }))
+/** The largest projects as chart bars; empty projects are left out, there is nothing to compare. */
+export function storagePerProject(projects: { name: string; size: number }[], limit = 10) {
+  return projects
+    .filter((project) => project.size > 0)
+    .map((project) => ({ label: project.name, value: project.size }))
     .sort((a, b) => b.value - a.value)
     .slice(0, limit);
 }
 
 export default function DashboardPage() {
   const capabilities = useSystemCapabilities();
-  const projects = useProjects({ page_size: 1 });
-  const repositories = useLargestRepositories();
+  // The API sums each project's storage; a page of the largest gives the totals and the chart in one request.
+  const projects = useProjects({ sort: "-size", page_size: 1000 });
   const activity = useActivity(14, capabilities.can_read_audit_log);
   const hosts = useHosts({ page_size: 100, sort: "name" }, { enabled: capabilities.is_admin });
-  const totalSize = repositories.data?.results.reduce((sum, repository) => sum + repository.size, 0) ?? 0;
+  const listed = projects.data?.results ?? [];
+  const partial = projects.data !== undefined && projects.data.count > listed.length;
+  const totalSize = listed.reduce((sum, project) => sum + project.size, 0);
+  const totalRepositories = listed.reduce((sum, project) => sum + (project.repository_count ?? 0), 0);
 
   return (
     <>
@@ -38,25 +40,25 @@ export default function DashboardPage() {
             <Link to="/projects">Browse projects</Link>
           </div>
           <div className="card">
-            <div className="muted">Repositories</div>
-            <div className="stat">{repositories.data ? repositories.data.count.toLocaleString("en") : "…"}</div>
+            <div className="muted">Repositories{partial ? " (largest 1,000 projects)" : ""}</div>
+            <div className="stat">{projects.data ? totalRepositories.toLocaleString("en") : "…"}</div>
           </div>
           <div className="card">
-            <div className="muted">Storage{repositories.data && repositories.data.count > repositories.data.results.length ? " (largest 1,000 repositories)" : ""}</div>
-            <div className="stat">{repositories.data ? formatBytes(totalSize) : "…"}</div>
+            <div className="muted">Storage{partial ? " (largest 1,000 projects)" : ""}</div>
+            <div className="stat">{projects.data ? formatBytes(totalSize) : "…"}</div>
           </div>
         </div>
         <div className="cards">
           <section className="card" aria-labelledby="storage-title">
             <h2 id="storage-title">Storage per project</h2>
-            {repositories.isPending ? (
+            {projects.isPending ? (
               <Loading />
-            ) : repositories.isError ? (
-              <ErrorState error={repositories.error} onRetry={() => repositories.refetch()} />
-            ) : repositories.data.results.length === 0 ? (
+            ) : projects.isError ? (
+              <ErrorState error={projects.error} onRetry={() => projects.refetch()} />
+            ) : totalSize === 0 ? (
               <p className="muted">Nothing pushed yet. Push an image into a project and its size shows here.</p>
             ) : (
-              <BarChart title="Storage per project" bars={storagePerProject(repositories.data.results)} format={formatBytes} />
+              <BarChart title="Storage per project" bars={storagePerProject(listed)} format={formatBytes} />
             )}
           </section>
           <section className="card" aria-labelledby="activity-title">

@@ -3,7 +3,7 @@ import { useState } from "react";
 import { Link } from "react-router";
 import { Button, EmptyState, ErrorState, Loading, PageHeader, Pagination, SearchInput, SortHeader } from "@/components/ui";
 import { useSystemCapabilities } from "@/features/auth/usePermissions";
-import { formatRelative } from "@/lib/format";
+import { formatBytes, formatRelative } from "@/lib/format";
 import { useListParams } from "@/lib/useListParams";
 import { useProjects } from "../api/listProjects";
 import { CreateProjectDialog } from "../components/CreateProjectDialog";
@@ -51,6 +51,9 @@ export default function ProjectsPage() {
                 <SortHeader numeric field="repository_count" sort={state.sort} onSort={(sort) => update({ sort })}>
                   Repositories
                 </SortHeader>
+                <SortHeader numeric field="size" sort={state.sort} onSort={(sort) => update({ sort })}>
+                  Size
+                </SortHeader>
                 <SortHeader numeric field="member_count" sort={state.sort} onSort={(sort) => update({ sort })}>
                   Members
                 </SortHeader>
@@ -71,6 +74,7 @@ export default function ProjectsPage() {
                   </td>
                   <td>{project.current_user_role ? <RoleBadge role={project.current_user_role} /> : <span className="muted">—</span>}</td>
                   <td className="num">{(project.repository_count ?? 0).toLocaleString("en")}</td>
+                  <td className="num">{formatBytes(project.size)}</td>
                   <td className="num">{project.member_count.toLocaleString("en")}</td>
                   <td title={project.created_at}>{formatRelative(project.created_at)}</td>
                 </tr>
