@@ -331,6 +331,9 @@ class RegistryApp:
             return
         request = Request(scope, receive)
         try:
+            if "\x00" in request.path or "%00" in request.query_string:
+                # No name, reference or parameter may hold one, and PostgreSQL refuses it in a query (a 500).
+                raise errors.unsupported("the request's path or query contains a NUL byte", status=400)
             route, params = match(request.method, request.path)
             context = Context(request, route, params)
             for check in route.checks:
