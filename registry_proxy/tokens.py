@@ -32,6 +32,7 @@ REPOSITORY_ACTIONS = ("pull", "push", "delete")
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 NAME = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})+$")
 MAX_NAME_LENGTH = 255
+KEY_RECHECK_SECONDS = 1.0
 _KEY_NAME = re.compile(r"^(\d{8}T\d{6}\d{6})-([0-9a-f]{16})\.pem$")
 
 
@@ -63,6 +64,7 @@ class KeyRing:
         self._stamp: int | None = None
         self._keys: dict[str, SigningKey] = {}
         self._newest: SigningKey | None = None
+        self._checked_at = 0.0
 
     def _reload_if_changed(self) -> None:
         try:
@@ -96,11 +98,13 @@ class KeyRing:
         return self._newest
 
     def verification_key(self, kid: str) -> SigningKey | None:
-        key = self._keys.get(kid)
-        if key is None:
+        # Looked at again at most once a second even when the key is known: a key retired by the management
+        # command (another process) must stop verifying here too, not only once this process next signs.
+        now = time.monotonic()
+        if kid not in self._keys or now - self._checked_at > KEY_RECHECK_SECONDS:
+            self._checked_at = now
             self._reload_if_changed()
-            key = self._keys.get(kid)
-        return key
+        return self._keys.get(kid)
 
     def rotate(self) -> SigningKey:
         """Writes a new key (mode 0600); it signs from now on, older ones still verify until retired."""
@@ -305,29 +309,36 @@ class TokenVerifier:
     def __init__(self, keys: KeyRing, max_entries: int = 10_000) -> None:
         self.keys = keys
         self.max_entries = max_entries
-        self._cache: OrderedDict[str, TokenPrincipal] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[TokenPrincipal, str]] = OrderedDict()
         self._lock = threading.Lock()
 
     def verify(self, token: str, now: float | None = None) -> TokenPrincipal:
         now = time.time() if now is None else now
         cached = self._cache.get(token)
         if cached is not None:
-            if cached.expires_at > now:
-                return cached
-            with self._lock:
-                self._cache.pop(token, None)
-            raise InvalidToken("token expired")
-        principal = self._decode(token)
+            principal, kid = cached
+            if principal.expires_at <= now:
+                with self._lock:
+                    self._cache.pop(token, None)
+                raise InvalidToken("token expired")
+            if self.keys.verification_key(kid) is None:
+                # Its key was retired since: whatever lifetime the token claims, it ends now.
+                with self._lock:
+                    self._cache.pop(token, None)
+                raise InvalidToken("token signed by an unknown key")
+            return principal
+        principal, kid = self._decode(token)
         with self._lock:
-            self._cache[token] = principal
+            self._cache[token] = (principal, kid)
             while len(self._cache) > self.max_entries:
                 self._cache.popitem(last=False)
         return principal
 
-    def _decode(self, token: str) -> TokenPrincipal:
+    def _decode(self, token: str) -> tuple[TokenPrincipal, str]:
         try:
             header = jwt.get_unverified_header(token)
-            key = self.keys.verification_key(str(header.get("kid", "")))
+            kid = str(header.get("kid", ""))
+            key = self.keys.verification_key(kid)
             if key is None:
                 raise InvalidToken("token signed by an unknown key")
             claims = jwt.decode(token, key.public, algorithms=[ALGORITHM], audience=SERVICE, issuer=ISSUER,
@@ -337,7 +348,9 @@ class TokenVerifier:
         access = claims.get("access")
         if not isinstance(access, list) or not all(isinstance(entry, dict) for entry in access):
             raise InvalidToken("malformed access claim")
-        return TokenPrincipal(str(claims.get("sub") or ""), str(claims.get("kind") or ""), access, float(claims["exp"]))
+        principal = TokenPrincipal(str(claims.get("sub") or ""), str(claims.get("kind") or ""), access,
+                                   float(claims["exp"]))
+        return principal, kid
 
     def clear(self) -> None:
         with self._lock:
