@@ -614,8 +614,23 @@ async def authorize(app: RegistryApp, context: Context) -> None:
     if needs == "catalog":
         raise errors.denied(f"{principal.audit_name} may not list the catalog: administrators only")
     # The same words whether the project is missing or private: a stranger must not learn its name exists.
-    raise errors.denied(f"{principal.audit_name} may not {action} repository {name} "
-                        "(it does not exist, or you have no access to it)")
+    message = (f"{principal.audit_name} may not {action} repository {name} "
+               "(it does not exist, or you have no access to it)")
+    if action in ("push", "delete"):
+        # A refused write is audited, as the API audits its own; refused reads are not (clients probe freely).
+        await app.run_sync(_record_refused_write, principal, action, name, message, context.request.client_ip)
+    raise errors.denied(message)
+
+
+def _record_refused_write(principal: TokenPrincipal, action: str, repository: str, message: str,
+                          source_ip: str | None) -> None:
+    from portal.audit.models import Outcome
+    from portal.audit.services import record
+    from portal.projects.models import Project
+
+    project = Project.objects.filter(name=repository.split("/", 1)[0]).first()
+    record(principal, action, "repository", repository, project=project, outcome=Outcome.DENIED,
+           source_ip=source_ip, detail={"message": message})
 
 
 async def writable(app: RegistryApp, context: Context) -> None:

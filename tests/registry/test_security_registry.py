@@ -108,3 +108,24 @@ def test_a_nul_in_the_query_is_a_400(berth: Berth, registry_user: Any, make_proj
 
     assert response.status_code == 400, response.text
     assert error_of(response) == {"code": "UNSUPPORTED", "message": "the request's path or query contains a NUL byte"}
+
+
+@pytest.mark.parametrize(("method", "path", "action"), [("POST", "/v2/crew/app/blobs/uploads/", "push"),
+                                                        ("PUT", "/v2/crew/app/manifests/v1", "push"),
+                                                        ("DELETE", "/v2/crew/app/manifests/v1", "delete")])
+def test_a_refused_write_on_v2_is_audited_and_changes_nothing(berth: Berth, registry_user: Any, make_project: Any,
+                                                               method: str, path: str, action: str) -> None:
+    from portal.artifacts.models import Repository
+    from portal.audit.models import AuditEntry
+
+    guest, creds = registry_user()
+    make_project("crew", members={guest: "guest"})
+
+    response = berth.http.request(method, berth.url + path, headers={"Authorization": basic(*creds)}, content=b"{}")
+
+    assert response.status_code == 403
+    entry = AuditEntry.objects.get(action=action, outcome="denied")
+    assert (entry.actor, entry.resource_type, entry.resource, entry.project_name) == (
+        guest.username, "repository", "crew/app", "crew")
+    assert entry.detail["message"].startswith(f"{guest.username} may not {action} repository crew/app")
+    assert not Repository.objects.filter(name="crew/app").exists()
