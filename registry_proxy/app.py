@@ -639,10 +639,12 @@ async def writable(app: RegistryApp, context: Context) -> None:
                             "turns it off")
 
 
+# The name is checked first: the 401 challenge repeats it in `scope="…"`, where a quote would let the path add
+# its own `realm` (clients keep the last one, and send their credentials there) and CR/LF broke the response.
 # Authorisation comes before the project lookup, so NAME_UNKNOWN ("project … does not exist") reaches only
 # callers granted the repository (a token issued before its project was deleted); everyone else gets the
 # refusal a private project gets.
-REPOSITORY_CHECKS: tuple[Check, ...] = (authenticate, valid_name, authorize, project_exists)
+REPOSITORY_CHECKS: tuple[Check, ...] = (valid_name, authenticate, authorize, project_exists)
 WRITE_CHECKS: tuple[Check, ...] = (*REPOSITORY_CHECKS, writable)
 
 

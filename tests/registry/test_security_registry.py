@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import httpx
@@ -129,3 +130,26 @@ def test_a_refused_write_on_v2_is_audited_and_changes_nothing(berth: Berth, regi
         guest.username, "repository", "crew/app", "crew")
     assert entry.detail["message"].startswith(f"{guest.username} may not {action} repository crew/app")
     assert not Repository.objects.filter(name="crew/app").exists()
+
+
+def _raw_get(berth: Berth, path: str) -> bytes:
+    """A request line sent as is: httpx would re-encode the path."""
+    host, port = berth.host.split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {berth.host}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("path", ['/v2/a%22,realm=%22http://evil.example/b/tags/list',
+                                  "/v2/a%0d%0aSet-Cookie:%20x=1/b/tags/list", "/v2/a%0ab/c/manifests/x"])
+def test_a_repository_name_cannot_reach_the_challenge_header(berth: Berth, path: str) -> None:
+    answer = _raw_get(berth, path)
+
+    status, _, rest = answer.partition(b"\r\n")
+    assert status == b"HTTP/1.1 400 Bad Request"
+    assert b"evil.example" not in rest.split(b"\r\n\r\n", 1)[0]
+    assert b"set-cookie" not in rest.lower().split(b"\r\n\r\n", 1)[0]
+    assert b'"code": "NAME_INVALID"' in rest
