@@ -198,7 +198,7 @@ def grant(principal: Principal, scope: Scope, projects: dict[str, Any] | None = 
 
 def access_for(principal: Principal, scopes: list[Scope]) -> list[dict[str, Any]]:
     """The token's `access` claim; scopes granting nothing are left out."""
-    projects: dict[str, Any] = {}
+    projects = _projects_named(principal, scopes)
     merged: dict[tuple[str, str], list[str]] = {}
     for scope in scopes:
         actions = grant(principal, scope, projects)
@@ -206,6 +206,22 @@ def access_for(principal: Principal, scopes: list[Scope]) -> list[dict[str, Any]
             held = merged.setdefault((scope.type, scope.name), [])
             held.extend(action for action in actions if action not in held)
     return [{"type": kind, "name": name, "actions": actions} for (kind, name), actions in merged.items()]
+
+
+def _projects_named(principal: Principal, scopes: list[Scope]) -> dict[str, Any]:
+    """Every project the scopes name, and the caller's roles in them, in one query each: an anonymous token
+    request may name thousands of projects, and one query per project made it a cheap way to load the database."""
+    from portal.projects.models import Project
+
+    names = {scope.name.split("/", 1)[0] for scope in scopes
+             if scope.type == "repository" and len(scope.name) <= MAX_NAME_LENGTH and NAME.match(scope.name)}
+    if not names:
+        return {}
+    found = {project.name: project for project in Project.objects.filter(name__in=names)}
+    preload = getattr(principal, "preload_roles", None)
+    if preload is not None and found and not principal.is_system_admin:
+        preload([project.id for project in found.values()])
+    return {name: found.get(name) for name in names}
 
 
 # --- the principal a token stands for ----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,3 +50,26 @@ def test_a_retired_key_stops_verifying_within_the_recheck_interval(tmp_path: Pat
 
     with pytest.raises(InvalidToken, match="unknown key"):
         verifier.verify(token)
+
+
+@pytest.mark.django_db
+def test_many_scopes_cost_a_fixed_number_of_queries(make_user: Any, make_project: Any,
+                                                    django_assert_max_num_queries: Any) -> None:
+    from portal.rbac.principals import UserPrincipal
+    from registry_proxy.tokens import Scope, access_for
+
+    user = make_user()
+    make_project("kept", members={user: "developer"})
+    make_project("shown", public=True)
+    # What one anonymous 64 KiB token request can ask for: thousands of projects, each a query before.
+    scopes = [Scope("repository", f"p{i}/app", ("pull",)) for i in range(2000)]
+    scopes += [Scope("repository", "kept/app", ("pull", "push")), Scope("repository", "shown/app", ("pull", "push"))]
+
+    with django_assert_max_num_queries(2):
+        anonymous = access_for(AnonymousPrincipal(), scopes)
+    with django_assert_max_num_queries(3):
+        member = access_for(UserPrincipal(user), scopes)
+
+    assert anonymous == [{"type": "repository", "name": "shown/app", "actions": ["pull"]}]
+    assert member == [{"type": "repository", "name": "kept/app", "actions": ["pull", "push"]},
+                      {"type": "repository", "name": "shown/app", "actions": ["pull"]}]
