@@ -27,6 +27,8 @@ TOKEN_LABEL = "berth_pat"
 # The challenge sent with 401s of the API. Not `Basic`, which would make browsers pop up their own
 # password dialog over the UI; scripts send their credentials up front anyway.
 SESSION_CHALLENGE = 'Bearer realm="Berth"'
+# The audit log's actor column: failed sign-ins are recorded (and counted) under at most this much of the name.
+AUDIT_ACTOR_LENGTH = 300
 
 
 class InvalidCredentials(exceptions.AuthenticationFailed):
@@ -52,8 +54,9 @@ def authenticate_credentials(username: str, secret: str, source_ip: str | None) 
 
 
 def printable(text: str) -> str:
-    """`text` with NUL bytes spelled `\\x00`, fit for a database column."""
-    return text.replace("\x00", "\\x00")
+    """`text` with NUL bytes spelled `\\x00` and cut to the audit log's actor column (a longer one was a 500
+    on PostgreSQL), fit for the database."""
+    return text.replace("\x00", "\\x00")[:AUDIT_ACTOR_LENGTH]
 
 
 def _max_failures() -> int:

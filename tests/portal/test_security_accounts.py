@@ -1,4 +1,4 @@
-"""Security review of sign-in: no timing oracle for account names, token-shaped passwords included."""
+"""Security review of sign-in: no timing oracle for account names; hostile credentials are 401s, never 500s."""
 
 from __future__ import annotations
 
@@ -109,3 +109,16 @@ def test_a_nul_in_a_bearer_token_is_a_401_audited_under_a_printable_prefix(anony
     assert response.status_code == 401
     assert response.json()["errors"][0]["message"] == "invalid, expired or revoked token"
     assert AuditEntry.objects.filter(action="login", resource="berth_pat_\\x00a").exists()
+
+
+@pytest.mark.parametrize("username", ["a" * 400, "robot$" + "p" * 200 + "+" + "r" * 200])
+def test_an_overlong_username_is_a_401_audited_under_a_cut_name(anonymous, username):
+    from portal.audit.models import AuditEntry
+
+    anonymous.credentials(HTTP_AUTHORIZATION="Basic " + base64.b64encode(f"{username}:secret".encode()).decode())
+
+    response = anonymous.get("/api/v1/projects")
+
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["message"] == "invalid username or password"
+    assert AuditEntry.objects.filter(action="login", outcome="failure", actor=username[:300]).exists()
