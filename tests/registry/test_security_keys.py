@@ -1,4 +1,4 @@
-"""Security review of token keys: a retired key stops verifying in a running process, cached tokens included."""
+"""Security review of registry tokens: retired keys stop verifying, and a token request costs a fixed number of queries."""
 
 from __future__ import annotations
 
