@@ -23,7 +23,9 @@ def test_wrong_password_is_refused_with_the_reason(open_page: Callable[..., Any]
                                                    screenshot: Callable[..., Any]) -> None:
     make_user("alice")
     page = open_page()
+    # /projects shows public projects to anyone; its "Sign in" button comes back to it.
     page.goto("/projects")
+    page.get_by_role("link", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/login\?next=%2Fprojects$"))
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill("not her password")
@@ -251,4 +253,52 @@ def test_an_image_pushed_with_skopeo_appears_with_its_tags_and_layers(
     expect(page.get_by_text("80/tcp")).to_be_visible()
     expect(page.get_by_text('["/bin/sh"]')).to_be_visible()
     screenshot(page, "artifact-pushed-with-skopeo")
+    assert page.js_errors == []
+
+
+def test_an_anonymous_visitor_reads_public_projects_and_signs_in_for_private_ones(
+        open_page: Callable[..., Any], make_user: Callable[..., Any], make_project: Callable[..., Any],
+        screenshot: Callable[..., Any], portal_url: str) -> None:
+    owner = make_user("owner")
+    make_project("open", public=True, members={owner: "project_admin"})
+    make_project("hidden", members={owner: "project_admin"})
+    seed_image(owner, "open/site", ["2.0"])
+    seed_image(owner, "hidden/app", ["1.0"], salt="h")
+    page = open_page()
+
+    page.goto("/projects")
+    expect(page.get_by_role("heading", name="Public projects")).to_be_visible()
+    expect(page.get_by_role("link", name="open", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="hidden", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="New project")).to_have_count(0)
+    screenshot(page, "anonymous-projects")
+
+    page.get_by_role("link", name="open", exact=True).click()
+    page.get_by_role("link", name="open/site").click()
+    row = page.get_by_role("row").filter(has_text="2.0")
+    expect(row).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("^Delete"))).to_have_count(0)
+    row.get_by_role("button", name=re.compile("Copy pull command")).click()
+    host = portal_url.split("://", 1)[1]
+    assert page.evaluate("navigator.clipboard.readText()") == f"docker pull {host}/open/site:2.0"
+    sign_in_link = page.get_by_role("link", name="Sign in")
+    expect(sign_in_link).to_have_attribute("href", "/login?next=%2Fprojects%2Fopen%2Frepositories%2Fsite")
+    screenshot(page, "anonymous-repository")
+
+    row.get_by_role("link").first.click()
+    expect(page.get_by_test_id("pull-command")).to_have_text(f"docker pull {host}/open/site:2.0")
+    expect(page.get_by_role("button", name=re.compile("^(Run|Delete)"))).to_have_count(0)
+
+    # A private project answers "not found" to strangers; the visitor signs in and lands on it.
+    page.goto("/projects/hidden/repositories/app")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fprojects%2Fhidden%2Frepositories%2Fapp$"))
+    page.goto("/admin/users")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fadmin%2Fusers$"))
+    page.goto("/projects/hidden")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fprojects%2Fhidden$"))
+    page.get_by_label("Username").fill("owner")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("link", name="hidden/app")).to_be_visible()
+    expect(page.get_by_role("link", name="Sign in")).to_have_count(0)
     assert page.js_errors == []

@@ -1,11 +1,13 @@
-// The signed-in shell: top bar with the user menu, side navigation (a drawer on phones), and the page.
+// The shell: top bar with the user menu (or, for an anonymous visitor on a public page, a sign-in button),
+// side navigation (a drawer on phones), and the page.
 import { useEffect, useState } from "react";
-import { Link, NavLink, Navigate, Outlet, useLocation } from "react-router";
-import { ApiError } from "@/api/client";
+import { Link, NavLink, Navigate, Outlet, useLocation, useMatches } from "react-router";
 import { ErrorState, Loading } from "@/components/ui";
 import { useCurrentUser } from "@/features/auth/api/getCurrentUser";
+import { SignInLink } from "@/features/auth/components/SignInLink";
 import { UserMenu } from "@/features/auth/components/UserMenu";
 import { useSystemCapabilities } from "@/features/auth/usePermissions";
+import { isSignedOutError, signInPath } from "@/features/auth/useViewer";
 import { GlobalSearch } from "@/features/search/components/GlobalSearch";
 import { useSystemInfo } from "@/features/system/api/getSystemInfo";
 
@@ -21,8 +23,14 @@ const MAIN_NAV: NavItem[] = [
   { to: "/projects", label: "Projects", icon: "▤" },
   { to: "/account/tokens", label: "Personal tokens", icon: "◇" },
 ];
+const PUBLIC_NAV: NavItem[] = [{ to: "/projects", label: "Public projects", icon: "▤" }];
 
-function SideNav({ onNavigate }: { onNavigate: () => void }) {
+/** A route's `handle`: `public` pages are shown to anonymous visitors (the API decides what they see). */
+export interface RouteHandle {
+  public?: boolean;
+}
+
+function SideNav({ onNavigate, anonymous }: { onNavigate: () => void; anonymous: boolean }) {
   const capabilities = useSystemCapabilities();
   const admin: NavItem[] = [];
   if (capabilities.can_manage_users) admin.push({ to: "/admin/users", label: "Users", icon: "☺" });
@@ -43,7 +51,7 @@ function SideNav({ onNavigate }: { onNavigate: () => void }) {
   );
   return (
     <>
-      <ul className="nav-list">{MAIN_NAV.map(link)}</ul>
+      <ul className="nav-list">{(anonymous ? PUBLIC_NAV : MAIN_NAV).map(link)}</ul>
       {admin.length > 0 ? (
         <>
           <h2 className="nav-heading">Administration</h2>
@@ -57,19 +65,17 @@ function SideNav({ onNavigate }: { onNavigate: () => void }) {
 export function AppLayout() {
   const user = useCurrentUser();
   const location = useLocation();
+  const matches = useMatches();
   const [drawerOpen, setDrawerOpen] = useState(false);
   const info = useSystemInfo();
 
   useEffect(() => setDrawerOpen(false), [location.pathname]);
 
   if (user.isPending) return <Loading label="Starting Berth…" />;
-  if (user.isError) {
-    if (user.error instanceof ApiError && (user.error.status === 401 || user.error.status === 403)) {
-      const next = `${location.pathname}${location.search}`;
-      return <Navigate to={next === "/" ? "/login" : `/login?next=${encodeURIComponent(next)}`} replace />;
-    }
-    return <ErrorState error={user.error} onRetry={() => user.refetch()} title="Berth could not load your account" />;
-  }
+  const anonymous = user.isError && isSignedOutError(user.error);
+  if (user.isError && !anonymous) return <ErrorState error={user.error} onRetry={() => user.refetch()} title="Berth could not load your account" />;
+  const publicPage = (matches.at(-1)?.handle as RouteHandle | undefined)?.public === true;
+  if (anonymous && !publicPage) return <Navigate to={signInPath(`${location.pathname}${location.search}`)} replace />;
   return (
     <div className={`shell${drawerOpen ? " shell-drawer-open" : ""}`}>
       <a className="skip-link" href="#main">
@@ -79,7 +85,7 @@ export function AppLayout() {
         <button type="button" className="icon-button menu-toggle" aria-label="Menu" aria-expanded={drawerOpen} aria-controls="sidenav" onClick={() => setDrawerOpen((open) => !open)}>
           ☰
         </button>
-        <Link to="/" className="brand">
+        <Link to={anonymous ? "/projects" : "/"} className="brand">
           <span className="brand-mark" aria-hidden="true">
             ⚓
           </span>
@@ -87,7 +93,7 @@ export function AppLayout() {
         </Link>
         <GlobalSearch />
         <div className="topbar-spacer" />
-        <UserMenu user={user.data} />
+        {user.data ? <UserMenu user={user.data} /> : <SignInLink />}
       </header>
       {info.data?.read_only ? (
         <div className="read-only-banner" role="status">
@@ -95,7 +101,7 @@ export function AppLayout() {
         </div>
       ) : null}
       <nav id="sidenav" className="sidenav" aria-label="Main">
-        <SideNav onNavigate={() => setDrawerOpen(false)} />
+        <SideNav anonymous={anonymous} onNavigate={() => setDrawerOpen(false)} />
       </nav>
       {drawerOpen ? <div className="drawer-backdrop" onClick={() => setDrawerOpen(false)} aria-hidden="true" /> : null}
       <main id="main" className="content" tabIndex={-1}>

@@ -1,11 +1,13 @@
 // Every page's address; each page is its own chunk, loaded when first visited.
 import { createBrowserRouter, Navigate, type RouteObject } from "react-router";
 import { Loading } from "@/components/ui";
-import { AppLayout } from "./AppLayout";
+import { AppLayout, type RouteHandle } from "./AppLayout";
 import { RouteError } from "./RouteError";
 
 type PageModule = { default: React.ComponentType };
 const page = (load: () => Promise<PageModule>) => async () => ({ Component: (await load()).default });
+// Anonymous visitors may read public projects; every other page sends them to sign in.
+const PUBLIC: RouteHandle = { public: true };
 
 export const routes: RouteObject[] = [
   {
@@ -21,13 +23,14 @@ export const routes: RouteObject[] = [
     hydrateFallbackElement: <Loading />,
     children: [
       { index: true, lazy: page(() => import("@/features/dashboard/routes/DashboardPage")) },
-      { path: "projects", lazy: page(() => import("@/features/projects/routes/ProjectsPage")) },
+      { path: "projects", handle: PUBLIC, lazy: page(() => import("@/features/projects/routes/ProjectsPage")) },
       {
         path: "projects/:project",
+        handle: PUBLIC,
         lazy: page(() => import("@/features/projects/routes/ProjectLayout")),
         children: [
-          { index: true, element: <Navigate to="repositories" replace /> },
-          { path: "repositories", lazy: page(() => import("@/features/repositories/routes/RepositoriesTab")) },
+          { index: true, handle: PUBLIC, element: <Navigate to="repositories" replace /> },
+          { path: "repositories", handle: PUBLIC, lazy: page(() => import("@/features/repositories/routes/RepositoriesTab")) },
           { path: "members", lazy: page(() => import("@/features/members/routes/MembersTab")) },
           { path: "robots", lazy: page(() => import("@/features/robots/routes/ProjectRobotsTab")) },
           { path: "containers", lazy: page(() => import("@/features/fleet/routes/ProjectContainersTab")) },
@@ -35,9 +38,10 @@ export const routes: RouteObject[] = [
           { path: "settings", lazy: page(() => import("@/features/projects/routes/ProjectSettingsTab")) },
         ],
       },
-      { path: "projects/:project/repositories/:repository", lazy: page(() => import("@/features/repositories/routes/RepositoryPage")) },
+      { path: "projects/:project/repositories/:repository", handle: PUBLIC, lazy: page(() => import("@/features/repositories/routes/RepositoryPage")) },
       {
         path: "projects/:project/repositories/:repository/artifacts/:reference",
+        handle: PUBLIC,
         lazy: page(() => import("@/features/artifacts/routes/ArtifactPage")),
       },
       { path: "account/tokens", lazy: page(() => import("@/features/tokens/routes/TokensPage")) },

@@ -1,6 +1,6 @@
 // Capability checks for controls: "may I show this button?" answered only from what the API reports.
 import type { SystemCapabilities } from "@/api/types";
-import { usePermissionsQuery } from "./api/getPermissions";
+import { NO_PERMISSIONS, usePermissionsQuery } from "./api/getPermissions";
 
 /** Permission labels are `resource:action`, e.g. `repository:pull`, `member:create`. */
 export type PermissionLabel = `${string}:${string}`;
@@ -18,17 +18,7 @@ export function useProjectAccess(project: string): ProjectAccess {
   return { role: entry?.role ?? null, can: (permission) => granted.has(permission), loaded: query.isSuccess };
 }
 
-const NOTHING: SystemCapabilities = {
-  is_admin: false,
-  can_create_project: false,
-  can_manage_users: false,
-  can_search_users: false,
-  can_manage_robots: false,
-  can_read_audit_log: false,
-  can_manage_configuration: false,
-};
-
 export function useSystemCapabilities(): SystemCapabilities & { loaded: boolean } {
   const query = usePermissionsQuery();
-  return { ...(query.data?.system ?? NOTHING), loaded: query.isSuccess };
+  return { ...(query.data?.system ?? NO_PERMISSIONS.system), loaded: query.isSuccess };
 }

@@ -3,6 +3,7 @@
 import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { Badge, Button, CopyField, EmptyState, ErrorState, Loading, PageHeader, Pagination } from "@/components/ui";
+import { ErrorOrSignIn } from "@/features/auth/components/ErrorOrSignIn";
 import { useProjectAccess } from "@/features/auth/usePermissions";
 import { useArtifactContainers } from "@/features/fleet/api/containers";
 import { ContainerStatus } from "@/features/fleet/components/ContainerStatus";
@@ -79,7 +80,7 @@ export default function ArtifactPage() {
   const containers = useArtifactContainers(project, repository, reference, access.can("container:list"));
 
   if (artifact.isPending) return <Loading label="Loading the artifact…" />;
-  if (artifact.isError) return <ErrorState error={artifact.error} onRetry={() => artifact.refetch()} title="This artifact could not be opened" />;
+  if (artifact.isError) return <ErrorOrSignIn error={artifact.error} onRetry={() => artifact.refetch()} title="This artifact could not be opened" />;
   const data = artifact.data;
   const config = (data.config ?? null) as RuntimeConfig | null;
   const layers = data.layers as unknown as Layer[];

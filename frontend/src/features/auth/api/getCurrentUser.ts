@@ -8,5 +8,8 @@ export const currentUserKey = ["current-user"] as const;
 export const getCurrentUser = () => api.get<User>("/users/current");
 
 export function useCurrentUser() {
-  return useQuery({ queryKey: currentUserKey, queryFn: getCurrentUser, retry: false, staleTime: 60_000 });
+  // retryOnMount off: an anonymous visitor's 401 is an answer, not a failure to retry each time a part
+  // of the page asks who is looking (each retry would put the whole shell back into its loading state).
+  // Signing in clears the cache, and a 401 elsewhere invalidates this query, so it is asked again then.
+  return useQuery({ queryKey: currentUserKey, queryFn: getCurrentUser, retry: false, retryOnMount: false, staleTime: 60_000 });
 }

@@ -1,7 +1,9 @@
 // A project's page: its name, visibility and role, and tabs for repositories, members, robots, logs, settings.
 import { Outlet, useParams } from "react-router";
-import { Badge, ErrorState, Loading, PageHeader, TabLinks } from "@/components/ui";
+import { Badge, Loading, PageHeader, TabLinks } from "@/components/ui";
+import { ErrorOrSignIn } from "@/features/auth/components/ErrorOrSignIn";
 import { useProjectAccess } from "@/features/auth/usePermissions";
+import { useViewer } from "@/features/auth/useViewer";
 import { plural } from "@/lib/format";
 import { useProject } from "../api/getProject";
 import { RoleBadge, VisibilityBadge } from "../components/VisibilityBadge";
@@ -10,8 +12,9 @@ export default function ProjectLayout() {
   const name = useParams().project!;
   const project = useProject(name);
   const access = useProjectAccess(name);
+  const viewer = useViewer();
   if (project.isPending) return <Loading label="Loading the project…" />;
-  if (project.isError) return <ErrorState error={project.error} onRetry={() => project.refetch()} title={`Project “${name}” could not be opened`} />;
+  if (project.isError) return <ErrorOrSignIn error={project.error} onRetry={() => project.refetch()} title={`Project “${name}” could not be opened`} />;
   const tabs = [{ to: "repositories", label: "Repositories" }];
   if (access.can("member:list")) tabs.push({ to: "members", label: "Members" });
   if (access.can("robot:list")) tabs.push({ to: "robots", label: "Robot accounts" });
@@ -23,7 +26,7 @@ export default function ProjectLayout() {
       <PageHeader title={project.data.name} crumbs={[{ to: "/projects", label: "Projects" }]}>
         <div className="row">
           <VisibilityBadge isPublic={project.data.public ?? false} />
-          {access.role ? <RoleBadge role={access.role} /> : <Badge>No role</Badge>}
+          {access.role ? <RoleBadge role={access.role} /> : viewer.anonymous ? <Badge>Read-only</Badge> : <Badge>No role</Badge>}
           <span className="muted small">
             {plural(project.data.repository_count ?? 0, "repository", "repositories")} · {plural(project.data.member_count, "member")}
           </span>

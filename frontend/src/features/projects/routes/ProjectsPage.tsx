@@ -3,6 +3,7 @@ import { useState } from "react";
 import { Link } from "react-router";
 import { Button, EmptyState, ErrorState, Loading, PageHeader, Pagination, SearchInput, SortHeader } from "@/components/ui";
 import { useSystemCapabilities } from "@/features/auth/usePermissions";
+import { useViewer } from "@/features/auth/useViewer";
 import { formatBytes, formatRelative } from "@/lib/format";
 import { useListParams } from "@/lib/useListParams";
 import { useProjects } from "../api/listProjects";
@@ -13,11 +14,14 @@ export default function ProjectsPage() {
   const [state, update] = useListParams({ sort: "name" });
   const [creating, setCreating] = useState(false);
   const capabilities = useSystemCapabilities();
+  const viewer = useViewer();
   const projects = useProjects({ name: state.q, sort: state.sort, page: state.page, page_size: state.pageSize });
 
   let body;
   if (projects.isPending) body = <Loading label="Loading projects…" />;
   else if (projects.isError) body = <ErrorState error={projects.error} onRetry={() => projects.refetch()} />;
+  else if (projects.data.count === 0 && !state.q && viewer.anonymous)
+    body = <EmptyState title="No public projects">Sign in to see the projects you are a member of.</EmptyState>;
   else if (projects.data.count === 0 && !state.q)
     body = (
       <EmptyState
@@ -47,7 +51,7 @@ export default function ProjectsPage() {
                 <SortHeader field="public" sort={state.sort} onSort={(sort) => update({ sort })}>
                   Access
                 </SortHeader>
-                <th scope="col">Your role</th>
+                {viewer.anonymous ? null : <th scope="col">Your role</th>}
                 <SortHeader numeric field="repository_count" sort={state.sort} onSort={(sort) => update({ sort })}>
                   Repositories
                 </SortHeader>
@@ -72,7 +76,9 @@ export default function ProjectsPage() {
                   <td>
                     <VisibilityBadge isPublic={project.public ?? false} />
                   </td>
-                  <td>{project.current_user_role ? <RoleBadge role={project.current_user_role} /> : <span className="muted">—</span>}</td>
+                  {viewer.anonymous ? null : (
+                    <td>{project.current_user_role ? <RoleBadge role={project.current_user_role} /> : <span className="muted">—</span>}</td>
+                  )}
                   <td className="num">{(project.repository_count ?? 0).toLocaleString("en")}</td>
                   <td className="num">{formatBytes(project.size)}</td>
                   <td className="num">{project.member_count.toLocaleString("en")}</td>
@@ -96,7 +102,7 @@ export default function ProjectsPage() {
   return (
     <>
       <PageHeader
-        title="Projects"
+        title={viewer.anonymous ? "Public projects" : "Projects"}
         actions={
           capabilities.can_create_project ? (
             <Button variant="primary" onClick={() => setCreating(true)}>

@@ -4,6 +4,7 @@ import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import type { ArtifactSummary } from "@/api/types";
 import { Badge, Button, ConfirmDialog, CopyButton, CopyField, EmptyState, ErrorState, Loading, PageHeader, Pagination, SearchInput, SortHeader } from "@/components/ui";
+import { ErrorOrSignIn } from "@/features/auth/components/ErrorOrSignIn";
 import { useProjectAccess } from "@/features/auth/usePermissions";
 import { useDeleteArtifact } from "@/features/artifacts/api/deleteArtifact";
 import { useDeleteTag } from "@/features/artifacts/api/deleteTag";
@@ -34,7 +35,7 @@ export default function RepositoryPage() {
   const navigate = useNavigate();
 
   if (repository.isPending) return <Loading label="Loading the repository…" />;
-  if (repository.isError) return <ErrorState error={repository.error} onRetry={() => repository.refetch()} title={`Repository “${name}” could not be opened`} />;
+  if (repository.isError) return <ErrorOrSignIn error={repository.error} onRetry={() => repository.refetch()} title={`Repository “${name}” could not be opened`} />;
   const repo = repository.data;
 
   const confirm = async () => {
