@@ -30,8 +30,9 @@ def record(
     return AuditEntry.objects.create(
         time=timezone.now(),
         actor_kind=actor.kind if actor is not None else "anonymous",
-        actor=actor_name or (actor.audit_name if actor is not None else "anonymous"),
-        action=action,
+        # A project robot's full name can reach 511 characters; the column keeps the first 300.
+        actor=(actor_name or (actor.audit_name if actor is not None else "anonymous"))[:300],
+        action=action[:64],
         resource_type=resource_type,
         resource=resource[:1024],
         project_id=getattr(project, "id", None),

@@ -274,3 +274,16 @@ def test_listing_costs_the_same_number_of_queries_for_more_rows(admin_client):
     for minute in range(40):
         entry(minutes=minute)
     assert queries_for_listing() == few
+
+
+def test_a_robot_with_the_longest_names_is_audited_under_a_cut_name(make_user, make_project):
+    from portal.audit.services import record
+    from portal.rbac.principals import RobotPrincipal
+    from portal.robots.models import Robot
+
+    project = make_project("p" * 255)
+    robot = Robot.objects.create(name="r" * 255, project=project, secret_hash="sha256$x")
+    entry = record(RobotPrincipal(robot), "push", "repository", "p/app", project=project)
+    entry.refresh_from_db()
+    assert entry.actor == robot.full_name[:300]
+    assert len(robot.full_name) == 6 + 255 + 1 + 255
