@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
 from portal.rbac.roles import (
     ALL_PROJECT_PERMISSIONS,
@@ -158,7 +158,9 @@ class UserPrincipal(Principal):
             return Q()
         from portal.projects.models import Member
 
-        return Q(public=True) | Q(Exists(Member.objects.filter(project=OuterRef("pk"), user_id=self.user.pk)))
+        # `id IN (their project ids)` is evaluated once, as a hashed set; a correlated EXISTS
+        # probed the member index once for every private project row the count walks.
+        return Q(public=True) | Q(pk__in=Member.objects.filter(user_id=self.user.pk).values("project_id"))
 
 
 @dataclass(eq=False)

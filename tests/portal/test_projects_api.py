@@ -72,3 +72,24 @@ def test_projects_sort_by_size(make_project, anonymous):
     descending = [p["name"] for p in anonymous.get("/api/v1/projects?sort=-size").json()["results"]]
     assert ascending == ["d", "a", "c", "b"]
     assert descending == ["b", "c", "a", "d"]
+
+
+def test_list_rows_are_the_detail_representation(admin_user, make_user, make_project, client_for, anonymous):
+    """The list reads rows as dicts through its own loop; the detail goes through DRF: the two must agree."""
+    from portal.artifacts.models import Repository
+
+    member = make_user("rows-member")
+    team = make_project("team", members={member: "developer", make_user(): "guest"})
+    Project.objects.filter(pk=team.pk).update(owner=member)
+    Repository.objects.create(project=team, name="team/app", size=1234)
+    make_project("open", public=True)  # no owner
+    make_project("hidden")
+    for client in (client_for(member), client_for(admin_user), anonymous):
+        listed = client.get("/api/v1/projects?sort=-member_count").json()["results"]
+        assert listed, "every caller sees at least the public project"
+        for row in listed:
+            assert row == client.get(f"/api/v1/projects/{row['name']}").json()
+    team_row = next(r for r in client_for(member).get("/api/v1/projects").json()["results"] if r["name"] == "team")
+    assert (team_row["member_count"], team_row["repository_count"], team_row["size"]) == (2, 1, 1234)
+    assert (team_row["owner"], team_row["current_user_role"]) == ("rows-member", "developer")
+    assert team_row["created_at"].endswith("Z")

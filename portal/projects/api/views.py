@@ -48,6 +48,15 @@ class ProjectViewSet(viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[Project]:
         return Project.objects.visible_to(self.request.user).with_counts(self.request.user)
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # Rows as dicts and a plain loop instead of model instances through DRF's field machinery:
+        # the same JSON at a fraction of the CPU (a page of 100 is the list the UI asks for).
+        rows = ProjectSerializer.rows(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(rows)
+        if page is None:
+            return Response(ProjectSerializer.represent_rows(rows))
+        return self.get_paginated_response(ProjectSerializer.represent_rows(page))
+
     def get_object(self) -> Project:
         project = self.get_queryset().filter(name=self.kwargs["name"]).first()
         if project is None:
