@@ -302,3 +302,36 @@ def test_an_anonymous_visitor_reads_public_projects_and_signs_in_for_private_one
     expect(page.get_by_role("link", name="hidden/app")).to_be_visible()
     expect(page.get_by_role("link", name="Sign in")).to_have_count(0)
     assert page.js_errors == []
+
+
+def test_a_user_edits_their_own_profile(open_page: Callable[..., Any], make_user: Callable[..., Any],
+                                        screenshot: Callable[..., Any]) -> None:
+    from portal.accounts.models import User
+
+    make_user("fran", email="fran@example.org")
+    make_user("eve", email="eve@example.org")
+    page = open_page()
+    sign_in(page, "fran", PASSWORD)
+    page.get_by_role("button", name=re.compile("fran")).click()
+    page.get_by_role("menuitem", name="Profile").click()
+    expect(page.get_by_role("heading", name="Profile", exact=True)).to_be_visible()
+    expect(page.get_by_label("E-mail address")).to_have_value("fran@example.org")
+
+    # An address another account uses is refused, with the reason beside the field; nothing is saved.
+    page.get_by_label("Display name").fill("Fran Kline")
+    page.get_by_label("E-mail address").fill("EVE@example.org")
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.locator(".field-error")).to_have_text("already in use")
+    screenshot(page, "profile-refused")
+    fran = User.objects.get(username="fran")
+    assert (fran.display_name, fran.email) == ("", "fran@example.org")
+
+    page.get_by_label("E-mail address").fill("fran.kline@example.org")
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.get_by_role("status")).to_have_text("Your profile has been saved.")
+    # The top bar greets the person by the new name without a reload.
+    expect(page.get_by_role("button", name=re.compile("Fran Kline"))).to_be_visible()
+    fran.refresh_from_db()
+    assert (fran.display_name, fran.email) == ("Fran Kline", "fran.kline@example.org")
+    screenshot(page, "profile")
+    assert page.js_errors == []

@@ -11,6 +11,7 @@ export type Role = Schemas["MemberCreateRequest"]["role"];
 export type User = Schemas["User"];
 export type UserCreate = Schemas["UserCreateRequest"];
 export type UserUpdate = Schemas["PatchedUserUpdateRequest"];
+export type ProfileUpdate = Schemas["PatchedCurrentUserUpdateRequest"];
 export type UserSearchResult = Schemas["UserSearchResult"];
 export type Token = Schemas["Token"];
 export type TokenCreate = Schemas["TokenCreateRequest"];

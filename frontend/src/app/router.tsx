@@ -44,6 +44,7 @@ export const routes: RouteObject[] = [
         handle: PUBLIC,
         lazy: page(() => import("@/features/artifacts/routes/ArtifactPage")),
       },
+      { path: "account/profile", lazy: page(() => import("@/features/auth/routes/ProfilePage")) },
       { path: "account/tokens", lazy: page(() => import("@/features/tokens/routes/TokensPage")) },
       { path: "admin/users", lazy: page(() => import("@/features/users/routes/UsersPage")) },
       { path: "admin/robots", lazy: page(() => import("@/features/robots/routes/SystemRobotsPage")) },

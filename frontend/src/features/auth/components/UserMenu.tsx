@@ -1,4 +1,4 @@
-// The current user's menu in the top bar: change password, personal tokens, sign out.
+// The current user's menu in the top bar: profile, change password, personal tokens, sign out.
 import { useEffect, useRef, useState } from "react";
 import { Link, useNavigate } from "react-router";
 import type { User } from "@/api/types";
@@ -62,6 +62,9 @@ export function UserMenu({ user }: { user: User }) {
             Signed in as <strong>{user.username}</strong>
             {user.is_admin ? <span className="muted"> · administrator</span> : null}
           </div>
+          <Link role="menuitem" to="/account/profile" onClick={() => setOpen(false)}>
+            Profile
+          </Link>
           <button
             type="button"
             role="menuitem"
