@@ -219,6 +219,7 @@ def test_main_pages_on_a_laptop_and_a_phone(open_page: Callable[..., Any], make_
     screenshot(phone, "phone-navigation")
     main_nav.get_by_role("link", name="Projects").click()
     expect(phone.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+    expect(phone.get_by_role("link", name="alpha", exact=True)).to_be_visible()  # the rows, not the spinner
     screenshot(phone, "phone-projects")
     assert page.js_errors == [] and phone.js_errors == []
 
@@ -266,7 +267,10 @@ def test_an_anonymous_visitor_reads_public_projects_and_signs_in_for_private_one
     seed_image(owner, "hidden/app", ["1.0"], salt="h")
     page = open_page()
 
-    page.goto("/projects")
+    # The front door is the sign-in page, which offers the public projects.
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.get_by_role("link", name="Browse public projects").click()
     expect(page.get_by_role("heading", name="Public projects")).to_be_visible()
     expect(page.get_by_role("link", name="open", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="hidden", exact=True)).to_have_count(0)
@@ -289,6 +293,13 @@ def test_an_anonymous_visitor_reads_public_projects_and_signs_in_for_private_one
     expect(page.get_by_test_id("pull-command")).to_have_text(f"docker pull {host}/open/site:2.0")
     expect(page.get_by_role("button", name=re.compile("^(Run|Delete)"))).to_have_count(0)
 
+    phone = open_page(PHONE)
+    phone.goto("/projects/open/repositories/site")
+    expect(phone.get_by_role("row").filter(has_text="2.0")).to_be_visible()
+    expect(phone.get_by_role("link", name="Sign in")).to_be_in_viewport()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(phone, "phone-anonymous-repository")
+
     # A private project answers "not found" to strangers; the visitor signs in and lands on it.
     page.goto("/projects/hidden/repositories/app")
     expect(page).to_have_url(re.compile(r"/login\?next=%2Fprojects%2Fhidden%2Frepositories%2Fapp$"))
@@ -301,7 +312,7 @@ def test_an_anonymous_visitor_reads_public_projects_and_signs_in_for_private_one
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("link", name="hidden/app")).to_be_visible()
     expect(page.get_by_role("link", name="Sign in")).to_have_count(0)
-    assert page.js_errors == []
+    assert page.js_errors == [] and phone.js_errors == []
 
 
 def test_a_user_edits_their_own_profile(open_page: Callable[..., Any], make_user: Callable[..., Any],

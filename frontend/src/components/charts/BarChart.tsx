@@ -21,7 +21,7 @@ export function BarChart({ bars, format = String, title }: { bars: Bar[]; format
         return (
           <g key={bar.label}>
             <text x={labelWidth - 8} y={y + rowHeight / 2 + 4} textAnchor="end">
-              {bar.label.length > 20 ? `${bar.label.slice(0, 19)}…` : bar.label}
+              {bar.label.length > 14 ? `${bar.label.slice(0, 13)}…` : bar.label}
             </text>
             <rect className="bar" x={labelWidth} y={y + 4} width={length} height={rowHeight - 8} rx={3}>
               <title>{`${bar.label}: ${format(bar.value)}`}</title>

@@ -9,8 +9,8 @@ export interface Series {
 export function LineChart({ days, series, title }: { days: string[]; series: Series[]; title: string }) {
   const width = 560;
   const height = 200;
-  const left = 36;
-  const bottom = 22;
+  const left = 48;
+  const bottom = 26;
   const top = 8;
   const plotWidth = width - left - 8;
   const plotHeight = height - top - bottom;

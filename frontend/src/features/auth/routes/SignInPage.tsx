@@ -1,6 +1,6 @@
 // Sign in with a username and password; robots and tokens are for scripts, not the browser.
 import { useState, type FormEvent } from "react";
-import { Navigate, useNavigate, useSearchParams } from "react-router";
+import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
 import { Button, ErrorMessage, Field, Loading } from "@/components/ui";
 import { useCurrentUser } from "../api/getCurrentUser";
 import { useLogin } from "../api/login";
@@ -45,6 +45,9 @@ export function SignInPage() {
         </Button>
         <p className="muted small">
           For <code>docker login</code> and scripts, create a personal token after signing in.
+        </p>
+        <p className="small sign-in-public">
+          <Link to="/projects">Browse public projects</Link> without signing in.
         </p>
       </form>
     </main>
