@@ -66,6 +66,13 @@ describe("an anonymous visitor", () => {
     expect(router.state.location.search).toBe(`?next=${encodeURIComponent("/projects/secret")}`);
   });
 
+  it("is sent to sign in from a public project's members, which only members may list", async () => {
+    stubAnonymous();
+    const { router } = renderRoutes(routes, "/projects/open/members");
+    expect(await screen.findByRole("heading", { name: "Sign in" })).toBeInTheDocument();
+    expect(router.state.location.search).toBe(`?next=${encodeURIComponent("/projects/open/members")}`);
+  });
+
   it("is sent to sign in from administration pages", async () => {
     stubAnonymous();
     const { router } = renderRoutes(routes, "/admin/users");
