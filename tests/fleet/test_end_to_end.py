@@ -68,6 +68,12 @@ def stack(
         "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
     }  # fmt: skip
     directory = tmp_path_factory.mktemp("fleet-stack")
+    # The server is shared with the registry and browser tests: start from empty caches, or a tag or
+    # project they cached (from a database since flushed) answers for this module's own.
+    from portal.artifacts.services import manifest_cache
+
+    registry_stack.server.app.reset()
+    manifest_cache.clear()
     with django_db_blocker.unblock(), override_settings(**overrides):
         env = child_environment(
             directory, BERTH_REDIS_URL=redis_server.url, **FLEET_ENV, **registry_stack.worker_env,
