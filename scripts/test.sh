@@ -23,5 +23,13 @@ if [ -f "$BERTH_ROOT/frontend/package.json" ]; then
 fi
 say "Python tests"
 cd "$BERTH_ROOT"
-"$VENV/bin/python" -m pytest "$@" || status=1
+if [ $# -gt 0 ]; then
+    "$VENV/bin/python" -m pytest "$@" || status=1
+else
+    # The fleet's end-to-end tests run real agents and workers against the in-process Berth server the
+    # registry and browser tests also use; in one process, state those tests leave behind failed deployments
+    # (see the closing note of issue 5), so the fleet runs in a process of its own.
+    "$VENV/bin/python" -m pytest --ignore=tests/fleet || status=1
+    "$VENV/bin/python" -m pytest tests/fleet || status=1
+fi
 exit $status

@@ -7,6 +7,7 @@ bridge and subnet.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -57,22 +58,29 @@ class Worker:
              "-s", str(self.directory / f"beat-{self.starts}"), "--pool=threads", "--concurrency=4",
              "--without-gossip", "--without-mingle", "--loglevel=INFO", f"--hostname=fleet-{os.getpid()}-{self.starts}@test"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            # Its own process group: the embedded beat is a child process, which a kill of the worker
+            # alone would leave running after the tests.
+            start_new_session=True,
         )  # fmt: skip
         log.close()
         return self
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
+        """Kills the worker and its beat at once, as a machine that loses them would."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.kill()
 
     def log_text(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.directory.glob("worker-*.log")))
