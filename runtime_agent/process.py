@@ -57,7 +57,6 @@ class Plan:
     work: str
     mount_sources: list[str]  # one host path per spec mount ("" for tmpfs)
     etc_files: dict[str, str]  # container path -> host file to bind (hosts, resolv.conf, hostname)
-    cgroup_procs: list[str]
     seccomp_bpf: bytes | None
     new_net: bool
     attachment: Attachment | None = None

@@ -140,7 +140,8 @@ class Runtime:
         if zygote:
             from runtime_agent.zygote import ZygoteClient
 
-            self._zygote = ZygoteClient()
+            spare = None if self._unified else (self.cgroup_root, self.cgroup_mount)
+            self._zygote = ZygoteClient(spare)
 
     def close(self) -> None:
         """Stop the shim helper; containers and their shims keep running."""
@@ -233,8 +234,9 @@ class Runtime:
             if self._images is not None and hasattr(self._images, "hold"):
                 # Keeps the image store from deleting layers this container mounts.
                 self._images.hold(spec.image_id, spec.id)
-            self.cgroup(spec.id).create(spec.resources)
-            mark("create: cgroup made")
+            # The cgroup itself is made at start, as Docker's runtime does: a standby shim has
+            # one ready, with the container's process forked ahead already inside it.
+            self.cgroup(spec.id).check(spec.resources)
             ip = None
             if spec.network == "bridge":
                 if not self._bridge_ready:
@@ -309,7 +311,6 @@ class Runtime:
                 "/etc/resolv.conf": str(container.dir / "resolv.conf"),
                 "/etc/hostname": str(container.dir / "hostname"),
             },
-            cgroup_procs=self.cgroup(spec.id).procs_files(),
             seccomp_bpf=seccomp.default_filter(),
             new_net=spec.network != "host",
             attachment=attachment,

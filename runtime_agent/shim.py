@@ -18,6 +18,7 @@ from runtime_agent.container import Container, Status
 from runtime_agent.errors import StartFailed
 from runtime_agent.network import BridgeNetwork
 from runtime_agent.process import Plan, exit_code_for, setup_and_exec
+from runtime_agent.spec import Resources
 from runtime_agent.trace import mark
 
 LOG_LINE_MAX = 16 * 1024  # like Docker's json-file driver, longer lines are split
@@ -205,22 +206,28 @@ def fork_container(own_pidns: int, plan: Plan | None, report_fd: int) -> Launch:
     return Launch(pid, out_r, err_r, fail_r, cg_w, ready_r, go_w, plan_w)
 
 
-def join_ahead(launch: Launch, procs_files: list[str]) -> None:
-    """Move a container process into its cgroup and tell it so (or why not)."""
-    # Moving a task between v1 cgroups waits for an RCU grace period per hierarchy, tens of
-    # milliseconds on a busy host: done while the child builds its root filesystem.
+def join_ahead(
+    launch: Launch, cgroup: Cgroup, resources: Resources, spare: Cgroup | None = None
+) -> None:
+    """Put a container process into its cgroup, with its limits, and tell it so (or why not).
+
+    A ``spare`` cgroup the process already sits in becomes the container's by renaming it;
+    otherwise the cgroup is made (or kept from an earlier run) and the process moved into it.
+    """
     mark("shim: forked")
     try:
-        for path in procs_files:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, str(launch.pid).encode())
-            finally:
-                os.close(fd)
+        if spare is not None and cgroup.adopt(spare):
+            cgroup.apply(resources)
+        else:
+            cgroup.create(resources)
+            cgroup.join(launch.pid)
+            if spare is not None:
+                spare.destroy()
         mark("shim: cgroup joined")
         os.write(launch.cgroup_w, b"ok")
-    except OSError as e:
-        os.write(launch.cgroup_w, f"joining the container's cgroup: {e}".encode()[:4000])
+    except Exception as e:  # noqa: BLE001 - the container process turns it into a failed start
+        message = getattr(e, "message", None) or str(e)
+        os.write(launch.cgroup_w, f"joining the container's cgroup: {message}".encode()[:4000])
     finally:
         os.close(launch.cgroup_w)
         launch.cgroup_w = -1
@@ -388,7 +395,7 @@ class Shim:
         launch = ahead or fork_container(own_pidns, plan, report_fd)
         pid, ready_r, go_w = launch.pid, launch.ready_r, launch.go_w
         if launch.cgroup_w >= 0:  # not joined by the zygote's standby already
-            join_ahead(launch, self.cgroup.procs_files())
+            join_ahead(launch, self.cgroup, plan.spec.resources)
         try:
             if plan.attachment and self.network and os.read(ready_r, 1) == b"1":
                 try:

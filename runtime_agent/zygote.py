@@ -6,6 +6,7 @@ milliseconds per fork, this helper about one. The agent starts it once and sends
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -14,17 +15,26 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from runtime_agent import shim
+from runtime_agent.cgroups import Cgroup, CgroupV1
+from runtime_agent.cgroups.v1 import hierarchies
+from runtime_agent.spec import Resources
 from runtime_agent.trace import mark
+
+SPARE_PREFIX = "standby-"
 
 
 class ZygoteClient:
     """The agent's end: starts the helper on first use and hands each start to a shim that the
     helper forked in advance, so neither a fork nor a hop through the helper is on the start path."""
 
-    def __init__(self) -> None:
+    def __init__(self, spare_cgroups: tuple[str, Path] | None = None) -> None:
+        """``spare_cgroups`` (root, mount) of a v1 hierarchy: each standby then puts its process
+        forked ahead into a cgroup of its own at once, renamed to the container's on start."""
+        self._spare_cgroups = spare_cgroups
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -34,8 +44,15 @@ class ZygoteClient:
         if self._sock is not None and self._proc is not None and self._proc.poll() is None:
             return self._sock
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        spare = self._spare_cgroups
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "runtime_agent.zygote", str(theirs.fileno())],
+            [
+                sys.executable,
+                "-m",
+                "runtime_agent.zygote",
+                str(theirs.fileno()),
+                *((spare[0], os.fspath(spare[1])) if spare else ()),
+            ],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -63,9 +80,7 @@ class ZygoteClient:
         The report pipe goes with the request, so the shim and the container process answer
         us directly; the shim closes ``done_fd`` (if given) once it has recorded the exit.
         """
-        # The cgroup's files lead, plain: the shim joins the container process to them before
-        # it spends a millisecond unpickling the rest.
-        payload = "\n".join(args[2].procs_files()).encode() + b"\0" + pickle.dumps(args)
+        payload = pickle.dumps(args)
         report_r, report_w = os.pipe()
         fds = [report_w, done_fd] if done_fd >= 0 else [report_w]
         try:
@@ -109,10 +124,12 @@ def _package_root() -> str:
     return f"{here}:{existing}" if existing else here
 
 
-def serve(fd: int) -> None:
+def serve(fd: int, spare_root: str = "", spare_mount: str = "") -> None:
     # Whatever unpickling a request imports is imported once here, not once per forked shim.
     import runtime_agent.runtime  # noqa: F401
 
+    if spare_root:
+        _remove_abandoned_spares(spare_root, Path(spare_mount))
     sock = socket.socket(fileno=fd)
     # Shims are our children: let the kernel reap them (each shim restores the default).
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
@@ -125,43 +142,82 @@ def serve(fd: int) -> None:
             code = 1
             try:
                 sock.close()
-                _standby(fds[0])
+                spare = None
+                if spare_root:
+                    spare = CgroupV1(Path(spare_mount), spare_root, f"{SPARE_PREFIX}{os.getpid()}")
+                _standby(fds[0], spare)
                 code = 0
             finally:
                 os._exit(code)
         os.close(fds[0])
 
 
-def _standby(fd: int) -> None:
+def _standby(fd: int, spare: Cgroup | None) -> None:
     """A forked shim-to-be: fork the container process ahead, wait for one start request,
     then become that container's shim."""
     os.setsid()
     shim.detach([fd])
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     ahead = shim.fork_container(own_pidns, None, -1)
+    if spare is not None:
+        # Moving a process between v1 cgroups waits for RCU grace periods (milliseconds on a
+        # busy host): done now, while nobody waits, rather than on the start path.
+        try:
+            spare.create(Resources())
+            spare.join(ahead.pid)
+        except OSError:
+            with contextlib.suppress(OSError):
+                spare.destroy()
+            spare = None
     channel = socket.socket(fileno=fd)
     payload, fds, _, _ = socket.recv_fds(channel, 1 << 20, 2)
     channel.close()
     if not payload or not fds:
-        return  # the agent went away before using us; the process forked ahead sees EOF
+        # The agent went away before using us; the process forked ahead exits on EOF.
+        os.close(ahead.plan_w)
+        os.waitpid(ahead.pid, 0)
+        if spare is not None:
+            with contextlib.suppress(OSError):
+                spare.destroy()
+        return
     mark("standby: request")
     report_w = fds[0]
     done_w = fds[1] if len(fds) > 1 else -1
     # SCM_RIGHTS fds arrive inheritable; a container's exec must not keep the agent waiting.
     for received in fds:
         os.set_inheritable(received, False)
-    procs, _, payload = payload.partition(b"\0")
     try:
         # The container process has the same request to read its plan from.
         socket.send_fds(socket.socket(fileno=ahead.plan_w), [payload], [report_w])
         ahead.plan_w = -1  # closed with that socket object
-        shim.join_ahead(ahead, procs.decode().split("\n"))
         args = pickle.loads(payload)
+        shim.join_ahead(ahead, args[2], args[1].spec.resources, spare)
     except Exception as e:  # noqa: BLE001 - every failure goes back to the agent
         os.write(report_w, json.dumps({"error": f"shim helper: {e}", "exit_code": 128}).encode())
         return
     shim.Shim(*args).run(report_w, ahead, own_pidns, done_w)
 
 
+def _remove_abandoned_spares(root: str, mount: Path) -> None:
+    """Spare cgroups of standbys that died unused (a killed helper) are emptied and removed."""
+    for _, hierarchy in hierarchies(mount):
+        with contextlib.suppress(FileNotFoundError):
+            for path in (hierarchy / root).glob(f"{SPARE_PREFIX}*"):
+                owner = path.name.removeprefix(SPARE_PREFIX)
+                if owner.isdigit() and _is_standby(int(owner)):
+                    continue
+                spare = CgroupV1(mount, root, path.name)
+                with contextlib.suppress(OSError):
+                    spare.destroy(timeout=1.0)
+
+
+def _is_standby(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"runtime_agent.zygote" in f.read()
+    except OSError:
+        return False
+
+
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), *sys.argv[2:4])

@@ -30,6 +30,18 @@ class Cgroup(ABC):
         """Make the cgroup (and its parents) and apply the limits."""
 
     @abstractmethod
+    def apply(self, resources: Resources) -> None:
+        """Write the limits into the existing cgroup."""
+
+    def check(self, resources: Resources) -> None:  # noqa: B027 - most hierarchies take any limit
+        """Refuse limits this host cannot enforce, before anything is made."""
+
+    def adopt(self, spare: Cgroup) -> bool:
+        """Take over ``spare``'s directories, with the processes already in them, under this
+        cgroup's names; False where the hierarchy cannot rename (the caller joins instead)."""
+        return False
+
+    @abstractmethod
     def paths(self) -> list[Path]:
         """Every directory that makes up this cgroup, one per hierarchy."""
 

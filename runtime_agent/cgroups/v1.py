@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import os
 from pathlib import Path
@@ -30,6 +32,29 @@ def hierarchies(mount: Path) -> tuple[tuple[str, Path], ...]:
     return tuple(found)
 
 
+@functools.cache
+def devices_inherited(parent: Path) -> bool:
+    """Whether a new cgroup under ``parent`` starts with Docker's device rules.
+
+    A v1 devices cgroup copies its parent's rules when it is made, so the rules written once
+    into Berth's own parent spare each container thirteen writes. The kernel refuses to change
+    a parent's default once it has children: an older parent left as it was keeps the
+    per-container writes.
+    """
+    wanted = set(DEVICE_RULES)
+    try:
+        if set((parent / "devices.list").read_text().split("\n")) - {""} == wanted:
+            return True
+        if any(entry.is_dir() for entry in parent.iterdir()):
+            return False
+        write(parent / "devices.deny", "a")
+        for rule in DEVICE_RULES:
+            write(parent / "devices.allow", rule)
+    except OSError:
+        return False
+    return set((parent / "devices.list").read_text().split("\n")) - {""} == wanted
+
+
 class CgroupV1(Cgroup):
     def __init__(self, mount: Path, root: str, container_id: str) -> None:
         self.mount = mount
@@ -43,7 +68,39 @@ class CgroupV1(Cgroup):
 
     def create(self, resources: Resources) -> None:
         for path in self.paths():
-            path.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+        dev = self._dirs.get("devices")
+        inherited = dev is not None and devices_inherited(dev.parent)
+        for path in self.paths():
+            path.mkdir(exist_ok=True)
+        if dev is not None and not inherited:
+            write(dev / "devices.deny", "a")
+            for rule in DEVICE_RULES:
+                write(dev / "devices.allow", rule)
+        self.apply(resources)
+
+    def adopt(self, spare: Cgroup) -> bool:
+        moved: list[tuple[Path, Path]] = []
+        try:
+            for source, target in zip(spare.paths(), self.paths(), strict=True):
+                try:
+                    os.rename(source, target)
+                except OSError as e:
+                    if e.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EBUSY):
+                        raise
+                    # An earlier run's cgroup, empty since that run exited: replaced, as Docker
+                    # gives every run a fresh one.
+                    os.rmdir(target)
+                    os.rename(source, target)
+                moved.append((source, target))
+        except OSError:
+            for source, target in reversed(moved):
+                with contextlib.suppress(OSError):
+                    os.rename(target, source)
+            return False
+        return True
+
+    def apply(self, resources: Resources) -> None:
         if "memory" in self._dirs and resources.memory:
             mem = self._dirs["memory"]
             write(mem / "memory.limit_in_bytes", resources.memory)
@@ -59,11 +116,6 @@ class CgroupV1(Cgroup):
                 write(cpu / "cpu.shares", resources.cpu_shares)
         if "pids" in self._dirs and resources.pids_limit and resources.pids_limit > 0:
             write(self._dirs["pids"] / "pids.max", resources.pids_limit)
-        if "devices" in self._dirs:
-            dev = self._dirs["devices"]
-            write(dev / "devices.deny", "a")
-            for rule in DEVICE_RULES:
-                write(dev / "devices.allow", rule)
 
     def stats(self) -> CgroupStats:
         mem = self._dirs.get("memory")

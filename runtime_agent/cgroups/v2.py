@@ -32,7 +32,7 @@ class CgroupV2(Cgroup):
         except FileNotFoundError:
             return set()
 
-    def create(self, resources: Resources) -> None:
+    def check(self, resources: Resources) -> None:
         wanted = {
             "memory": bool(resources.memory),
             "cpu": bool(resources.cpus or resources.cpu_shares),
@@ -42,6 +42,10 @@ class CgroupV2(Cgroup):
         for ctrl, needed in wanted.items():
             if needed and ctrl not in available:
                 raise InvalidSpec(f"cgroup v2 controller {ctrl!r} is not available on this host")
+
+    def create(self, resources: Resources) -> None:
+        self.check(resources)
+        available = self.available()
         self.parent.mkdir(exist_ok=True)
         enable = [c for c in WANTED if c in available]
         # Controllers must be enabled top-down in each parent's subtree_control.
@@ -53,6 +57,9 @@ class CgroupV2(Cgroup):
                     if e.errno != errno.EBUSY:
                         raise
         self.path.mkdir(exist_ok=True)
+        self.apply(resources)
+
+    def apply(self, resources: Resources) -> None:
         if resources.memory:
             write(self.path / "memory.max", resources.memory)
             if (self.path / "memory.swap.max").exists():

@@ -11,9 +11,14 @@ from pathlib import Path
 import pytest
 
 from runtime_agent import linux
-from runtime_agent.cgroups import CgroupV1, CgroupV2, cgroup_for, is_unified
+from runtime_agent.cgroups import CGROUP_MOUNT, CgroupV1, CgroupV2, cgroup_for, is_unified
+from runtime_agent.cgroups.v1 import DEVICE_RULES, hierarchies
 from runtime_agent.errors import InvalidSpec
-from runtime_agent.spec import Resources
+from runtime_agent.images import ImageStore
+from runtime_agent.runtime import Runtime
+from runtime_agent.spec import Resources, RunOptions
+from runtime_agent.zygote import ZygoteClient
+from tests.runtime.containers.test_lifecycle import wait_for
 
 
 @pytest.fixture
@@ -125,3 +130,72 @@ def test_v1_limits_and_removal_on_this_host() -> None:
     finally:
         cgroup.destroy()
     assert not cgroup.exists()
+
+
+def standby_cgroups(root: str = "berth") -> list[Path]:
+    return sorted(Path("/sys/fs/cgroup").glob(f"*/{root}/standby-*"))
+
+
+@pytest.mark.skipif(is_unified(), reason="this host's cgroups are v2 (no renames)")
+def test_the_process_forked_ahead_waits_in_a_spare_cgroup_that_becomes_the_containers(
+    tmp_path: Path, busybox_layout: Path
+) -> None:
+    # Given a runtime of its own, under its own cgroup root, whose standby shim is ready
+    root = f"berth-spare-{os.getpid()}"
+    runtime = Runtime(tmp_path / "state", images=ImageStore(tmp_path / "state"), cgroup_root=root)
+    image = runtime.images.import_layout(busybox_layout, tag="latest", name="busybox")
+    try:
+        first = runtime.run(image, RunOptions(command=["true"], network="none"))
+        runtime.wait(first, timeout=10)
+        runtime.remove(first)
+        wait_for(lambda: len(standby_cgroups(root)) == len(hierarchies(CGROUP_MOUNT)))
+        spare_pid = int(standby_cgroups(root)[0].name.removeprefix("standby-"))
+        waiting = {
+            p.read_text().strip() for p in (s / "cgroup.procs" for s in standby_cgroups(root))
+        }
+        assert len(waiting) == 1 and waiting != {""}  # its container process, in every hierarchy
+        # When the next container starts with limits
+        c = runtime.run(
+            image,
+            RunOptions(
+                command=["sleep", "30"],
+                network="none",
+                resources=Resources(memory=48 << 20, pids_limit=9),
+            ),
+        )
+        # Then that spare was renamed to the container's cgroup, with the process and the limits
+        memory = Path(f"/sys/fs/cgroup/memory/{root}/{c.id}")
+        assert memory.joinpath("cgroup.procs").read_text().split() == [str(c.state.pid)]
+        assert c.state.shim_pid == spare_pid
+        assert memory.joinpath("memory.limit_in_bytes").read_text().strip() == str(48 << 20)
+        assert Path(f"/sys/fs/cgroup/pids/{root}/{c.id}/pids.max").read_text().strip() == "9"
+        devices = Path(f"/sys/fs/cgroup/devices/{root}/{c.id}/devices.list").read_text().split("\n")
+        assert set(devices) - {""} == set(DEVICE_RULES)
+        assert f"standby-{spare_pid}" not in {p.name for p in standby_cgroups(root)}
+        runtime.remove(c, force=True)
+        assert not any(Path("/sys/fs/cgroup").glob(f"*/{root}/{c.id}"))
+    finally:
+        runtime.close()
+    # And once the runtime is closed, its unused standby takes its spare cgroup with it
+    wait_for(lambda: standby_cgroups(root) == [])
+    for _, hierarchy in hierarchies(CGROUP_MOUNT):
+        (hierarchy / root).rmdir()
+
+
+@pytest.mark.skipif(is_unified(), reason="this host's cgroups are v2 (no renames)")
+def test_spare_cgroups_of_a_killed_helper_are_removed_when_the_next_starts(tmp_path: Path) -> None:
+    # Given a spare cgroup left by a standby that died (no such process)
+    root = f"berth-spare-{os.getpid()}"
+    abandoned = CgroupV1(CGROUP_MOUNT, root, "standby-999999999")
+    abandoned.create(Resources())
+    client = ZygoteClient((root, CGROUP_MOUNT))
+    try:
+        # When a helper starts and its first standby is made
+        client._new_standby().close()
+        # Then the abandoned cgroup is gone
+        wait_for(lambda: not abandoned.exists())
+    finally:
+        client.close()
+        wait_for(lambda: standby_cgroups(root) == [])
+        for _, hierarchy in hierarchies(CGROUP_MOUNT):
+            (hierarchy / root).rmdir()
