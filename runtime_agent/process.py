@@ -14,6 +14,7 @@ from runtime_agent.errors import StartFailed
 from runtime_agent.linux import (
     MNT_DETACH,
     MS_BIND,
+    MS_MOVE,
     MS_NODEV,
     MS_NOEXEC,
     MS_NOSUID,
@@ -76,11 +77,33 @@ def join_cgroup(procs_files: Sequence[str]) -> None:
             os.close(fd)
 
 
-def _mount_rootfs(plan: Plan) -> None:
-    spec = plan.spec
-    root = plan.rootfs
+def stage_mounts(staging: str) -> None:
+    """In a container process forked ahead: a mount namespace of its own with /dev, /proc and
+    /sys (masked and read-only paths included) made under ``staging``, before any plan.
+
+    They depend on nothing but the namespaces already made, so the start only moves them into
+    the root filesystem: about twenty mounts fewer on the start path.
+    """
+    os.unshare(linux.CLONE_NEWNS)
     # Nothing done from here on may propagate back into the host's mount namespace.
     linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
+    linux.mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=700,size=64k")
+    for name in ("dev", "proc", "sys"):
+        os.mkdir(f"{staging}/{name}", 0o755)
+    _mount_dev(f"{staging}/dev")
+    linux.mount("proc", f"{staging}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    linux.mount("sysfs", f"{staging}/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
+    _mask_paths(staging)
+
+
+def _mount_rootfs(plan: Plan, staged: str = "") -> None:
+    """The container's root filesystem at ``plan.rootfs``; ``staged`` names where /dev, /proc
+    and /sys wait already (see :func:`stage_mounts`)."""
+    spec = plan.spec
+    root = plan.rootfs
+    if not staged:
+        # Nothing done from here on may propagate back into the host's mount namespace.
+        linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
     linux.mount_overlay(plan.lower_dirs, plan.upper, plan.work, root)
     for mount, source in zip(spec.mounts, plan.mount_sources, strict=True):
         if mount.type == "tmpfs":
@@ -96,15 +119,22 @@ def _mount_rootfs(plan: Plan) -> None:
         if mount.readonly:
             linux.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
     proc = ensure_dir(root, "/proc")
-    linux.mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    _mount_dev(ensure_dir(root, "/dev"))
+    dev = ensure_dir(root, "/dev")
     sys_dir = ensure_dir(root, "/sys")
-    if plan.new_net:
-        linux.mount("sysfs", sys_dir, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
+    if staged:
+        linux.mount(f"{staged}/proc", proc, None, MS_MOVE)
+        linux.mount(f"{staged}/dev", dev, None, MS_MOVE)
     else:
+        linux.mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        _mount_dev(dev)
+    if not plan.new_net:
         # sysfs can only be mounted fresh from a network namespace of one's own.
         linux.mount("/sys", sys_dir, None, MS_BIND | MS_REC)
         linux.mount(None, sys_dir, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+    elif staged:
+        linux.mount(f"{staged}/sys", sys_dir, None, MS_MOVE)
+    else:
+        linux.mount("sysfs", sys_dir, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
     for container_path, host_file in plan.etc_files.items():
         linux.mount(host_file, ensure_file(root, container_path), None, MS_BIND)
 
@@ -142,8 +172,12 @@ def _pivot(root: str) -> None:
     os.chdir("/")
 
 
-def _mask_paths() -> None:
-    for path in MASKED_PATHS:
+def _mask_paths(prefix: str = "", under: tuple[str, ...] = ("/proc/", "/sys/")) -> None:
+    """Docker's masked and read-only paths of /proc and /sys, found below ``prefix``."""
+    for name in MASKED_PATHS:
+        if not name.startswith(under):
+            continue
+        path = prefix + name
         try:
             if os.path.isdir(path):
                 linux.mount("tmpfs", path, "tmpfs", MS_RDONLY)
@@ -151,7 +185,10 @@ def _mask_paths() -> None:
                 linux.mount("/dev/null", path, None, MS_BIND)
         except FileNotFoundError:
             continue
-    for path in READONLY_PATHS:
+    for name in READONLY_PATHS:
+        if not name.startswith(under):
+            continue
+        path = prefix + name
         try:
             linux.mount(path, path, None, MS_BIND | MS_REC)
             linux.mount(path, path, None, MS_BIND | MS_REC | MS_REMOUNT | MS_RDONLY)
@@ -253,12 +290,14 @@ def setup_and_exec(
     cgroup_fd: int,
     unshared: int = 0,
     host_net: int = -1,
+    staged: str = "",
 ) -> None:
     """Runs as PID 1 of the new PID namespace; returns only by raising.
 
     The shim moves us into the container's cgroups meanwhile; ``cgroup_fd`` says when. A
     process forked ahead has made the ``unshared`` namespaces already (the network one
-    included, with ``lo`` up) and holds the host's network namespace as ``host_net``.
+    included, with ``lo`` up), holds the host's network namespace as ``host_net`` and, with
+    the mount namespace, has its special filesystems ``staged``.
     """
     spec = plan.spec
     if unshared & linux.CLONE_NEWNET and not plan.new_net:
@@ -277,12 +316,15 @@ def setup_and_exec(
     if plan.new_net and not unshared & linux.CLONE_NEWNET:
         linux.link_up("lo")
     linux.sethostname(spec.hostname)
-    _mount_rootfs(plan)
+    _mount_rootfs(plan, staged)
     mark("child: rootfs mounted")
     workdir_host = ensure_dir(plan.rootfs, spec.workdir)
     _pivot(plan.rootfs)
     mark("child: pivoted")
-    _mask_paths()
+    if not staged:
+        _mask_paths()
+    elif not plan.new_net:
+        _mask_paths(under=("/sys/",))  # the host's /sys, bound in at start
     mark("child: paths masked")
     if spec.read_only:
         linux.mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)

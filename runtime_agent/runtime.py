@@ -141,7 +141,9 @@ class Runtime:
             from runtime_agent.zygote import ZygoteClient
 
             spare = None if self._unified else (self.cgroup_root, self.cgroup_mount)
-            self._zygote = ZygoteClient(spare)
+            staging = self.state_dir / "staging"
+            staging.mkdir(mode=0o700, exist_ok=True)
+            self._zygote = ZygoteClient(spare, staging)
 
     def close(self) -> None:
         """Stop the shim helper; containers and their shims keep running."""

@@ -17,7 +17,7 @@ from runtime_agent.cgroups import Cgroup
 from runtime_agent.container import Container, Status
 from runtime_agent.errors import StartFailed
 from runtime_agent.network import BridgeNetwork
-from runtime_agent.process import Plan, exit_code_for, setup_and_exec
+from runtime_agent.process import Plan, exit_code_for, setup_and_exec, stage_mounts
 from runtime_agent.spec import Resources
 from runtime_agent.trace import mark
 
@@ -142,12 +142,13 @@ class Launch:
         return [fd for fd in (*fds, self.plan_w) if fd >= 0]
 
 
-def fork_container(own_pidns: int, plan: Plan | None, report_fd: int) -> Launch:
+def fork_container(own_pidns: int, plan: Plan | None, report_fd: int, staging: str = "") -> Launch:
     """Fork the container process as PID 1 of a new PID namespace.
 
     Without a ``plan`` it is forked ahead of its start: it makes its UTS, IPC and network
-    namespaces at once and waits for the pickled start request on ``plan_w`` (with the agent's
-    report pipe attached), so that neither the fork nor those namespaces are on the start path.
+    namespaces at once (and, given a ``staging`` directory, its mount namespace with /dev,
+    /proc and /sys in it) and waits for the pickled start request on ``plan_w`` (with the
+    agent's report pipe attached), so that none of that is on the start path.
     """
     # Only the next child enters the new PID namespace.
     os.unshare(linux.CLONE_NEWPID)
@@ -181,14 +182,23 @@ def fork_container(own_pidns: int, plan: Plan | None, report_fd: int) -> Launch:
             if plan is None:
                 host_net = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
                 unshared = linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWNET
+                if staging:
+                    unshared |= linux.CLONE_NEWNS
                 os.unshare(unshared)
                 linux.link_up("lo")
+                if staging:
+                    # What the standby compares with the host's mounts at start.
+                    os.write(plan_r, str(mount_view()).encode())
+                    try:
+                        stage_mounts(staging)
+                    except OSError:
+                        staging = ""  # mounted at start instead, as without a standby
                 plan, report_fd = _await_plan(plan_r)
                 if not plan.attachment:
                     os.close(ready_w)
                     os.close(go_r)
                     ready_w = go_r = -1
-            setup_and_exec(plan, ready_w, go_r, cg_r, unshared, host_net)
+            setup_and_exec(plan, ready_w, go_r, cg_r, unshared, host_net, staging)
         except BaseException as e:  # noqa: BLE001 - reported to the shim through the pipe
             code = exit_code_for(e)
             message = getattr(e, "message", None) or str(e)
@@ -204,6 +214,27 @@ def fork_container(own_pidns: int, plan: Plan | None, report_fd: int) -> Launch:
         if fd >= 0:
             os.close(fd)
     return Launch(pid, out_r, err_r, fail_r, cg_w, ready_r, go_w, plan_w)
+
+
+def mount_view() -> int:
+    """This mount namespace's mounts as a comparable value: each mount with the chain of mounts
+    it sits on, without the ids, order and propagation fields that differ in a copy."""
+    with open("/proc/self/mountinfo", "rb") as f:
+        lines = f.read().splitlines()
+    mounts: dict[bytes, tuple[bytes, tuple[bytes, ...]]] = {}
+    for line in lines:
+        fields = line.split(b" ")
+        rest = fields.index(b"-", 6)
+        mounts[fields[0]] = (fields[1], (*fields[2:6], *fields[rest + 1 :]))
+
+    def chain(mount_id: bytes) -> tuple[tuple[bytes, ...], ...]:
+        found = []
+        while mount_id in mounts and len(found) <= len(mounts):
+            mount_id, described = mounts[mount_id]
+            found.append(described)
+        return tuple(found)
+
+    return hash(tuple(sorted(chain(mount_id) for mount_id in mounts)))
 
 
 def join_ahead(

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import pickle
+import select
 import signal
 import socket
 import subprocess
@@ -31,10 +32,18 @@ class ZygoteClient:
     """The agent's end: starts the helper on first use and hands each start to a shim that the
     helper forked in advance, so neither a fork nor a hop through the helper is on the start path."""
 
-    def __init__(self, spare_cgroups: tuple[str, Path] | None = None) -> None:
+    def __init__(
+        self, spare_cgroups: tuple[str, Path] | None = None, staging: Path | None = None
+    ) -> None:
         """``spare_cgroups`` (root, mount) of a v1 hierarchy: each standby then puts its process
-        forked ahead into a cgroup of its own at once, renamed to the container's on start."""
-        self._spare_cgroups = spare_cgroups
+        forked ahead into a cgroup of its own at once, renamed to the container's on start.
+        ``staging``, an empty directory: the process forked ahead mounts /dev, /proc and /sys
+        there in a mount namespace of its own."""
+        self._options = {
+            "spare_root": spare_cgroups[0] if spare_cgroups else "",
+            "spare_mount": os.fspath(spare_cgroups[1]) if spare_cgroups else "",
+            "staging": os.fspath(staging) if staging else "",
+        }
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -44,14 +53,13 @@ class ZygoteClient:
         if self._sock is not None and self._proc is not None and self._proc.poll() is None:
             return self._sock
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        spare = self._spare_cgroups
         self._proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "runtime_agent.zygote",
                 str(theirs.fileno()),
-                *((spare[0], os.fspath(spare[1])) if spare else ()),
+                json.dumps(self._options),
             ],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
@@ -124,7 +132,7 @@ def _package_root() -> str:
     return f"{here}:{existing}" if existing else here
 
 
-def serve(fd: int, spare_root: str = "", spare_mount: str = "") -> None:
+def serve(fd: int, spare_root: str = "", spare_mount: str = "", staging: str = "") -> None:
     # Whatever unpickling a request imports is imported once here, not once per forked shim.
     import runtime_agent.runtime  # noqa: F401
 
@@ -145,20 +153,23 @@ def serve(fd: int, spare_root: str = "", spare_mount: str = "") -> None:
                 spare = None
                 if spare_root:
                     spare = CgroupV1(Path(spare_mount), spare_root, f"{SPARE_PREFIX}{os.getpid()}")
-                _standby(fds[0], spare)
+                _standby(fds[0], spare, staging)
                 code = 0
             finally:
                 os._exit(code)
         os.close(fds[0])
 
 
-def _standby(fd: int, spare: Cgroup | None) -> None:
+def _standby(fd: int, spare: Cgroup | None, staging: str) -> None:
     """A forked shim-to-be: fork the container process ahead, wait for one start request,
     then become that container's shim."""
     os.setsid()
     shim.detach([fd])
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    ahead = shim.fork_container(own_pidns, None, -1)
+    # The process forked ahead copies the host's mounts now; polling this file tells whether
+    # they changed before the start (a volume's source mounted since, say).
+    mounts = os.open("/proc/self/mountinfo", os.O_RDONLY | os.O_CLOEXEC) if staging else -1
+    ahead: shim.Launch | None = shim.fork_container(own_pidns, None, -1, staging)
     if spare is not None:
         # Moving a process between v1 cgroups waits for RCU grace periods (milliseconds on a
         # busy host): done now, while nobody waits, rather than on the start path.
@@ -166,19 +177,13 @@ def _standby(fd: int, spare: Cgroup | None) -> None:
             spare.create(Resources())
             spare.join(ahead.pid)
         except OSError:
-            with contextlib.suppress(OSError):
-                spare.destroy()
+            _remove_spare(spare)
             spare = None
     channel = socket.socket(fileno=fd)
     payload, fds, _, _ = socket.recv_fds(channel, 1 << 20, 2)
     channel.close()
     if not payload or not fds:
-        # The agent went away before using us; the process forked ahead exits on EOF.
-        os.close(ahead.plan_w)
-        os.waitpid(ahead.pid, 0)
-        if spare is not None:
-            with contextlib.suppress(OSError):
-                spare.destroy()
+        _discard(ahead, spare)  # the agent went away before using us
         return
     mark("standby: request")
     report_w = fds[0]
@@ -186,16 +191,51 @@ def _standby(fd: int, spare: Cgroup | None) -> None:
     # SCM_RIGHTS fds arrive inheritable; a container's exec must not keep the agent waiting.
     for received in fds:
         os.set_inheritable(received, False)
+    if mounts >= 0 and not _copied_mounts_current(ahead, mounts):
+        # The shim forks a container process with a fresh copy of the mounts instead.
+        _discard(ahead, spare)
+        ahead = spare = None
     try:
-        # The container process has the same request to read its plan from.
-        socket.send_fds(socket.socket(fileno=ahead.plan_w), [payload], [report_w])
-        ahead.plan_w = -1  # closed with that socket object
+        if ahead is not None:
+            # The container process has the same request to read its plan from.
+            socket.send_fds(socket.socket(fileno=ahead.plan_w), [payload], [report_w])
+            ahead.plan_w = -1  # closed with that socket object
         args = pickle.loads(payload)
-        shim.join_ahead(ahead, args[2], args[1].spec.resources, spare)
+        if ahead is not None:
+            shim.join_ahead(ahead, args[2], args[1].spec.resources, spare)
     except Exception as e:  # noqa: BLE001 - every failure goes back to the agent
         os.write(report_w, json.dumps({"error": f"shim helper: {e}", "exit_code": 128}).encode())
         return
     shim.Shim(*args).run(report_w, ahead, own_pidns, done_w)
+
+
+def _copied_mounts_current(ahead: shim.Launch, mounts: int) -> bool:
+    """Whether the host shows the mounts the process forked ahead copied.
+
+    Other tools' mounts come and go (runc mounts its own binary for each run), so a change the
+    poll reports is checked against the copy's own account of its mounts; that account is read
+    either way: a message left unread would reset the channel the plan goes through.
+    """
+    copied = os.read(ahead.plan_w, 64)
+    poller = select.poll()
+    poller.register(mounts, select.POLLPRI)
+    if not poller.poll(0):
+        return bool(copied)
+    return copied == str(shim.mount_view()).encode()
+
+
+def _discard(ahead: shim.Launch, spare: Cgroup | None) -> None:
+    """End an unused process forked ahead: it exits when its plan channel closes."""
+    for fd in ahead.fds():
+        os.close(fd)
+    os.waitpid(ahead.pid, 0)
+    if spare is not None:
+        _remove_spare(spare)
+
+
+def _remove_spare(spare: Cgroup) -> None:
+    with contextlib.suppress(OSError):
+        spare.destroy()
 
 
 def _remove_abandoned_spares(root: str, mount: Path) -> None:
@@ -220,4 +260,4 @@ def _is_standby(pid: int) -> bool:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), *sys.argv[2:4])
+    serve(int(sys.argv[1]), **json.loads(sys.argv[2]))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from runtime_agent import linux
 from runtime_agent.container import Container
 from runtime_agent.errors import Conflict, NoSuchVolume
 from runtime_agent.runtime import Runtime
@@ -166,3 +167,33 @@ def test_a_mount_target_symlinked_out_of_the_image_stays_inside(
     assert list(outside.iterdir()) == []
     runtime.remove(c)
     runtime.images.remove("berth-escape:latest")
+
+
+def test_a_bind_source_mounted_after_the_standby_was_made_is_seen(
+    runtime: Runtime, container: Make, tmp_path: Path
+) -> None:
+    # Given a standby shim whose container process copied the host's mounts already
+    runtime.wait(container("true"), timeout=10)
+    source = tmp_path / "late"
+    source.mkdir()
+    (source / "underneath").write_text("hidden by the mount\n")
+    # When a filesystem is mounted on the source only now, and a container binds it
+    linux.mount("tmpfs", str(source), "tmpfs", 0, "size=64k")
+    try:
+        (source / "mounted").write_text("on the tmpfs\n")
+        c = container("ls", "/late", mounts=[MountSpec("bind", "/late", str(source))])
+        # Then the container sees what the host sees now, not the copy made ahead
+        assert output(runtime, c).split() == ["mounted"]
+        runtime.remove(c)
+    finally:
+        linux.umount2(str(source), linux.MNT_DETACH)
+
+
+def test_host_network_masks_the_hosts_sys_firmware(runtime: Runtime, container: Make) -> None:
+    c = container(
+        "sh",
+        "-c",
+        "ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/domainname || echo refused",
+        network="host",
+    )
+    assert output(runtime, c).split() == ["0", "refused"]
