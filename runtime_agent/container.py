@@ -93,7 +93,6 @@ class Container:
         directory: Path,
         spec: ContainerSpec,
         state: State,
-        files: dict[str, bytes],
         scratch: Path,
     ) -> Container:
         """Write the whole directory under ``scratch`` and rename it into place.
@@ -105,18 +104,14 @@ class Container:
         tmp = scratch / directory.name
         tmp.mkdir()
         try:
-            for sub in ("upper", "work", "rootfs"):
+            for sub in ("upper", "work"):
                 (tmp / sub).mkdir()
             contents = {
                 "config.json": json.dumps(spec.to_dict()).encode(),
                 "state.json": json.dumps(vars(state)).encode(),
-                **files,
             }
             for name, data in contents.items():
-                # Files bound into the container (hosts, resolv.conf, hostname) must be readable by any
-                # user the image runs as; the agent's own records stay private.
-                mode = 0o600 if name in ("config.json", "state.json") else 0o644
-                fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+                fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
                 try:
                     os.write(fd, data)
                 finally:
@@ -174,10 +169,6 @@ class Container:
     @property
     def work(self) -> Path:
         return self.dir / "work"
-
-    @property
-    def rootfs(self) -> Path:
-        return self.dir / "rootfs"
 
     @property
     def log_path(self) -> Path:

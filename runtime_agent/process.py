@@ -53,14 +53,20 @@ class Plan:
 
     spec: ContainerSpec
     lower_dirs: list[str]  # overlay lower dirs, topmost first
-    rootfs: str
     upper: str
     work: str
+    # An empty host directory on which the process mounts a tmpfs of its own, in its own mount
+    # namespace: the root filesystem's mount point and the files bound into /etc live there.
+    staging: str
     mount_sources: list[str]  # one host path per spec mount ("" for tmpfs)
-    etc_files: dict[str, str]  # container path -> host file to bind (hosts, resolv.conf, hostname)
+    etc_files: dict[str, bytes]  # container path -> contents (hosts, resolv.conf, hostname)
     seccomp_bpf: bytes | None
     new_net: bool
     attachment: Attachment | None = None
+
+    @property
+    def rootfs(self) -> str:
+        return f"{self.staging}/rootfs"
 
 
 def namespace_flags(plan: Plan) -> int:
@@ -84,10 +90,7 @@ def stage_mounts(staging: str) -> None:
     They depend on nothing but the namespaces already made, so the start only moves them into
     the root filesystem: about twenty mounts fewer on the start path.
     """
-    os.unshare(linux.CLONE_NEWNS)
-    # Nothing done from here on may propagate back into the host's mount namespace.
-    linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
-    linux.mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=700,size=64k")
+    _private_tmpfs(staging)
     for name in ("dev", "proc", "sys"):
         os.mkdir(f"{staging}/{name}", 0o755)
     _mount_dev(f"{staging}/dev")
@@ -96,14 +99,21 @@ def stage_mounts(staging: str) -> None:
     _mask_paths(staging)
 
 
+def _private_tmpfs(staging: str) -> None:
+    """In a mount namespace just made: a tmpfs at ``staging`` seen by this process alone."""
+    # Nothing done from here on may propagate back into the host's mount namespace.
+    linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
+    linux.mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
+    os.mkdir(f"{staging}/rootfs", 0o755)
+
+
 def _mount_rootfs(plan: Plan, staged: str = "") -> None:
     """The container's root filesystem at ``plan.rootfs``; ``staged`` names where /dev, /proc
     and /sys wait already (see :func:`stage_mounts`)."""
     spec = plan.spec
     root = plan.rootfs
     if not staged:
-        # Nothing done from here on may propagate back into the host's mount namespace.
-        linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
+        _private_tmpfs(plan.staging)
     linux.mount_overlay(plan.lower_dirs, plan.upper, plan.work, root)
     for mount, source in zip(spec.mounts, plan.mount_sources, strict=True):
         if mount.type == "tmpfs":
@@ -135,8 +145,15 @@ def _mount_rootfs(plan: Plan, staged: str = "") -> None:
         linux.mount(f"{staged}/sys", sys_dir, None, MS_MOVE)
     else:
         linux.mount("sysfs", sys_dir, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
-    for container_path, host_file in plan.etc_files.items():
-        linux.mount(host_file, ensure_file(root, container_path), None, MS_BIND)
+    for container_path, contents in plan.etc_files.items():
+        # Readable by any user the image runs as; written where only this process sees it.
+        source = f"{plan.staging}/{os.path.basename(container_path)}"
+        fd = os.open(source, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, contents)
+        finally:
+            os.close(fd)
+        linux.mount(source, ensure_file(root, container_path), None, MS_BIND)
 
 
 def _mount_dev(dev: str) -> None:
@@ -300,6 +317,8 @@ def setup_and_exec(
     the mount namespace, has its special filesystems ``staged``.
     """
     spec = plan.spec
+    if staged:
+        plan.staging = staged  # the same directory by construction; this process's copy
     if unshared & linux.CLONE_NEWNET and not plan.new_net:
         os.setns(host_net, linux.CLONE_NEWNET)
     os.unshare(namespace_flags(plan) & ~unshared)

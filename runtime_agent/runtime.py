@@ -123,6 +123,9 @@ class Runtime:
         self.state_dir = Path(state_dir) if state_dir else settings.state_dir
         self.containers_dir = self.state_dir / "containers"
         self.containers_dir.mkdir(parents=True, exist_ok=True)
+        # Always empty on the host: each container process mounts a private tmpfs on it.
+        self.staging_dir = self.state_dir / "staging"
+        self.staging_dir.mkdir(mode=0o700, exist_ok=True)
         self._images = images
         self.volumes = VolumeStore(self.state_dir)
         self.network = BridgeNetwork(
@@ -141,9 +144,7 @@ class Runtime:
             from runtime_agent.zygote import ZygoteClient
 
             spare = None if self._unified else (self.cgroup_root, self.cgroup_mount)
-            staging = self.state_dir / "staging"
-            staging.mkdir(mode=0o700, exist_ok=True)
-            self._zygote = ZygoteClient(spare, staging)
+            self._zygote = ZygoteClient(spare, self.staging_dir)
 
     def close(self) -> None:
         """Stop the shim helper; containers and their shims keep running."""
@@ -246,17 +247,8 @@ class Runtime:
                     self._bridge_ready = True
                 ip = self.network.allocate(spec.id).ip
                 self.network.publish(spec.id, ip, spec.ports)
-            if spec.network == "host":
-                hosts = Path("/etc/hosts").read_text()
-            else:
-                hosts = hosts_file(spec.hostname, ip)
-            files = {
-                "hosts": hosts.encode(),
-                "resolv.conf": resolv_conf().encode(),
-                "hostname": f"{spec.hostname}\n".encode(),
-            }
             Container.create(
-                container.dir, spec, State(ip_address=ip or ""), files, self.state_dir / "creating"
+                container.dir, spec, State(ip_address=ip or ""), self.state_dir / "creating"
             )
             mark("create: state written")
         except BaseException:
@@ -301,17 +293,21 @@ class Runtime:
         attachment = None
         if spec.network == "bridge":
             attachment = self.network.allocate(spec.id)
+        if spec.network == "host":
+            hosts = Path("/etc/hosts").read_text()
+        else:
+            hosts = hosts_file(spec.hostname, attachment.ip if attachment else None)
         return Plan(
             spec=spec,
             lower_dirs=[str(self.mount_targets_layer()), *reversed(spec.layer_dirs)],
-            rootfs=str(container.rootfs),
             upper=str(container.upper),
             work=str(container.work),
+            staging=str(self.staging_dir),
             mount_sources=sources,
             etc_files={
-                "/etc/hosts": str(container.dir / "hosts"),
-                "/etc/resolv.conf": str(container.dir / "resolv.conf"),
-                "/etc/hostname": str(container.dir / "hostname"),
+                "/etc/hosts": hosts.encode(),
+                "/etc/resolv.conf": resolv_conf().encode(),
+                "/etc/hostname": f"{spec.hostname}\n".encode(),
             },
             seccomp_bpf=seccomp.default_filter(),
             new_net=spec.network != "host",

@@ -138,6 +138,15 @@ def test_remove_leaves_no_mount_cgroup_veth_or_rule(runtime: Runtime, container:
     assert any("cgroup" in line for line in leftovers(c.id))
     assert any("link" in line for line in leftovers(c.id))
     assert any("iptables" in line for line in leftovers(c.id))
+    # Its root filesystem's mount point and /etc files live on a tmpfs only its processes see.
+    assert list(runtime.staging_dir.iterdir()) == []
+    assert sorted(p.name for p in c.dir.iterdir()) == [
+        "config.json",
+        "container.log",
+        "state.json",
+        "upper",
+        "work",
+    ]
     runtime.remove(c, force=True)
     assert leftovers(c.id) == []
     assert not c.dir.exists()
