@@ -136,6 +136,8 @@ class Runtime:
         self._bridge_ready = False
         self._unified = cgroups.is_unified(cgroup_mount)
         self._cgroups: dict[str, Cgroup] = {}
+        if images is not None:
+            self._attach(images)
         self._mount_targets: Path | None = None
         self._done: dict[str, int] = {}  # container id -> pipe its shim closes at the exit
         self.trash = Trash(self.state_dir / "trash")
@@ -156,8 +158,26 @@ class Runtime:
         if self._images is None:
             from runtime_agent.images import ImageStore
 
-            self._images = ImageStore(self.state_dir)
+            self._images = self._attach(ImageStore(self.state_dir))
         return self._images
+
+    def _attach(self, images: ImageStore) -> ImageStore:
+        """Let the image store ask which containers use an image before it removes one."""
+        sources = getattr(images, "holder_sources", None)
+        if sources is not None:
+            sources.append(self._containers_using)
+        return images
+
+    def _containers_using(self, image_id: str) -> list[str]:
+        found = []
+        for directory in self.containers_dir.iterdir():
+            try:
+                config = json.loads((directory / "config.json").read_bytes())
+            except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+                continue
+            if config.get("image_id") == image_id:
+                found.append(directory.name)
+        return found
 
     # Lookup -------------------------------------------------------------------
 
@@ -234,9 +254,6 @@ class Runtime:
         spec.mounts = [self._volume_source(m) for m in spec.mounts]
         container = Container(self.containers_dir / spec.id, spec)
         try:
-            if self._images is not None and hasattr(self._images, "hold"):
-                # Keeps the image store from deleting layers this container mounts.
-                self._images.hold(spec.image_id, spec.id)
             # The cgroup itself is made at start, as Docker's runtime does: a standby shim has
             # one ready, with the container's process forked ahead already inside it.
             self.cgroup(spec.id).check(spec.resources)
@@ -247,9 +264,13 @@ class Runtime:
                     self._bridge_ready = True
                 ip = self.network.allocate(spec.id).ip
                 self.network.publish(spec.id, ip, spec.ports)
-            Container.create(
-                container.dir, spec, State(ip_address=ip or ""), self.state_dir / "creating"
-            )
+            # Under the image store's lock until the directory is in place: an image removed
+            # meanwhile is either gone first (and this create fails) or sees this container.
+            using = getattr(self._images, "using", None)
+            with using(spec.image_id) if using else contextlib.nullcontext():
+                Container.create(
+                    container.dir, spec, State(ip_address=ip or ""), self.state_dir / "creating"
+                )
             mark("create: state written")
         except BaseException:
             self._release(container)
@@ -528,6 +549,7 @@ class Runtime:
         self.trash.put(container.dir, wait=wait)
         mark("remove: directory deleted")
         if self._images is not None and hasattr(self._images, "release"):
+            # A hold file an earlier version made for this container.
             with contextlib.suppress(Exception):
                 self._images.release(spec.image_id, spec.id)
         for mount in spec.mounts:

@@ -398,6 +398,9 @@ class Shim:
                 os.close(done_fd)
                 done_fd = -1
             if not restart:
+                # As Docker's runtime does when a container exits, and after the agent's wait
+                # has woken: removing the container then finds nothing left to do here.
+                self.cgroup.remove_if_empty()
                 break
             # Docker's backoff: doubling from 100 ms, reset after a run of ten seconds or more.
             quick_restarts = 0 if time.monotonic() - started >= 10 else quick_restarts + 1

@@ -75,6 +75,12 @@ class Cgroup(ABC):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
+    def remove_if_empty(self) -> None:
+        """Remove every directory left empty, and nothing else: never kills."""
+        for path in self.paths():
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+
     def destroy(self, timeout: float = 5.0) -> None:
         """Kill what is left and remove every directory; rmdir is EBUSY until tasks are reaped."""
         deadline = time.monotonic() + timeout

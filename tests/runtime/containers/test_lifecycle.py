@@ -15,9 +15,11 @@ import pytest
 from runtime_agent.container import Container, Status
 from runtime_agent.errors import Conflict, InvalidSpec, NoSuchContainer
 from runtime_agent.images import Image
+from runtime_agent.images.errors import ImageInUse, ImageNotFound
 from runtime_agent.runtime import Runtime
 from runtime_agent.spec import MountSpec, PortMapping, Resources, RestartPolicy
 from tests.runtime.containers.conftest import BRIDGE, SUBNET, leftovers, output
+from tests.support.images import build_busybox_layout
 
 Make = Callable[..., Container]
 
@@ -240,3 +242,38 @@ def test_a_killed_shim_is_reported_instead_of_running_forever(
     os.kill(c.state.shim_pid, signal.SIGKILL)
     wait_for(lambda: not runtime.reconcile(c).running)
     assert c.state.error == "container supervisor (shim) exited unexpectedly"
+
+
+def test_an_image_a_container_uses_is_not_removed_until_the_container_is(
+    runtime: Runtime, container: Make, tmp_path: Path
+) -> None:
+    # Given an image of its own and a container created from it (not started)
+    layout = build_busybox_layout(tmp_path / "layout", config={"Env": ["PATH=/bin", "OWN=1"]})
+    image = runtime.images.import_layout(layout, tag="latest", name="used")
+    c = container("true", image=image, start=False)
+    # When another runtime on the same state directory (the CLI's) removes the image
+    other = Runtime(runtime.state_dir, bridge=BRIDGE, subnet=SUBNET, zygote=False)
+    with pytest.raises(ImageInUse) as info:
+        other.images.remove(image.id)
+    # Then it is refused, naming the container, and the image stays until the container goes
+    assert str(info.value) == (
+        f"image {image.id} ({image.id[7:19]}) is in use by container(s) {c.id}"
+    )
+    runtime.remove(c)
+    assert other.images.remove(image.id)[-1] == f"deleted {image.id}"
+    with pytest.raises(ImageNotFound):
+        runtime.images.get(image.id)
+
+
+def test_an_exited_containers_cgroup_is_removed_and_its_stats_are_empty(
+    runtime: Runtime, container: Make
+) -> None:
+    c = container("true", resources=Resources(memory=32 << 20))
+    assert runtime.wait(c, timeout=10) == 0
+    wait_for(lambda: not runtime.cgroup(c.id).exists())
+    assert c.state.status == Status.EXITED
+    stats = runtime.stats(c)
+    assert (stats["memory_usage"], stats["cpu_usage_ns"], stats["pids"]) == (0, 0, 0)
+    runtime.start(c)  # a new run gets a new cgroup
+    assert runtime.wait(c, timeout=10) == 0
+    assert c.state.generation == 2

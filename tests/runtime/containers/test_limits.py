@@ -9,6 +9,7 @@ from runtime_agent.container import Container
 from runtime_agent.runtime import Runtime
 from runtime_agent.spec import Resources
 from tests.runtime.containers.conftest import output
+from tests.runtime.containers.test_lifecycle import wait_for
 
 Make = Callable[..., Container]
 
@@ -31,17 +32,20 @@ def test_exit_by_sigkill_without_oom_is_not_oom_killed(runtime: Runtime, contain
 
 
 def test_pids_limit_stops_a_fork_bomb(runtime: Runtime, container: Make) -> None:
+    # The outer shell outlives the bomb, so that the cgroup (removed at exit) can be read.
     c = container(
         "sh",
         "-c",
-        "for i in $(seq 50); do sleep 5 & done; echo survived",
+        "sh -c 'for i in $(seq 50); do sleep 30 & done; echo survived'; sleep 30",
         resources=Resources(pids_limit=10),
     )
-    assert runtime.wait(c, timeout=20) != 0
-    assert "can't fork" in output(runtime, c, "stderr")
-    assert output(runtime, c) == ""
+    wait_for(lambda: any(b"can't fork" in e.data for e in runtime.logs(c) if e.stream == "stderr"))
     events = next(p for p in runtime.cgroup(c.id).paths() if "pids" in p.parts) / "pids.events"
     assert int(events.read_text().split()[1]) > 0  # forks the kernel refused at pids.max
+    runtime.kill(c)
+    assert runtime.wait(c, timeout=20) != 0
+    assert output(runtime, c) == ""
+    assert "can't fork" in output(runtime, c, "stderr")
 
 
 def test_cpu_quota_holds_near_half_a_cpu(runtime: Runtime, container: Make) -> None:
