@@ -24,34 +24,90 @@ from runtime_agent.spec import RunOptions  # noqa: E402
 from tests.support.images import build_busybox_layout  # noqa: E402
 
 
-def oci_bundle(tool: str, rootfs: Path, dest: Path) -> Path:
-    """A bundle from the tool's own default spec, running /bin/true on a copy of the same rootfs."""
+def oci_bundle(tool: str, rootfs: Path, dest: Path, cgroup: str) -> Path:
+    """A bundle from the tool's own default spec, running /bin/true on a copy of the same rootfs,
+    its container's cgroup below ``cgroup`` (where the tool's CPU is counted)."""
     dest.mkdir()
     subprocess.run([tool, "spec"], cwd=dest, check=True)
     config = json.loads((dest / "config.json").read_text())
     config["process"]["terminal"] = False
     config["process"]["args"] = ["/bin/true"]
     config["root"] = {"path": str(rootfs), "readonly": True}
+    config["linux"]["cgroupsPath"] = f"/{cgroup}/container"
     (dest / "config.json").write_text(json.dumps(config))
     return dest
 
 
-class CrunInPrivateNamespace:
-    """crun refuses this hybrid cgroup layout unless cgroup2 at /sys/fs/cgroup/unified is out of
-    sight; a helper process with its own mount namespace runs it and times each run."""
+class CpuMeters:
+    """One cpuacct cgroup per runtime measured, each holding everything that runtime runs (its
+    CLI, its shims and helpers, its containers): work one leaves running in the background is
+    counted as its own even while another runs."""
 
-    def __init__(self, argv: Callable[[int], list[str]]) -> None:
+    def __init__(self, names: list[str]) -> None:
+        self.top = f"berth-bench-{os.getpid()}"
+        self.root = Path("/sys/fs/cgroup/cpuacct") / self.top
+        self.available = self.root.parent.joinpath("cpuacct.usage").exists()
+        if self.available:
+            for name in names:
+                (self.root / name).mkdir(parents=True)
+
+    def cgroup(self, name: str) -> str:
+        """The meter's path below each hierarchy's root."""
+        return f"{self.top}/{name}"
+
+    def enter(self, name: str) -> None:
+        if self.available:
+            (self.root / name / "cgroup.procs").write_text(str(os.getpid()))
+
+    def read(self, name: str) -> int:
+        return int((self.root / name / "cpuacct.usage").read_text()) if self.available else 0
+
+    def close(self) -> None:
+        if not self.available:
+            return
+        (self.root.parent / "cgroup.procs").write_text(str(os.getpid()))
+        # Deepest first: the runtimes' container cgroups below the meters, in every hierarchy;
+        # again for a while, as the last standby shims exit and remove their spares.
+        deadline = time.monotonic() + 5
+        while True:
+            left = [
+                h / self.top for h in Path("/sys/fs/cgroup").iterdir() if (h / self.top).is_dir()
+            ]
+            if not left or time.monotonic() > deadline:
+                return
+            for top in left:
+                for path in sorted(top.rglob("*"), key=lambda p: -len(p.parts)):
+                    with contextlib.suppress(OSError):
+                        path.rmdir()
+                with contextlib.suppress(OSError):
+                    top.rmdir()
+            time.sleep(0.05)
+
+
+class ToolRunner:
+    """A helper process in a runtime's meter cgroup that runs that runtime's command and times
+    each run. With ``private_mounts`` it runs in a mount namespace of its own: crun refuses this
+    hybrid cgroup layout unless cgroup2 at /sys/fs/cgroup/unified is out of sight."""
+
+    # The bench's ends of earlier runners' pipes: a later runner must not hold them open.
+    _bench_fds: list[int] = []
+
+    def __init__(
+        self, argv: Callable[[int], list[str]], meters: CpuMeters, name: str, private_mounts: bool
+    ) -> None:
         self.cmd_r, self.cmd_w = os.pipe()
         self.res_r, self.res_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
             code = 1
             try:
-                os.close(self.cmd_w)
-                os.close(self.res_r)
-                os.unshare(linux.CLONE_NEWNS)
-                linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-                linux.umount2("/sys/fs/cgroup/unified", linux.MNT_DETACH)
+                for fd in (self.cmd_w, self.res_r, *self._bench_fds):
+                    os.close(fd)
+                meters.enter(name)
+                if private_mounts:
+                    os.unshare(linux.CLONE_NEWNS)
+                    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+                    linux.umount2("/sys/fs/cgroup/unified", linux.MNT_DETACH)
                 with os.fdopen(self.cmd_r) as commands:
                     for line in commands:
                         start = time.perf_counter()
@@ -62,6 +118,7 @@ class CrunInPrivateNamespace:
                 os._exit(code)
         os.close(self.cmd_r)
         os.close(self.res_w)
+        self._bench_fds += [self.cmd_w, self.res_r]
         self.results = os.fdopen(self.res_r)
 
     def run(self, index: int) -> float:
@@ -69,32 +126,10 @@ class CrunInPrivateNamespace:
         return float(self.results.readline())
 
     def close(self) -> None:
-        os.close(self.cmd_w)
-        os.waitpid(self.pid, 0)
-
-
-class CpuMeter:
-    """CPU time of this process and every child (runtimes, shims, helpers) in a cpuacct cgroup of
-    its own: the runtimes' own work, which a busy host's scheduling delays do not inflate."""
-
-    def __init__(self) -> None:
-        self.path = Path(f"/sys/fs/cgroup/cpuacct/berth-bench-{os.getpid()}")
-        self.available = self.path.parent.joinpath("cpuacct.usage").exists()
-        if self.available:
-            self.path.mkdir()
-            (self.path / "cgroup.procs").write_text(str(os.getpid()))
-
-    def read(self) -> int:
-        return int((self.path / "cpuacct.usage").read_text()) if self.available else 0
-
-    def close(self) -> None:
-        if self.available:
-            (self.path.parent / "cgroup.procs").write_text(str(os.getpid()))
-            for pid in (self.path / "cgroup.procs").read_text().split():
-                with contextlib.suppress(OSError):
-                    (self.path.parent / "cgroup.procs").write_text(pid)
-            with contextlib.suppress(OSError):
-                self.path.rmdir()
+        if self.cmd_w in self._bench_fds:
+            self._bench_fds.remove(self.cmd_w)
+            os.close(self.cmd_w)
+            os.waitpid(self.pid, 0)
 
 
 def print_trace(path: Path) -> None:
@@ -147,31 +182,42 @@ def main() -> None:
     # this machine's ext4, creating a file or directory below /tmp costs about three times as
     # much as below /var/lib. All three runtimes keep their state and bundles here.
     work = Path(tempfile.mkdtemp(prefix="berth-bench-start-", dir=args.dir))
-    meter = CpuMeter()
+    tools = ["berth", "runc", "crun", "berth-cli"]
+    meters = CpuMeters(tools)
+    runners: list[ToolRunner] = []
     try:
         state = work / "berth-state"
         store = ImageStore(state)
         image = store.import_layout(
             build_busybox_layout(work / "layout"), tag="latest", name="busybox"
         )
-        runtime = Runtime(state, images=store)
+        # This process is Berth's agent here: it, its shim helper and shims, and the
+        # containers (in cgroups below it) are all counted under "berth".
+        meters.enter("berth")
+        runtime = Runtime(state, images=store, cgroup_root=f"{meters.cgroup('berth')}/containers")
         rootfs = work / "rootfs"
         shutil.copytree(image.layer_dirs[0], rootfs, symlinks=True)
         for mountpoint in ("proc", "dev", "sys"):
             (rootfs / mountpoint).mkdir(exist_ok=True)
-        runc_bundle = oci_bundle("runc", rootfs, work / "runc-bundle")
-        crun_bundle = oci_bundle("crun", rootfs, work / "crun-bundle")
-        crun = CrunInPrivateNamespace(
-            lambda i: [
-                "crun",
-                "--root",
-                str(work / "crun-state"),
-                "run",
-                "-b",
-                str(crun_bundle),
-                f"bench-crun-{i}",
-            ]
-        )
+        for tool in ("runc", "crun"):
+            bundle = oci_bundle(tool, rootfs, work / f"{tool}-bundle", meters.cgroup(tool))
+            runners.append(
+                ToolRunner(
+                    lambda i, tool=tool, bundle=bundle: [
+                        tool,
+                        "--root",
+                        str(work / f"{tool}-state"),
+                        "run",
+                        "-b",
+                        str(bundle),
+                        f"bench-{tool}-{i}",
+                    ],  # fmt: skip
+                    meters,
+                    tool,
+                    private_mounts=tool == "crun",
+                )
+            )
+        runc, crun = runners
         options = RunOptions(command=["/bin/true"], network="none")
 
         def berth() -> float:
@@ -183,27 +229,12 @@ def main() -> None:
             assert code == 0
             return time.perf_counter() - start
 
-        def runc(i: int) -> float:
-            start = time.perf_counter()
-            subprocess.run(
-                [
-                    "runc",
-                    "--root",
-                    str(work / "runc-state"),
-                    "run",
-                    "-b",
-                    str(runc_bundle),
-                    f"bench-runc-{i}",
-                ],
-                check=True,
-            )
-            return time.perf_counter() - start
-
         # An installed package has its bytecode compiled; this tree's environment may forbid
         # writing it, which would make every CLI run compile every module from source.
         env = {
             **os.environ,
             "BERTH_AGENT_STATE": str(state),
+            "BERTH_CGROUP_ROOT": f"{meters.cgroup('berth-cli')}/containers",
             "PYTHONPYCACHEPREFIX": str(work / "pyc"),
         }
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -226,26 +257,25 @@ def main() -> None:
                 check=True,
                 env=env,
                 cwd=Path(__file__).resolve().parent.parent,
+                preexec_fn=lambda: meters.enter("berth-cli"),
             )
             return time.perf_counter() - start
 
         # One warm-up each: the page cache, libseccomp's filter, Python's imports.
-        berth(), runc(-1), crun.run(-1), cli()
-        times: dict[str, list[float]] = {"berth": [], "runc": [], "crun": [], "berth-cli": []}
-        cpu: dict[str, int] = dict.fromkeys(times, 0)
-
-        def measured(name: str, action: Callable[[], float]) -> None:
-            before = meter.read()
-            times[name].append(action())
-            cpu[name] += meter.read() - before
-
+        berth(), runc.run(-1), crun.run(-1), cli()
+        times: dict[str, list[float]] = {name: [] for name in tools}
+        cpu_before = {name: meters.read(name) for name in tools}
         for i in range(args.runs):
-            measured("berth", berth)
-            measured("runc", lambda: runc(i))  # noqa: B023 - called at once
-            measured("crun", lambda: crun.run(i))  # noqa: B023 - called at once
+            times["berth"].append(berth())
+            times["runc"].append(runc.run(i))
+            times["crun"].append(crun.run(i))
             if i < args.cli_runs:
-                measured("berth-cli", cli)
-        crun.close()
+                times["berth-cli"].append(cli())
+        runtime.close()
+        for runner in runners:
+            runner.close()
+        time.sleep(0.2)  # the last runs' background work
+        cpu = {name: meters.read(name) - cpu_before[name] for name in tools}
         if args.trace:
             print_trace(Path(args.trace))
         medians = {name: statistics.median(values) * 1000 for name, values in times.items()}
@@ -277,7 +307,9 @@ def main() -> None:
             json.dumps({"medians_ms": medians, "cpu_ns": cpu, "runs": times})
         )
     finally:
-        meter.close()
+        for runner in runners:
+            runner.close()
+        meters.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
