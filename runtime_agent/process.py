@@ -9,7 +9,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from runtime_agent import linux
+from runtime_agent import linux, userns
 from runtime_agent.errors import StartFailed
 from runtime_agent.linux import (
     MNT_DETACH,
@@ -61,6 +61,7 @@ class Plan:
     seccomp_bpf: bytes | None
     new_net: bool
     attachment: Attachment | None = None
+    host_root_id: int | None = None  # with a user namespace: the host uid/gid of its root
 
 
 def namespace_flags(plan: Plan) -> int:
@@ -77,12 +78,15 @@ def join_cgroup(procs_files: Sequence[str]) -> None:
             os.close(fd)
 
 
-def _mount_rootfs(plan: Plan) -> None:
+def _mount_rootfs(plan: Plan, premade: userns.PremadeMounts | None = None) -> None:
     spec = plan.spec
     root = plan.rootfs
     # Nothing done from here on may propagate back into the host's mount namespace.
     linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
-    linux.mount_overlay(plan.lower_dirs, plan.upper, plan.work, root)
+    if premade:
+        linux.move_mount_fd(premade.rootfs, ".")  # the working directory is plan.rootfs's
+    else:
+        linux.mount_overlay(plan.lower_dirs, plan.upper, plan.work, root)
     for mount, source in zip(spec.mounts, plan.mount_sources, strict=True):
         if mount.type == "tmpfs":
             target = ensure_dir(root, mount.target)
@@ -93,12 +97,16 @@ def _mount_rootfs(plan: Plan) -> None:
             target = ensure_dir(root, mount.target)
         else:
             target = ensure_file(root, mount.target)
-        linux.mount(source, target, None, MS_BIND | MS_REC)
+        _bind(source, target, MS_BIND | MS_REC, premade)
         if mount.readonly:
             linux.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
     proc = ensure_dir(root, "/proc")
-    linux.mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    _mount_dev(ensure_dir(root, "/dev"))
+    if premade:
+        linux.move_mount_fd(premade.proc, proc)
+        os.close(premade.proc)
+    else:
+        linux.mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _mount_dev(ensure_dir(root, "/dev"), bind_devices=premade is not None)
     sys_dir = ensure_dir(root, "/sys")
     if plan.new_net:
         linux.mount("sysfs", sys_dir, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
@@ -107,12 +115,25 @@ def _mount_rootfs(plan: Plan) -> None:
         linux.mount("/sys", sys_dir, None, MS_BIND | MS_REC)
         linux.mount(None, sys_dir, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
     for container_path, host_file in plan.etc_files.items():
-        linux.mount(host_file, ensure_file(root, container_path), None, MS_BIND)
+        _bind(host_file, ensure_file(root, container_path), MS_BIND, premade)
 
 
-def _mount_dev(dev: str) -> None:
+def _bind(source: str, target: str, flags: int, premade: userns.PremadeMounts | None) -> None:
+    if premade:
+        linux.move_mount_fd(premade.binds[source], target)  # cloned with the same flags
+    else:
+        linux.mount(source, target, None, flags)
+
+
+def _mount_dev(dev: str, bind_devices: bool = False) -> None:
     linux.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k")
     for name, major, minor in DEVICES:
+        if bind_devices:
+            # A user namespace may not make device nodes: the host's are bound, as runc does
+            # in rootless mode.
+            os.close(os.open(f"{dev}/{name}", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666))
+            linux.mount(f"/dev/{name}", f"{dev}/{name}", None, MS_BIND)
+            continue
         linux.mknod(f"{dev}/{name}", stat.S_IFCHR | 0o666, major, minor)
         os.chmod(f"{dev}/{name}", 0o666)
     # No terminal is attached, so the console is a sink rather than the host's console.
@@ -262,6 +283,10 @@ def setup_and_exec(
     included, with ``lo`` up) and holds the host's network namespace as ``host_net``.
     """
     spec = plan.spec
+    premade = None
+    if plan.host_root_id is not None:
+        # First, so that every namespace unshared below belongs to it (never forked ahead).
+        plan, premade = userns.enter_with_mounts(plan)
     if unshared & linux.CLONE_NEWNET and not plan.new_net:
         os.setns(host_net, linux.CLONE_NEWNET)
     os.unshare(namespace_flags(plan) & ~unshared)
@@ -278,7 +303,7 @@ def setup_and_exec(
     if plan.new_net and not unshared & linux.CLONE_NEWNET:
         linux.link_up("lo")
     linux.sethostname(spec.hostname)
-    _mount_rootfs(plan)
+    _mount_rootfs(plan, premade)
     mark("child: rootfs mounted")
     workdir_host = ensure_dir(plan.rootfs, spec.workdir)
     _pivot(plan.rootfs)

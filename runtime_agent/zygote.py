@@ -64,8 +64,11 @@ class ZygoteClient:
         us directly; the shim closes ``done_fd`` (if given) once it has recorded the exit.
         """
         # The cgroup's files lead, plain: the shim joins the container process to them before
-        # it spends a millisecond unpickling the rest.
-        payload = "\n".join(args[2].procs_files()).encode() + b"\0" + pickle.dumps(args)
+        # it spends a millisecond unpickling the rest. None lead for a container with a user
+        # namespace: the process forked ahead made its namespaces in the host's, so the shim
+        # forks a fresh one instead.
+        head = "" if args[1].host_root_id is not None else "\n".join(args[2].procs_files())
+        payload = head.encode() + b"\0" + pickle.dumps(args)
         report_r, report_w = os.pipe()
         fds = [report_w, done_fd] if done_fd >= 0 else [report_w]
         try:
@@ -138,7 +141,7 @@ def _standby(fd: int) -> None:
     os.setsid()
     shim.detach([fd])
     own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    ahead = shim.fork_container(own_pidns, None, -1)
+    ahead: shim.Launch | None = shim.fork_container(own_pidns, None, -1)
     channel = socket.socket(fileno=fd)
     payload, fds, _, _ = socket.recv_fds(channel, 1 << 20, 2)
     channel.close()
@@ -152,10 +155,14 @@ def _standby(fd: int) -> None:
         os.set_inheritable(received, False)
     procs, _, payload = payload.partition(b"\0")
     try:
-        # The container process has the same request to read its plan from.
-        socket.send_fds(socket.socket(fileno=ahead.plan_w), [payload], [report_w])
-        ahead.plan_w = -1  # closed with that socket object
-        shim.join_ahead(ahead, procs.decode().split("\n"))
+        if not procs:
+            ahead.discard()
+            ahead = None
+        else:
+            # The container process has the same request to read its plan from.
+            socket.send_fds(socket.socket(fileno=ahead.plan_w), [payload], [report_w])
+            ahead.plan_w = -1  # closed with that socket object
+            shim.join_ahead(ahead, procs.decode().split("\n"))
         args = pickle.loads(payload)
     except Exception as e:  # noqa: BLE001 - every failure goes back to the agent
         os.write(report_w, json.dumps({"error": f"shim helper: {e}", "exit_code": 128}).encode())
