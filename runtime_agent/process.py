@@ -286,7 +286,7 @@ def setup_and_exec(
     premade = None
     if plan.host_root_id is not None:
         # First, so that every namespace unshared below belongs to it (never forked ahead).
-        plan, premade = userns.enter_with_mounts(plan)
+        plan, premade = userns.enter_with_mounts(plan, plan.host_root_id)
     if unshared & linux.CLONE_NEWNET and not plan.new_net:
         os.setns(host_net, linux.CLONE_NEWNET)
     os.unshare(namespace_flags(plan) & ~unshared)

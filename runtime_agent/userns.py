@@ -32,6 +32,9 @@ class IdRanges:
     """
 
     def __init__(self, state_dir: Path, base: int) -> None:
+        if base < ID_COUNT:
+            # Below, container root would be a host system user, or host root itself.
+            raise RuntimeAgentError(f"BERTH_USERNS_BASE must be at least {ID_COUNT}, not {base}")
         self.base = base
         self.slots = max(0, (ID_LIMIT - base) // ID_COUNT)
         self.path = state_dir / "userns" / "ranges.json"
@@ -166,7 +169,7 @@ class PremadeMounts(NamedTuple):
     binds: dict[str, int]  # by the /proc/self/fd link that stands for each in the plan
 
 
-def enter_with_mounts(plan: Plan) -> tuple[Plan, PremadeMounts]:
+def enter_with_mounts(plan: Plan, host_root_id: int) -> tuple[Plan, PremadeMounts]:
     """In a new container process: make its user namespace and join it as its root.
 
     Bind sources and /etc files are cloned first: the container's root may not search the
@@ -177,7 +180,7 @@ def enter_with_mounts(plan: Plan) -> tuple[Plan, PremadeMounts]:
     the fork, so that this process is its PID 1) belongs to the host's user namespace, and
     proc may only be mounted by a process privileged over that one.
     """
-    userns_fd = new_user_namespace(plan.host_root_id or 0)
+    userns_fd = new_user_namespace(host_root_id)
     try:
         rootfs = idmapped_overlay(plan.lower_dirs, plan.upper, plan.work, userns_fd)
         attrs = linux.MOUNT_ATTR_NOSUID | linux.MOUNT_ATTR_NODEV | linux.MOUNT_ATTR_NOEXEC

@@ -154,6 +154,12 @@ def test_id_ranges_wrap_around_to_freed_ones_and_report_exhaustion(tmp_path: Pat
     assert ranges.allocate("c") == base
 
 
+def test_id_ranges_refuse_a_base_among_the_hosts_system_ids(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeAgentError) as info:
+        IdRanges(tmp_path, 1000)
+    assert info.value.message == "BERTH_USERNS_BASE must be at least 65536, not 1000"
+
+
 def test_transitions_follow_the_table() -> None:
     state = State()
     Container.transition(state, Status.RUNNING)
