@@ -81,6 +81,13 @@ def build_parser(agent_commands: bool = True) -> argparse.ArgumentParser:
     run.add_argument("--read-only", action="store_true")
     run.add_argument("--cap-add", action="append", default=[])
     run.add_argument("--cap-drop", action="append", default=[])
+    run.add_argument(
+        "--userns",
+        default="",
+        choices=("host", "auto"),
+        help="user namespace: 'auto' gives the container its own, whose root is an "
+        "unprivileged host uid/gid range of 65536 ids; 'host' (the default) shares the host's",
+    )
     run.add_argument("image")
     run.add_argument("args", nargs=argparse.REMAINDER)
 
@@ -250,6 +257,7 @@ def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
         read_only=args.read_only,
         cap_add=args.cap_add,
         cap_drop=args.cap_drop,
+        userns=args.userns,
     )
     container = runtime.create(image, options)
     try:

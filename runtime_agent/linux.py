@@ -22,6 +22,7 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "fsopen": 430,
         "fsconfig": 431,
         "fsmount": 432,
+        "mount_setattr": 442,
     },
     "aarch64": {
         "pivot_root": 41,
@@ -33,6 +34,7 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "fsopen": 430,
         "fsconfig": 431,
         "fsmount": 432,
+        "mount_setattr": 442,
     },
 }
 _NR = _SYSCALLS.get(platform.machine(), _SYSCALLS["x86_64"])
@@ -57,6 +59,14 @@ FSCONFIG_CMD_CREATE = 6
 FSMOUNT_CLOEXEC = 0x1
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
 AT_FDCWD = -100
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+OPEN_TREE_CLONE = 0x1
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+MOUNT_ATTR_IDMAP = 0x100000
 
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
@@ -219,6 +229,49 @@ def move_mount_fd(mount_fd: int, target: str) -> None:
         ),
         "move_mount",
         target,
+    )
+
+
+def fsmount_detached(fstype: str, options: Sequence[tuple[str, str]], attr_flags: int = 0) -> int:
+    """A new mount attached nowhere yet, as an fd for :func:`move_mount_fd`."""
+    fd = fsopen(fstype)
+    try:
+        for key, value in options:
+            fsconfig_string(fd, key, value)
+        fsconfig_create(fd)
+        return fsmount(fd, attr_flags)
+    finally:
+        os.close(fd)
+
+
+def open_tree_clone(path: str, recursive: bool = False) -> int:
+    """A detached bind mount of ``path`` (with its submounts if ``recursive``), as an fd."""
+    flags = OPEN_TREE_CLONE | os.O_CLOEXEC | (AT_RECURSIVE if recursive else 0)
+    return _check(_libc.syscall(_NR["open_tree"], AT_FDCWD, _b(path), flags), "open_tree", path)
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def idmap_mount(mount_fd: int, userns_fd: int) -> None:
+    """Map a detached mount's ids as ``userns_fd``'s namespace maps them (kernel 5.12+)."""
+    attr = _MountAttr(MOUNT_ATTR_IDMAP, 0, 0, userns_fd)
+    _check(
+        _libc.syscall(
+            _NR["mount_setattr"],
+            mount_fd,
+            b"",
+            AT_EMPTY_PATH,
+            ctypes.byref(attr),
+            ctypes.sizeof(attr),
+        ),
+        "mount_setattr",
     )
 
 

@@ -9,7 +9,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from runtime_agent import linux
+from runtime_agent import linux, userns
 from runtime_agent.errors import StartFailed
 from runtime_agent.linux import (
     MNT_DETACH,
@@ -58,15 +58,13 @@ class Plan:
     # An empty host directory on which the process mounts a tmpfs of its own, in its own mount
     # namespace: the root filesystem's mount point and the files bound into /etc live there.
     staging: str
+    rootfs: str  # where the root filesystem is mounted: staging/rootfs
     mount_sources: list[str]  # one host path per spec mount ("" for tmpfs)
     etc_files: dict[str, bytes]  # container path -> contents (hosts, resolv.conf, hostname)
     seccomp_bpf: bytes | None
     new_net: bool
     attachment: Attachment | None = None
-
-    @property
-    def rootfs(self) -> str:
-        return f"{self.staging}/rootfs"
+    host_root_id: int | None = None  # with a user namespace: the host uid/gid of its root
 
 
 def namespace_flags(plan: Plan) -> int:
@@ -107,14 +105,21 @@ def _private_tmpfs(staging: str) -> None:
     os.mkdir(f"{staging}/rootfs", 0o755)
 
 
-def _mount_rootfs(plan: Plan, staged: str = "") -> None:
+def _mount_rootfs(
+    plan: Plan, staged: str = "", premade: userns.PremadeMounts | None = None
+) -> None:
     """The container's root filesystem at ``plan.rootfs``; ``staged`` names where /dev, /proc
-    and /sys wait already (see :func:`stage_mounts`)."""
+    and /sys wait already (see :func:`stage_mounts`); ``premade`` holds the mounts made before
+    entering a user namespace (see :func:`userns.enter_with_mounts`)."""
     spec = plan.spec
     root = plan.rootfs
-    if not staged:
-        _private_tmpfs(plan.staging)
-    linux.mount_overlay(plan.lower_dirs, plan.upper, plan.work, root)
+    if premade:
+        linux.mount(None, "/", None, MS_REC | MS_PRIVATE)
+        linux.move_mount_fd(premade.rootfs, ".")  # the working directory is the mount point
+    else:
+        if not staged:
+            _private_tmpfs(plan.staging)
+        linux.mount_overlay(plan.lower_dirs, plan.upper, plan.work, root)
     for mount, source in zip(spec.mounts, plan.mount_sources, strict=True):
         if mount.type == "tmpfs":
             target = ensure_dir(root, mount.target)
@@ -125,7 +130,7 @@ def _mount_rootfs(plan: Plan, staged: str = "") -> None:
             target = ensure_dir(root, mount.target)
         else:
             target = ensure_file(root, mount.target)
-        linux.mount(source, target, None, MS_BIND | MS_REC)
+        _bind(source, target, MS_BIND | MS_REC, premade)
         if mount.readonly:
             linux.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
     proc = ensure_dir(root, "/proc")
@@ -134,6 +139,10 @@ def _mount_rootfs(plan: Plan, staged: str = "") -> None:
     if staged:
         linux.mount(f"{staged}/proc", proc, None, MS_MOVE)
         linux.mount(f"{staged}/dev", dev, None, MS_MOVE)
+    elif premade:
+        linux.move_mount_fd(premade.proc, proc)
+        os.close(premade.proc)
+        _mount_dev(dev, bind_devices=True)
     else:
         linux.mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         _mount_dev(dev)
@@ -146,6 +155,10 @@ def _mount_rootfs(plan: Plan, staged: str = "") -> None:
     else:
         linux.mount("sysfs", sys_dir, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY)
     for container_path, contents in plan.etc_files.items():
+        target = ensure_file(root, container_path)
+        if premade:
+            linux.move_mount_fd(premade.etc_files[container_path], target)
+            continue
         # Readable by any user the image runs as; written where only this process sees it.
         source = f"{plan.staging}/{os.path.basename(container_path)}"
         fd = os.open(source, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
@@ -153,12 +166,25 @@ def _mount_rootfs(plan: Plan, staged: str = "") -> None:
             os.write(fd, contents)
         finally:
             os.close(fd)
-        linux.mount(source, ensure_file(root, container_path), None, MS_BIND)
+        linux.mount(source, target, None, MS_BIND)
 
 
-def _mount_dev(dev: str) -> None:
+def _bind(source: str, target: str, flags: int, premade: userns.PremadeMounts | None) -> None:
+    if premade:
+        linux.move_mount_fd(premade.binds[source], target)  # cloned with the same flags
+    else:
+        linux.mount(source, target, None, flags)
+
+
+def _mount_dev(dev: str, bind_devices: bool = False) -> None:
     linux.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k")
     for name, major, minor in DEVICES:
+        if bind_devices:
+            # A user namespace may not make device nodes: the host's are bound, as runc does
+            # in rootless mode.
+            os.close(os.open(f"{dev}/{name}", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o666))
+            linux.mount(f"/dev/{name}", f"{dev}/{name}", None, MS_BIND)
+            continue
         linux.mknod(f"{dev}/{name}", stat.S_IFCHR | 0o666, major, minor)
         os.chmod(f"{dev}/{name}", 0o666)
     # No terminal is attached, so the console is a sink rather than the host's console.
@@ -318,7 +344,12 @@ def setup_and_exec(
     """
     spec = plan.spec
     if staged:
-        plan.staging = staged  # the same directory by construction; this process's copy
+        # The same directory by construction; this process's copy of the plan.
+        plan.staging, plan.rootfs = staged, f"{staged}/rootfs"
+    premade = None
+    if plan.host_root_id is not None:
+        # First, so that every namespace unshared below belongs to it (never forked ahead).
+        plan, premade = userns.enter_with_mounts(plan, plan.host_root_id)
     if unshared & linux.CLONE_NEWNET and not plan.new_net:
         os.setns(host_net, linux.CLONE_NEWNET)
     os.unshare(namespace_flags(plan) & ~unshared)
@@ -335,7 +366,7 @@ def setup_and_exec(
     if plan.new_net and not unshared & linux.CLONE_NEWNET:
         linux.link_up("lo")
     linux.sethostname(spec.hostname)
-    _mount_rootfs(plan, staged)
+    _mount_rootfs(plan, staged, premade)
     mark("child: rootfs mounted")
     workdir_host = ensure_dir(plan.rootfs, spec.workdir)
     _pivot(plan.rootfs)

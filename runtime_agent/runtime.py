@@ -27,6 +27,7 @@ from runtime_agent.process import Plan, drop_privileges, join_cgroup, reset_sign
 from runtime_agent.settings import Settings
 from runtime_agent.spec import ContainerSpec, MountSpec, RunOptions
 from runtime_agent.trace import mark
+from runtime_agent.userns import IdRanges, become_root
 from runtime_agent.volumes import VolumeStore
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ class ExecResult:
 
 
 NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")  # mnt last: it changes our root
+# The PID namespace belongs to the host's user namespace (the shim makes it), so it is joined
+# while we are host root; the rest belong to the container's, joined as its root.
+USERNS_NAMESPACES = ("pid", "user", "ipc", "uts", "net", "cgroup", "mnt")
 
 # What the container process mounts over, made once in a lower layer shared by every container
 # (Docker's "-init" layer): otherwise each start copies /etc up into its upper dir and creates
@@ -123,15 +127,18 @@ class Runtime:
         self.state_dir = Path(state_dir) if state_dir else settings.state_dir
         self.containers_dir = self.state_dir / "containers"
         self.containers_dir.mkdir(parents=True, exist_ok=True)
-        # Always empty on the host: each container process mounts a private tmpfs on it.
+        # Always empty on the host: each container process mounts a private tmpfs on it. The
+        # root of a user namespace attaches its root filesystem there, so it may search it.
         self.staging_dir = self.state_dir / "staging"
-        self.staging_dir.mkdir(mode=0o700, exist_ok=True)
+        self.staging_dir.mkdir(exist_ok=True)
+        self.staging_dir.chmod(0o755)
         self._images = images
         self.volumes = VolumeStore(self.state_dir)
         self.network = BridgeNetwork(
             self.state_dir, bridge or settings.bridge, subnet or settings.subnet
         )
         self.cgroup_root = cgroup_root or settings.cgroup_root
+        self.id_ranges = IdRanges(self.state_dir, settings.userns_base)
         self.cgroup_mount = cgroup_mount
         self._bridge_ready = False
         self._unified = cgroups.is_unified(cgroup_mount)
@@ -264,12 +271,17 @@ class Runtime:
                     self._bridge_ready = True
                 ip = self.network.allocate(spec.id).ip
                 self.network.publish(spec.id, ip, spec.ports)
+            host_root = self.id_ranges.allocate(spec.id) if spec.private_userns else None
             # Under the image store's lock until the directory is in place: an image removed
             # meanwhile is either gone first (and this create fails) or sees this container.
             using = getattr(self._images, "using", None)
             with using(spec.image_id) if using else contextlib.nullcontext():
                 Container.create(
-                    container.dir, spec, State(ip_address=ip or ""), self.state_dir / "creating"
+                    container.dir,
+                    spec,
+                    State(ip_address=ip or ""),
+                    self.state_dir / "creating",
+                    owner=host_root,
                 )
             mark("create: state written")
         except BaseException:
@@ -324,6 +336,7 @@ class Runtime:
             upper=str(container.upper),
             work=str(container.work),
             staging=str(self.staging_dir),
+            rootfs=f"{self.staging_dir}/rootfs",
             mount_sources=sources,
             etc_files={
                 "/etc/hosts": hosts.encode(),
@@ -333,6 +346,7 @@ class Runtime:
             seccomp_bpf=seccomp.default_filter(),
             new_net=spec.network != "host",
             attachment=attachment,
+            host_root_id=self.id_ranges.allocate(spec.id) if spec.private_userns else None,
         )
 
     def start(self, ref: str | Container) -> Container:
@@ -548,6 +562,8 @@ class Runtime:
                 os.system(f"ip link del {veth_name(spec.id)} 2>/dev/null")
         self.trash.put(container.dir, wait=wait)
         mark("remove: directory deleted")
+        if spec.private_userns:
+            self.id_ranges.release(spec.id)
         if self._images is not None and hasattr(self._images, "release"):
             # A hold file an earlier version made for this container.
             with contextlib.suppress(Exception):
@@ -612,6 +628,7 @@ class Runtime:
                 "ReadonlyRootfs": spec.read_only,
                 "CapAdd": None,
                 "Init": spec.init,
+                "UsernsMode": spec.userns,
             },
             "Mounts": [
                 {
@@ -721,9 +738,8 @@ class Runtime:
             raise Conflict(f"Container {container.id} is not running")
         spec = container.spec
         procs = self.cgroup(spec.id).procs_files()
-        ns_fds = [
-            os.open(f"/proc/{state.pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in NAMESPACES
-        ]
+        names = USERNS_NAMESPACES if spec.private_userns else NAMESPACES
+        ns_fds = [os.open(f"/proc/{state.pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in names]
         out_r, out_w = os.pipe() if capture else (-1, 1)
         err_r, err_w = os.pipe() if capture else (-1, 2)
         fail_r, fail_w = os.pipe()
@@ -882,6 +898,8 @@ def _exec_child(
     join_cgroup(procs)
     for fd in ns_fds:
         os.setns(fd)
+    if spec.private_userns:
+        become_root()
     # setns into a PID namespace applies to children only: the process to exec is one more fork.
     child = os.fork()
     if child:

@@ -11,12 +11,19 @@ def _env_str(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
 # A NamedTuple rather than a dataclass: `--help` then never imports dataclasses (and inspect).
 class Settings(NamedTuple):
     state_dir: Path
     bridge: str
     subnet: str
     cgroup_root: str
+    # First host uid/gid handed to --userns=auto containers, 65536 each: above the ranges
+    # useradd gives /etc/subuid (100000 to 600100000), so no login user's range is reused.
+    userns_base: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -25,4 +32,5 @@ class Settings(NamedTuple):
             bridge=_env_str("BERTH_BRIDGE", "berth0"),
             subnet=_env_str("BERTH_SUBNET", "10.213.0.0/24"),
             cgroup_root=_env_str("BERTH_CGROUP_ROOT", "berth"),
+            userns_base=_env_int("BERTH_USERNS_BASE", 1_000_000_000),
         )

@@ -141,6 +141,12 @@ class Launch:
         fds = (self.out_r, self.err_r, self.fail_r, self.cgroup_w, self.ready_r, self.go_w)
         return [fd for fd in (*fds, self.plan_w) if fd >= 0]
 
+    def discard(self) -> None:
+        """Leave a process forked ahead unused: it exits on seeing its plan channel closed."""
+        for fd in self.fds():
+            os.close(fd)
+        os.waitpid(self.pid, 0)
+
 
 def fork_container(own_pidns: int, plan: Plan | None, report_fd: int, staging: str = "") -> Launch:
     """Fork the container process as PID 1 of a new PID namespace.

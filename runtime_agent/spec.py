@@ -72,6 +72,9 @@ CAPABILITY_NUMBERS: dict[str, int] = {
 NetworkMode = Literal["none", "host", "bridge"]
 MountType = Literal["bind", "volume", "tmpfs"]
 RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
+# "" (the default) and "host" share the host's user namespace, as Docker does without
+# userns-remap; "auto" gives the container one of its own, as podman's --userns=auto.
+USERNS_MODES = ("", "host", "auto")
 
 
 @dataclass
@@ -133,6 +136,7 @@ class RunOptions:
     read_only: bool = False
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
+    userns: str = ""
 
 
 @dataclass
@@ -159,6 +163,11 @@ class ContainerSpec:
     read_only: bool
     capabilities: list[str]
     created: str
+    userns: str = ""  # defaulted: state written before user namespaces has none
+
+    @property
+    def private_userns(self) -> bool:
+        return self.userns == "auto"
 
     @classmethod
     def from_image(
@@ -211,6 +220,7 @@ class ContainerSpec:
             read_only=options.read_only,
             capabilities=caps,
             created=datetime.now(UTC).isoformat(),
+            userns=options.userns,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -218,7 +228,7 @@ class ContainerSpec:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ContainerSpec:
-        values = {f.name: data[f.name] for f in fields(cls)}
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         values["mounts"] = [MountSpec(**m) for m in data["mounts"]]
         values["ports"] = [PortMapping(**p) for p in data["ports"]]
         values["resources"] = Resources(**data["resources"])
@@ -275,6 +285,16 @@ def _check_network(spec: ContainerSpec) -> str | None:
         return f"network {spec.network} not found"
     if spec.ports and spec.network != "bridge":
         return f"published ports need the bridge network, not {spec.network}"
+    return None
+
+
+def _check_userns(spec: ContainerSpec) -> str | None:
+    if spec.userns not in USERNS_MODES:
+        return f"invalid user namespace mode: {spec.userns!r} (use host or auto)"
+    if spec.private_userns and spec.network == "host":
+        # Docker's refusal: root of a user namespace has no privilege over the host's network
+        # namespace, nor can it mount its sysfs.
+        return "Cannot share the host's network namespace when user namespaces are enabled"
     return None
 
 
@@ -346,8 +366,8 @@ def _check_layers(spec: ContainerSpec) -> str | None:
 
 
 CHECKS: tuple[Callable[[ContainerSpec], str | None], ...] = (
-    _check_args, _check_name, _check_hostname, _check_network, _check_ports, _check_mounts,
-    _check_resources, _check_restart, _check_capabilities, _check_layers,
+    _check_args, _check_name, _check_hostname, _check_network, _check_userns, _check_ports,
+    _check_mounts, _check_resources, _check_restart, _check_capabilities, _check_layers,
 )  # fmt: skip
 
 

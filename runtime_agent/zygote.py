@@ -88,7 +88,10 @@ class ZygoteClient:
         The report pipe goes with the request, so the shim and the container process answer
         us directly; the shim closes ``done_fd`` (if given) once it has recorded the exit.
         """
-        payload = pickle.dumps(args)
+        # A container with a user namespace needs its namespaces made inside that one, not
+        # the host's the process forked ahead made: the first byte tells the shim to fork anew.
+        fresh = b"F" if args[1].host_root_id is not None else b"A"
+        payload = fresh + pickle.dumps(args)
         report_r, report_w = os.pipe()
         fds = [report_w, done_fd] if done_fd >= 0 else [report_w]
         try:
@@ -191,7 +194,8 @@ def _standby(fd: int, spare: Cgroup | None, staging: str) -> None:
     # SCM_RIGHTS fds arrive inheritable; a container's exec must not keep the agent waiting.
     for received in fds:
         os.set_inheritable(received, False)
-    if mounts >= 0 and not _copied_mounts_current(ahead, mounts):
+    fresh, payload = payload[:1] == b"F", payload[1:]
+    if fresh or (mounts >= 0 and not _copied_mounts_current(ahead, mounts)):
         # The shim forks a container process with a fresh copy of the mounts instead.
         _discard(ahead, spare)
         ahead = spare = None
@@ -225,10 +229,7 @@ def _copied_mounts_current(ahead: shim.Launch, mounts: int) -> bool:
 
 
 def _discard(ahead: shim.Launch, spare: Cgroup | None) -> None:
-    """End an unused process forked ahead: it exits when its plan channel closes."""
-    for fd in ahead.fds():
-        os.close(fd)
-    os.waitpid(ahead.pid, 0)
+    ahead.discard()
     if spare is not None:
         _remove_spare(spare)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runtime_agent.container import Container, State, Status
-from runtime_agent.errors import Conflict, InvalidSpec, NetworkError
+from runtime_agent.errors import Conflict, InvalidSpec, NetworkError, RuntimeAgentError
 from runtime_agent.network import BridgeNetwork
 from runtime_agent.pathrs import secure_join
 from runtime_agent.spec import (
@@ -23,6 +23,7 @@ from runtime_agent.spec import (
     parse_restart,
     parse_volume,
 )
+from runtime_agent.userns import ID_COUNT, ID_LIMIT, IdRanges
 
 IMAGE_CONFIG = {
     "config": {
@@ -90,6 +91,11 @@ def test_spec_round_trips_through_json_data(tmp_path: Path) -> None:
             "Conflicting options: --restart and --rm",
         ),
         ({"cap_add": ["NOT_A_CAP"]}, "unknown capability: 'CAP_NOT_A_CAP'"),
+        (
+            {"userns": "auto", "network": "host"},
+            "Cannot share the host's network namespace when user namespaces are enabled",
+        ),
+        ({"userns": "keep-id"}, "invalid user namespace mode: 'keep-id' (use host or auto)"),
     ],
 )
 def test_validation_messages(tmp_path: Path, options: dict[str, object], message: str) -> None:
@@ -111,6 +117,47 @@ def test_parsers() -> None:
     with pytest.raises(InvalidSpec) as info:
         parse_port("x:y")
     assert info.value.message == 'invalid port specification: "x:y"'
+
+
+def test_userns_mode_round_trips_and_old_specs_load_without_it(tmp_path: Path) -> None:
+    s = spec(tmp_path, userns="auto")
+    assert ContainerSpec.from_dict(s.to_dict()) == s
+    assert s.private_userns
+    old = {k: v for k, v in spec(tmp_path).to_dict().items() if k != "userns"}
+    assert ContainerSpec.from_dict(old).userns == ""
+    assert not ContainerSpec.from_dict(old).private_userns
+
+
+def test_id_ranges_hand_out_each_range_once_even_concurrently(tmp_path: Path) -> None:
+    ranges = IdRanges(tmp_path, 1_000_000_000)
+    with ThreadPoolExecutor(8) as pool:
+        starts = list(pool.map(lambda i: ranges.allocate(f"c{i}"), range(40)))
+    assert sorted(starts) == [1_000_000_000 + i * ID_COUNT for i in range(40)]
+    assert ranges.allocate("c7") == starts[7]  # a container keeps its range
+    ranges.release("c0")
+    # Persisted: another instance over the same state sees the same allocations.
+    again = IdRanges(tmp_path, 1_000_000_000)
+    assert len(again.allocations()) == 39
+    assert again.allocate("c0") == 1_000_000_000 + 40 * ID_COUNT  # freed, not reused at once
+
+
+def test_id_ranges_wrap_around_to_freed_ones_and_report_exhaustion(tmp_path: Path) -> None:
+    base = ID_LIMIT - 2 * ID_COUNT
+    ranges = IdRanges(tmp_path, base)
+    assert (ranges.allocate("a"), ranges.allocate("b")) == (base, base + ID_COUNT)
+    with pytest.raises(RuntimeAgentError) as info:
+        ranges.allocate("c")
+    assert info.value.message == (
+        f"no free user namespace id range: all 2 ranges of 65536 ids from {base} are in use"
+    )
+    ranges.release("a")
+    assert ranges.allocate("c") == base
+
+
+def test_id_ranges_refuse_a_base_among_the_hosts_system_ids(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeAgentError) as info:
+        IdRanges(tmp_path, 1000)
+    assert info.value.message == "BERTH_USERNS_BASE must be at least 65536, not 1000"
 
 
 def test_transitions_follow_the_table() -> None:
