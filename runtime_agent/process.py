@@ -402,17 +402,30 @@ def setup_and_exec(
 
 def _run_init(executable: str, args: list[str], env: dict[str, str]) -> None:
     """A minimal PID 1: forward signals to the one child, reap every zombie, exit as it did."""
+    forwarded = [
+        s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD)
+    ]
+    # PID 1 drops a signal it has no handler for: one sent between the child's start and our
+    # handlers (a stop right after the child's first output) waits, blocked, until they are in.
+    signal.pthread_sigmask(signal.SIG_BLOCK, forwarded)
     exec_r, exec_w = os.pipe()
     child = os.fork()
     if child == 0:
         try:
             os.close(exec_r)
             os.setsid()
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
             os.execve(executable, args, env)
         except BaseException as e:  # noqa: BLE001 - reported to the init through the pipe
             os.write(exec_w, str(e).encode())
         finally:
             os._exit(127)
+    for sig in forwarded:
+        try:
+            signal.signal(sig, lambda signum, _frame: os.kill(child, signum))
+        except (OSError, ValueError):
+            continue
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, forwarded)
     os.close(exec_w)
     failure = os.read(exec_r, 4096)
     os.close(exec_r)
@@ -420,14 +433,6 @@ def _run_init(executable: str, args: list[str], env: dict[str, str]) -> None:
         raise StartFailed(failure.decode(errors="replace"), 127)
     # The shim learns that the start succeeded when every copy of its error pipe is closed.
     os.closerange(3, 1 << 20)
-    forwarded = [
-        s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD)
-    ]
-    for sig in forwarded:
-        try:
-            signal.signal(sig, lambda signum, _frame: os.kill(child, signum))
-        except (OSError, ValueError):
-            continue
     while True:
         try:
             pid, status = os.waitpid(-1, 0)
