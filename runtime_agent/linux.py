@@ -190,6 +190,21 @@ def seccomp_set_filter(bpf: bytes) -> None:
     _check(_libc.syscall(_NR["seccomp"], SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(prog)), "seccomp")
 
 
+RENAME_EXCHANGE = 2
+_libc.renameat2.argtypes = [
+    ctypes.c_int,
+    ctypes.c_char_p,
+    ctypes.c_int,
+    ctypes.c_char_p,
+    ctypes.c_uint,
+]
+
+
+def rename_exchange(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> None:
+    """Swap two paths' files in one step (renameat2 RENAME_EXCHANGE)."""
+    _check(_libc.renameat2(AT_FDCWD, _b(a), AT_FDCWD, _b(b), RENAME_EXCHANGE), "renameat2", a)
+
+
 def new_mount_api_available() -> bool:
     try:
         fd = fsopen("tmpfs")

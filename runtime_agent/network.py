@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime_agent.container import atomic_write
+from runtime_agent.container import swap_write
 from runtime_agent.errors import NetworkError
 from runtime_agent.spec import PortMapping
 
@@ -68,7 +68,7 @@ class BridgeNetwork:
             except FileNotFoundError:
                 data = {"subnet": str(self.subnet), "allocated": {}, "last": str(self.gateway)}
             yield data
-            atomic_write(self.ipam_path, json.dumps(data).encode())
+            swap_write(self.ipam_path, json.dumps(data).encode())
         finally:
             os.close(fd)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from runtime_agent import linux
-from runtime_agent.container import atomic_write
+from runtime_agent.container import swap_write
 from runtime_agent.errors import RuntimeAgentError
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class IdRanges:
             except FileNotFoundError:
                 data = {"allocated": {}, "last": -1}
             yield data
-            atomic_write(self.path, json.dumps(data).encode())
+            swap_write(self.path, json.dumps(data).encode())
         finally:
             os.close(fd)
 

@@ -143,6 +143,7 @@ def test_remove_leaves_no_mount_cgroup_veth_or_rule(runtime: Runtime, container:
     # Its root filesystem's mount point and /etc files live on a tmpfs only its processes see.
     assert list(runtime.staging_dir.iterdir()) == []
     assert sorted(p.name for p in c.dir.iterdir()) == [
+        ".state.json.swap",
         "config.json",
         "container.log",
         "state.json",
