@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -17,16 +18,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime_agent import linux, trace  # noqa: E402
+from runtime_agent import linux, seccomp, trace  # noqa: E402
 from runtime_agent.images import ImageStore  # noqa: E402
 from runtime_agent.runtime import Runtime  # noqa: E402
 from runtime_agent.spec import RunOptions  # noqa: E402
 from tests.support.images import build_busybox_layout  # noqa: E402
 
 
-def oci_bundle(tool: str, rootfs: Path, dest: Path, cgroup: str) -> Path:
+def oci_bundle(tool: str, rootfs: Path, dest: Path, cgroup: str, seccomp_filter: bool) -> Path:
     """A bundle from the tool's own default spec, running /bin/true on a copy of the same rootfs,
-    its container's cgroup below ``cgroup`` (where the tool's CPU is counted)."""
+    its container's cgroup below ``cgroup`` (where the tool's CPU is counted); with
+    ``seccomp_filter``, the filter Berth gives every container (the default spec has none)."""
     dest.mkdir()
     subprocess.run([tool, "spec"], cwd=dest, check=True)
     config = json.loads((dest / "config.json").read_text())
@@ -34,6 +36,8 @@ def oci_bundle(tool: str, rootfs: Path, dest: Path, cgroup: str) -> Path:
     config["process"]["args"] = ["/bin/true"]
     config["root"] = {"path": str(rootfs), "readonly": True}
     config["linux"]["cgroupsPath"] = f"/{cgroup}/container"
+    if seccomp_filter:
+        config["linux"]["seccomp"] = seccomp.oci_profile()
     (dest / "config.json").write_text(json.dumps(config))
     return dest
 
@@ -182,7 +186,10 @@ def main() -> None:
     # this machine's ext4, creating a file or directory below /tmp costs about three times as
     # much as below /var/lib. All three runtimes keep their state and bundles here.
     work = Path(tempfile.mkdtemp(prefix="berth-bench-start-", dir=args.dir))
-    tools = ["berth", "runc", "crun", "berth-cli"]
+    # runc and crun run with Berth's seccomp filter, so that all three isolate alike;
+    # crun-bare runs crun's own default spec, which has none.
+    references = {"runc": ("runc", True), "crun": ("crun", True), "crun-bare": ("crun", False)}
+    tools = ["berth", *references, "berth-cli"]
     meters = CpuMeters(tools)
     runners: list[ToolRunner] = []
     try:
@@ -199,25 +206,26 @@ def main() -> None:
         shutil.copytree(image.layer_dirs[0], rootfs, symlinks=True)
         for mountpoint in ("proc", "dev", "sys"):
             (rootfs / mountpoint).mkdir(exist_ok=True)
-        for tool in ("runc", "crun"):
-            bundle = oci_bundle(tool, rootfs, work / f"{tool}-bundle", meters.cgroup(tool))
+        for name, (tool, seccomp_filter) in references.items():
+            bundle = oci_bundle(
+                tool, rootfs, work / f"{name}-bundle", meters.cgroup(name), seccomp_filter
+            )
             runners.append(
                 ToolRunner(
-                    lambda i, tool=tool, bundle=bundle: [
+                    lambda i, tool=tool, name=name, bundle=bundle: [
                         tool,
                         "--root",
-                        str(work / f"{tool}-state"),
+                        str(work / f"{name}-state"),
                         "run",
                         "-b",
                         str(bundle),
-                        f"bench-{tool}-{i}",
+                        f"bench-{name}-{i}",
                     ],  # fmt: skip
                     meters,
-                    tool,
+                    name,
                     private_mounts=tool == "crun",
                 )
             )
-        runc, crun = runners
         options = RunOptions(command=["/bin/true"], network="none")
 
         def berth() -> float:
@@ -262,13 +270,22 @@ def main() -> None:
             return time.perf_counter() - start
 
         # One warm-up each: the page cache, libseccomp's filter, Python's imports.
-        berth(), runc.run(-1), crun.run(-1), cli()
+        berth(), cli()
+        for runner in runners:
+            runner.run(-1)
         times: dict[str, list[float]] = {name: [] for name in tools}
         cpu_before = {name: meters.read(name) for name in tools}
+        # Each round in its own order: a run's position after another (a busy runc, a cold
+        # cache) weighs on every tool alike.
+        shuffle = random.Random(0).shuffle
+        order: list[tuple[str, Callable[[int], float]]] = [
+            ("berth", lambda i: berth()),
+            *((name, runner.run) for name, runner in zip(references, runners, strict=True)),
+        ]
         for i in range(args.runs):
-            times["berth"].append(berth())
-            times["runc"].append(runc.run(i))
-            times["crun"].append(crun.run(i))
+            shuffle(order)
+            for name, run in order:
+                times[name].append(run(i))
             if i < args.cli_runs:
                 times["berth-cli"].append(cli())
         runtime.close()
@@ -280,7 +297,8 @@ def main() -> None:
             print_trace(Path(args.trace))
         medians = {name: statistics.median(values) * 1000 for name, values in times.items()}
         print(
-            f"container start (/bin/true: create + start + wait + remove), {args.runs} runs alternating"
+            f"container start (/bin/true: create + start + wait + remove), {args.runs} rounds, each in a shuffled order; "
+            "runc and crun with Berth's seccomp filter, crun-bare with crun's default spec (none)"
         )
         for name, median in medians.items():
             print(
@@ -291,7 +309,7 @@ def main() -> None:
         load = Path("/proc/loadavg").read_text().split()[0]
         print(f"  host load average while measuring: {load} ({os.cpu_count()} CPUs)")
         cpu_per_run = {name: cpu[name] / max(len(times[name]), 1) for name in times}
-        for other in ("crun", "runc"):
+        for other in references:
             # CPU per start is the steadier figure on a loaded host: waits do not inflate it.
             print(
                 f"  berth / {other} = {medians['berth'] / medians[other]:.2f} median, "

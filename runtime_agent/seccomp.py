@@ -25,7 +25,7 @@ DENIED_SYSCALLS: tuple[str, ...] = (
 
 # clone(2) may not create namespaces; clone3 passes flags in memory seccomp cannot read, so it
 # gets ENOSYS and libc falls back to clone, as under Docker.
-_CLONE_NAMESPACE_FLAGS = (
+CLONE_NAMESPACE_FLAGS = (
     0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000,
 )  # fmt: skip
 
@@ -71,7 +71,7 @@ def default_filter() -> bytes | None:
             if nr >= 0:
                 lib.seccomp_rule_add_array(ctx, eperm, nr, 0, None)
         clone_nr = lib.seccomp_syscall_resolve_name(b"clone")
-        for flag in _CLONE_NAMESPACE_FLAGS:
+        for flag in CLONE_NAMESPACE_FLAGS:
             cmp = _ArgCmp(0, _SCMP_CMP_MASKED_EQ, flag, flag)
             lib.seccomp_rule_add_array(ctx, eperm, clone_nr, 1, ctypes.byref(cmp))
         clone3_nr = lib.seccomp_syscall_resolve_name(b"clone3")
@@ -94,6 +94,34 @@ def default_filter() -> bytes | None:
                 os.close(write_fd)
     finally:
         lib.seccomp_release(ctx)
+
+
+def oci_profile() -> dict[str, object]:
+    """The same filter as an OCI runtime spec's linux.seccomp (for runc and crun to compare)."""
+    try:
+        lib = ctypes.CDLL("libseccomp.so.2")
+    except OSError:
+        return {}
+    lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+    known = [n for n in DENIED_SYSCALLS if lib.seccomp_syscall_resolve_name(n.encode()) >= 0]
+    arches = {"x86_64": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]}
+    deny = {"action": "SCMP_ACT_ERRNO", "errnoRet": errno.EPERM}
+    return {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": arches.get(platform.machine(), ["SCMP_ARCH_AARCH64"]),
+        "syscalls": [
+            {"names": known, **deny},
+            *(
+                {
+                    "names": ["clone"],
+                    **deny,
+                    "args": [{"index": 0, "value": f, "valueTwo": f, "op": "SCMP_CMP_MASKED_EQ"}],
+                }
+                for f in CLONE_NAMESPACE_FLAGS
+            ),
+            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.ENOSYS},
+        ],
+    }
 
 
 def _warn(message: str) -> None:
