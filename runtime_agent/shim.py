@@ -243,6 +243,13 @@ def mount_view() -> int:
     return hash(tuple(sorted(chain(mount_id) for mount_id in mounts)))
 
 
+def _open_namespace(pid: int, kind: str) -> int:
+    try:
+        return os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return -1
+
+
 def join_ahead(
     launch: Launch, cgroup: Cgroup, resources: Resources, spare: Cgroup | None = None
 ) -> None:
@@ -331,6 +338,10 @@ class Shim:
             oom_before = self.cgroup.oom_kills()
             try:
                 pid, out_r, err_r, fail_r = self._launch(own_pidns, report_fd, ahead)
+                # Held until the exit is recorded: the container's last process then does not
+                # unmount its root filesystem and the rest on its way out (tens of mounts and
+                # an RCU grace period before its parent may reap it); we do, afterwards.
+                mount_ns = _open_namespace(pid, "mnt") if ahead else -1
                 ahead = None
             except BaseException as e:  # noqa: BLE001 - every failure is reported, none escapes
                 message = getattr(e, "message", None) or str(e)
@@ -403,6 +414,8 @@ class Shim:
                 # The agent's wait wakes now, not after this process has torn itself down.
                 os.close(done_fd)
                 done_fd = -1
+            if mount_ns >= 0:
+                os.close(mount_ns)
             if not restart:
                 # As Docker's runtime does when a container exits, and after the agent's wait
                 # has woken: removing the container then finds nothing left to do here.
