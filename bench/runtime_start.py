@@ -66,6 +66,29 @@ class CpuMeters:
     def read(self, name: str) -> int:
         return int((self.root / name / "cpuacct.usage").read_text()) if self.available else 0
 
+    polling_cpu = (
+        0  # ns this process spent in quiesce(), taken off Berth's figure (it is in its group)
+    )
+
+    def quiesce(self, timeout: float = 1.0) -> None:
+        """Wait until nothing any runtime left running uses the CPU (Berth's shim finishing,
+        its next standby being made): each run starts on a quiet host, none slowed by the
+        work another put off. Polled every millisecond, so the CPUs never sit idle long
+        enough to wake slowly (here a 50 ms pause doubled crun's next start)."""
+        if not self.available:
+            return
+        usage = self.root / "cpuacct.usage"
+        spent = time.thread_time_ns()
+        deadline = time.monotonic() + timeout
+        last, quiet = int(usage.read_text()), 0
+        while quiet < 5 and time.monotonic() < deadline:
+            time.sleep(0.001)
+            now = int(usage.read_text())
+            # This poll costs some tens of microseconds itself.
+            quiet = quiet + 1 if now - last < 100_000 else 0
+            last = now
+        self.polling_cpu += time.thread_time_ns() - spent
+
     def close(self) -> None:
         if not self.available:
             return
@@ -167,8 +190,8 @@ def print_trace(path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--cli-runs", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=30, help="rounds of each protocol")
+    parser.add_argument("--cli-runs", type=int, default=5, help="rounds with a CLI run")
     parser.add_argument(
         "--trace",
         metavar="FILE",
@@ -273,7 +296,12 @@ def main() -> None:
         berth(), cli()
         for runner in runners:
             runner.run(-1)
-        times: dict[str, list[float]] = {name: [] for name in tools}
+        # Two protocols, alternating round by round. Back to back: each run right after the
+        # one before, so work a runtime puts off (Berth's shim unmounting after the exit, its
+        # next standby being made) may slow whatever runs next. Quiet: each run waits until
+        # no runtime uses the CPU, so none pays for another's deferred work.
+        protocols = ("back-to-back", "quiet")
+        times = {p: {name: [] for name in tools} for p in protocols}
         cpu_before = {name: meters.read(name) for name in tools}
         # Each round in its own order: a run's position after another (a busy runc, a cold
         # cache) weighs on every tool alike.
@@ -282,42 +310,58 @@ def main() -> None:
             ("berth", lambda i: berth()),
             *((name, runner.run) for name, runner in zip(references, runners, strict=True)),
         ]
-        for i in range(args.runs):
+        for i in range(2 * args.runs):
+            protocol = protocols[i % 2]
             shuffle(order)
             for name, run in order:
-                times[name].append(run(i))
-            if i < args.cli_runs:
-                times["berth-cli"].append(cli())
+                if protocol == "quiet":
+                    meters.quiesce()
+                times[protocol][name].append(run(i))
+            if i < 2 * args.cli_runs:
+                if protocol == "quiet":
+                    meters.quiesce()
+                times[protocol]["berth-cli"].append(cli())
         runtime.close()
         for runner in runners:
             runner.close()
         time.sleep(0.2)  # the last runs' background work
         cpu = {name: meters.read(name) - cpu_before[name] for name in tools}
+        cpu["berth"] -= meters.polling_cpu
         if args.trace:
             print_trace(Path(args.trace))
-        medians = {name: statistics.median(values) * 1000 for name, values in times.items()}
+        starts = {name: sum(len(times[p][name]) for p in protocols) for name in tools}
+        cpu_per_run = {name: cpu[name] / max(starts[name], 1) / 1e6 for name in tools}
         print(
-            f"container start (/bin/true: create + start + wait + remove), {args.runs} rounds, each in a shuffled order; "
-            "runc and crun with Berth's seccomp filter, crun-bare with crun's default spec (none)"
+            "container start (/bin/true: create + start + wait + remove); runc and crun with "
+            "Berth's seccomp filter, crun-bare with crun's default spec (none); rounds in a "
+            "shuffled order"
         )
-        for name, median in medians.items():
-            print(
-                f"  {name:<10} median {median:7.2f} ms   min {min(times[name]) * 1000:7.2f} ms   "
-                f"max {max(times[name]) * 1000:7.2f} ms   cpu {cpu[name] / len(times[name]) / 1e6:6.2f} ms/run"
-                f"   ({len(times[name])} runs)"
-            )
+        print(
+            "  CPU per start (all protocols): "
+            + ", ".join(f"{n} {cpu_per_run[n]:.2f} ms" for n in tools)
+        )
+        medians: dict[str, dict[str, float]] = {}
+        for protocol in protocols:
+            runs = times[protocol]
+            medians[protocol] = {n: statistics.median(v) * 1000 for n, v in runs.items() if v}
+            print(f"  {protocol}, {len(runs['berth'])} rounds:")
+            for name, median in medians[protocol].items():
+                print(
+                    f"    {name:<10} median {median:7.2f} ms   min {min(runs[name]) * 1000:7.2f} ms"
+                    f"   max {max(runs[name]) * 1000:7.2f} ms   ({len(runs[name])} runs)"
+                )
+            for other in references:
+                print(
+                    f"    berth / {other} = {medians[protocol]['berth'] / medians[protocol][other]:.2f}"
+                    f" median, {cpu_per_run['berth'] / cpu_per_run[other]:.2f} CPU per start"
+                )
+            if "berth-cli" in medians[protocol]:
+                print(
+                    f"    berth-cli / runc = {medians[protocol]['berth-cli'] / medians[protocol]['runc']:.2f}"
+                    " (interpreter start included)"
+                )
         load = Path("/proc/loadavg").read_text().split()[0]
         print(f"  host load average while measuring: {load} ({os.cpu_count()} CPUs)")
-        cpu_per_run = {name: cpu[name] / max(len(times[name]), 1) for name in times}
-        for other in references:
-            # CPU per start is the steadier figure on a loaded host: waits do not inflate it.
-            print(
-                f"  berth / {other} = {medians['berth'] / medians[other]:.2f} median, "
-                f"{cpu_per_run['berth'] / max(cpu_per_run[other], 1):.2f} CPU per start"
-            )
-        print(
-            f"  berth-cli / runc = {medians['berth-cli'] / medians['runc']:.2f} (interpreter start included)"
-        )
         results = Path(__file__).resolve().parent / "results"
         results.mkdir(exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S")
