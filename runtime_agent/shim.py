@@ -290,7 +290,7 @@ def _await_plan(plan_r: int) -> tuple[Plan, int]:
     report_fd = fds[0] if fds else -1
     if report_fd >= 0:
         os.set_inheritable(report_fd, False)
-    return pickle.loads(payload)[1], report_fd
+    return pickle.loads(payload), report_fd
 
 
 class Shim:
