@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,7 +23,7 @@ from typing import Any
 from runtime_agent import shim
 from runtime_agent.cgroups import Cgroup, CgroupV1
 from runtime_agent.cgroups.v1 import hierarchies
-from runtime_agent.container import Container
+from runtime_agent.container import BLANK_PREFIX, Container, make_blank
 from runtime_agent.spec import Resources
 from runtime_agent.trace import mark
 
@@ -34,16 +35,23 @@ class ZygoteClient:
     helper forked in advance, so neither a fork nor a hop through the helper is on the start path."""
 
     def __init__(
-        self, spare_cgroups: tuple[str, Path] | None = None, staging: Path | None = None
+        self,
+        spare_cgroups: tuple[str, Path] | None = None,
+        staging: Path | None = None,
+        tidy: tuple[Path, Path] | None = None,
     ) -> None:
         """``spare_cgroups`` (root, mount) of a v1 hierarchy: each standby then puts its process
         forked ahead into a cgroup of its own at once, renamed to the container's on start.
         ``staging``, an empty directory: the process forked ahead mounts /dev, /proc and /sys
-        there in a mount namespace of its own."""
+        there in a mount namespace of its own. ``tidy`` (a trash and a scratch directory): on
+        :meth:`tidy`, the helper empties the one and keeps a blank container directory in the
+        other (see :class:`runtime_agent.runtime.Janitor`)."""
         self._options = {
             "spare_root": spare_cgroups[0] if spare_cgroups else "",
             "spare_mount": os.fspath(spare_cgroups[1]) if spare_cgroups else "",
             "staging": os.fspath(staging) if staging else "",
+            "trash": os.fspath(tidy[0]) if tidy else "",
+            "scratch": os.fspath(tidy[1]) if tidy else "",
         }
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
@@ -71,6 +79,11 @@ class ZygoteClient:
         theirs.close()
         self._sock = ours
         return ours
+
+    def tidy(self) -> None:
+        """Ask the helper, between standbys, for the file work the caller put off."""
+        with self._lock, contextlib.suppress(OSError):
+            self._ensure().send(b"tidy")
 
     def _new_standby(self) -> socket.socket:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -141,7 +154,14 @@ def _package_root() -> str:
     return f"{here}:{existing}" if existing else here
 
 
-def serve(fd: int, spare_root: str = "", spare_mount: str = "", staging: str = "") -> None:
+def serve(
+    fd: int,
+    spare_root: str = "",
+    spare_mount: str = "",
+    staging: str = "",
+    trash: str = "",
+    scratch: str = "",
+) -> None:
     # Whatever unpickling a request imports is imported once here, not once per forked shim.
     import runtime_agent.runtime  # noqa: F401
 
@@ -151,10 +171,16 @@ def serve(fd: int, spare_root: str = "", spare_mount: str = "", staging: str = "
     # Shims are our children: let the kernel reap them (each shim restores the default).
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if trash:
+        _tidy(Path(trash), Path(scratch))
     while True:
-        _, fds, _, _ = socket.recv_fds(sock, 64, 1)
-        if not fds:
+        message, fds, _, _ = socket.recv_fds(sock, 64, 1)
+        if not message:
             return
+        if message == b"tidy":
+            if trash:
+                _tidy(Path(trash), Path(scratch))
+            continue
         if os.fork() == 0:
             code = 1
             try:
@@ -167,6 +193,20 @@ def serve(fd: int, spare_root: str = "", spare_mount: str = "", staging: str = "
             finally:
                 os._exit(code)
         os.close(fds[0])
+
+
+def _tidy(trash: Path, scratch: Path) -> None:
+    """Empty the trash and keep one blank container directory ready: off the agent's path,
+    and in a process of its own, not a thread contending for the agent's interpreter."""
+    for entry in trash.iterdir() if trash.is_dir() else ():
+        shutil.rmtree(entry, ignore_errors=True)
+    for stale in scratch.glob(".making-*"):
+        maker = stale.name.split("-")[1]
+        if maker.isdigit() and not os.path.exists(f"/proc/{maker}"):
+            shutil.rmtree(stale, ignore_errors=True)
+    if not any(scratch.glob(f"{BLANK_PREFIX}*")):
+        with contextlib.suppress(OSError):  # the disk is full, say: create makes its own
+            make_blank(scratch)
 
 
 def _standby(fd: int, spare: Cgroup | None, staging: str) -> None:

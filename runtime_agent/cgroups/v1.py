@@ -33,6 +33,11 @@ def hierarchies(mount: Path) -> tuple[tuple[str, Path], ...]:
 
 
 @functools.cache
+def _bases(mount: Path, root: str) -> tuple[tuple[str, Path], ...]:
+    return tuple((ctrl, real / root) for ctrl, real in hierarchies(mount))
+
+
+@functools.cache
 def devices_inherited(parent: Path) -> bool:
     """Whether a new cgroup under ``parent`` starts with Docker's device rules.
 
@@ -60,7 +65,7 @@ class CgroupV1(Cgroup):
         self.mount = mount
         self.root = root
         self.id = container_id
-        self._dirs = {ctrl: real / root / container_id for ctrl, real in hierarchies(mount)}
+        self._dirs = {ctrl: base / container_id for ctrl, base in _bases(mount, root)}
         self._paths = list(dict.fromkeys(self._dirs.values()))
 
     def paths(self) -> list[Path]:
