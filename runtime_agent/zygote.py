@@ -229,6 +229,9 @@ def _standby(fd: int, spare: Cgroup | None, staging: str) -> None:
             _remove_spare(spare)
             spare = None
     channel = socket.socket(fileno=fd)
+    watch = _MountWatch(mounts, ahead) if mounts >= 0 else None
+    if watch is not None:
+        watch.wait_for(channel)
     payload, fds, _, _ = socket.recv_fds(channel, 1 << 20, 2)
     channel.close()
     if not payload or not fds:
@@ -242,7 +245,7 @@ def _standby(fd: int, spare: Cgroup | None, staging: str) -> None:
         os.set_inheritable(received, False)
     fresh, size = payload[:1] == b"F", int.from_bytes(payload[1:5], "big")
     plan_data, shim_data = payload[5 : 5 + size], payload[5 + size :]
-    if fresh or (mounts >= 0 and not _copied_mounts_current(ahead, mounts)):
+    if fresh or (watch is not None and not watch.current()):
         # The shim forks a container process with a fresh copy of the mounts instead.
         _discard(ahead, spare)
         ahead = spare = None
@@ -262,19 +265,43 @@ def _standby(fd: int, spare: Cgroup | None, staging: str) -> None:
     shim.Shim(*args).run(report_w, ahead, own_pidns, done_w)
 
 
-def _copied_mounts_current(ahead: shim.Launch, mounts: int) -> bool:
-    """Whether the host shows the mounts the process forked ahead copied.
+class _MountWatch:
+    """Whether the host still shows the mounts the process forked ahead copied.
 
-    Other tools' mounts come and go (runc mounts its own binary for each run), so a change the
-    poll reports is checked against the copy's own account of its mounts; that account is read
-    either way: a message left unread would reset the channel the plan goes through.
+    Other tools' mounts come and go (runc mounts its own binary for each run): each change the
+    mount table's poll reports is checked against the copy's own account of its mounts while
+    the standby waits, so that a start seldom pays for the comparison.
     """
-    copied = os.read(ahead.plan_w, 64)
-    poller = select.poll()
-    poller.register(mounts, select.POLLPRI)
-    if not poller.poll(0):
-        return bool(copied)
-    return copied == str(shim.mount_view()).encode()
+
+    def __init__(self, mounts: int, ahead: shim.Launch) -> None:
+        self.mounts = mounts
+        # Read whatever happens: a message left unread would reset the plan's channel.
+        self.copied = os.read(ahead.plan_w, 64)
+        self.same = bool(self.copied)
+
+    def _compare(self) -> None:
+        # Once different, for good: the copy cannot catch up.
+        if self.same:
+            self.same = self.copied == str(shim.mount_view()).encode()
+
+    def wait_for(self, channel: socket.socket) -> None:
+        """Keep watching until ``channel`` has something to read."""
+        poller = select.poll()
+        poller.register(channel, select.POLLIN)
+        poller.register(self.mounts, select.POLLPRI)
+        while True:
+            events = dict(poller.poll())
+            if self.mounts in events:
+                self._compare()
+            if channel.fileno() in events:
+                return
+
+    def current(self) -> bool:
+        poller = select.poll()
+        poller.register(self.mounts, select.POLLPRI)
+        if poller.poll(0):
+            self._compare()
+        return self.same
 
 
 def _discard(ahead: shim.Launch, spare: Cgroup | None) -> None:
