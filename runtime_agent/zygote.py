@@ -198,13 +198,17 @@ def serve(
 def _tidy(trash: Path, scratch: Path) -> None:
     """Empty the trash and keep one blank container directory ready: off the agent's path,
     and in a process of its own, not a thread contending for the agent's interpreter."""
-    for entry in trash.iterdir() if trash.is_dir() else ():
-        shutil.rmtree(entry, ignore_errors=True)
-    for stale in scratch.glob(".making-*"):
-        maker = stale.name.split("-")[1]
+    # Every page this process writes it copies first (its standbys share them): plain
+    # listings rather than pathlib's globbing.
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(trash):
+            shutil.rmtree(os.path.join(trash, name), ignore_errors=True)
+    names = os.listdir(scratch) if os.path.isdir(scratch) else []
+    for name in names:
+        maker = name.split("-")[1] if name.startswith(".making-") else ""
         if maker.isdigit() and not os.path.exists(f"/proc/{maker}"):
-            shutil.rmtree(stale, ignore_errors=True)
-    if not any(scratch.glob(f"{BLANK_PREFIX}*")):
+            shutil.rmtree(os.path.join(scratch, name), ignore_errors=True)
+    if not any(name.startswith(BLANK_PREFIX) for name in names):
         with contextlib.suppress(OSError):  # the disk is full, say: create makes its own
             make_blank(scratch)
 
