@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -153,6 +154,36 @@ def test_remove_leaves_no_mount_cgroup_veth_or_rule(runtime: Runtime, container:
     runtime.remove(c, force=True)
     assert leftovers(c.id) == []
     assert not c.dir.exists()
+
+
+def test_the_shim_lets_go_of_the_containers_mount_namespace_after_the_exit(
+    runtime: Runtime, container: Make
+) -> None:
+    # Given a running container, whose shim holds its mount namespace
+    c = container("sleep", "30")
+    namespace = os.readlink(f"/proc/{c.state.pid}/ns/mnt")
+    shim = c.state.shim_pid
+    assert namespace in {
+        os.readlink(f"/proc/{shim}/fd/{fd}") for fd in os.listdir(f"/proc/{shim}/fd")
+    }
+    # When it is killed and its exit recorded
+    runtime.kill(c)
+    assert runtime.wait(c, timeout=10) == 137
+    # Then no process has the namespace or holds it open: its mounts are gone with it
+    wait_for(lambda: namespace not in namespace_holders())
+    runtime.remove(c)
+
+
+def namespace_holders() -> set[str]:
+    """Every mount namespace a process is in or holds open, as "mnt:[inode]"."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            found.add(os.readlink(f"/proc/{pid}/ns/mnt"))
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    found.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    return found
 
 
 def test_names_are_unique_and_resolve(runtime: Runtime, container: Make) -> None:
