@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime_agent import cgroups, seccomp, shim
 from runtime_agent.cgroups import Cgroup
-from runtime_agent.container import BLANK_PREFIX, Container, State, Status
+from runtime_agent.container import BLANK_PREFIX, Container, State, Status, swap_write
 from runtime_agent.errors import Conflict, NoSuchContainer, StartFailed
 from runtime_agent.network import BridgeNetwork, hosts_file, resolv_conf, veth_name
 from runtime_agent.process import Plan, drop_privileges, join_cgroup, reset_signals
@@ -197,21 +197,59 @@ class Runtime:
         direct = self.containers_dir / ref
         if len(ref) == 64 and (direct / "config.json").exists():
             return Container(direct)
-        matches = []
-        for directory in self.containers_dir.iterdir():
-            try:
-                name = json.loads((directory / "config.json").read_bytes())["name"]
-            except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
-                continue
-            if name == ref.lstrip("/"):
-                return Container(directory)
-            if directory.name.startswith(ref):
-                matches.append(directory)
+        with self._names() as names:
+            named = names.get(ref.lstrip("/"))
+        if named and (self.containers_dir / named / "config.json").exists():
+            return Container(self.containers_dir / named)
+        matches = [d for d in self.containers_dir.iterdir() if d.name.startswith(ref)]
         if len(matches) == 1:
             return Container(matches[0])
         if len(matches) > 1:
             raise Conflict(f"multiple IDs found with provided prefix: {ref}")
         raise NoSuchContainer(ref)
+
+    @contextlib.contextmanager
+    def _names(self) -> Iterator[dict[str, str]]:
+        """Container names in use (name -> id), under a lock every process's create and remove
+        take: two creates of one name cannot both succeed, and a create reads one small file
+        rather than every container's config. Written back if changed."""
+        index = self.state_dir / "names.json"
+        fd = os.open(self.state_dir / "names.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                names = json.loads(index.read_bytes())
+            except (FileNotFoundError, json.JSONDecodeError):
+                names = self._names_from_configs()  # a state dir from before the index
+            before = dict(names)
+            yield names
+            if names != before:
+                swap_write(index, json.dumps(names).encode())
+        finally:
+            os.close(fd)
+
+    def _names_from_configs(self) -> dict[str, str]:
+        names = {}
+        for directory in self.containers_dir.iterdir():
+            try:
+                names[json.loads((directory / "config.json").read_bytes())["name"]] = directory.name
+            except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, KeyError):
+                continue
+        return names
+
+    def _check_name(self, names: dict[str, str], name: str) -> None:
+        holder = names.get(name)
+        # Taken only with the directory in place, so a claim without one is a crash's leftover.
+        if holder and (self.containers_dir / holder).is_dir():
+            raise Conflict(
+                f'Conflict. The container name "/{name}" is already in use by container '
+                f'"{holder}". You have to remove (or rename) that container to be able to reuse that name.'
+            )
+
+    def _release_name(self, name: str, container_id: str) -> None:
+        with self._names() as names:
+            if names.get(name) == container_id:
+                del names[name]
 
     def list(self, all: bool = False) -> list[Container]:
         found = []
@@ -253,15 +291,6 @@ class Runtime:
             )
         spec = ContainerSpec.from_image(ref, img.id, img.config, img.layer_dirs, options)
         spec.validate()
-        for other in self.containers_dir.iterdir():
-            try:
-                if json.loads((other / "config.json").read_bytes())["name"] == spec.name:
-                    raise Conflict(
-                        f'Conflict. The container name "/{spec.name}" is already in use by container '
-                        f'"{other.name}". You have to remove (or rename) that container to be able to reuse that name.'
-                    )
-            except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
-                continue
         spec.mounts = [self._volume_source(m) for m in spec.mounts]
         container = Container(self.containers_dir / spec.id, spec)
         try:
@@ -279,7 +308,12 @@ class Runtime:
             # Under the image store's lock until the directory is in place: an image removed
             # meanwhile is either gone first (and this create fails) or sees this container.
             using = getattr(self._images, "using", None)
-            with using(spec.image_id) if using else contextlib.nullcontext():
+            # Likewise under the names' lock: a name is taken with its directory in place.
+            with (
+                using(spec.image_id) if using else contextlib.nullcontext(),
+                self._names() as names,
+            ):
+                self._check_name(names, spec.name)
                 Container.create(
                     container.dir,
                     spec,
@@ -288,6 +322,7 @@ class Runtime:
                     owner=host_root,
                     blank=self.janitor.take_blank(),
                 )
+                names[spec.name] = spec.id
             mark("create: state written")
         except BaseException:
             self._release(container)
@@ -566,6 +601,7 @@ class Runtime:
             if os.path.exists(f"/sys/class/net/{veth_name(spec.id)}"):
                 os.system(f"ip link del {veth_name(spec.id)} 2>/dev/null")
         self.janitor.put(container.dir, wait=wait)
+        self._release_name(spec.name, spec.id)
         mark("remove: directory deleted")
         if spec.private_userns:
             self.id_ranges.release(spec.id)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from runtime_agent.errors import Conflict, InvalidSpec, NoSuchContainer
 from runtime_agent.images import Image
 from runtime_agent.images.errors import ImageInUse, ImageNotFound
 from runtime_agent.runtime import Runtime
-from runtime_agent.spec import MountSpec, PortMapping, Resources, RestartPolicy
+from runtime_agent.spec import MountSpec, PortMapping, Resources, RestartPolicy, RunOptions
 from tests.runtime.containers.conftest import BRIDGE, SUBNET, leftovers, output
 from tests.support.images import build_busybox_layout
 
@@ -195,6 +196,38 @@ def test_names_are_unique_and_resolve(runtime: Runtime, container: Make) -> None
     assert info.value.message.startswith(
         'Conflict. The container name "/berth-named" is already in use'
     )
+
+
+def test_concurrent_creates_of_one_name_give_it_to_exactly_one(
+    runtime: Runtime, busybox: Image
+) -> None:
+    # Given eight runtimes on the same state dir (the agent's and CLIs'), released at once
+    runtimes = [
+        Runtime(runtime.state_dir, bridge=BRIDGE, subnet=SUBNET, zygote=False) for _ in range(8)
+    ]
+    barrier = threading.Barrier(len(runtimes))
+    made: list[Container] = []
+    refused: list[str] = []
+
+    def create(other: Runtime) -> None:
+        barrier.wait()
+        try:
+            made.append(other.create(busybox, RunOptions(name="berth-race", network="none")))
+        except Conflict as e:
+            refused.append(e.message)
+
+    threads = [threading.Thread(target=create, args=(r,)) for r in runtimes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then one has the name, the seven others are refused, and the name is free once it is gone
+    assert len(made) == 1 and len(refused) == 7
+    assert runtime.get("berth-race").id == made[0].id
+    runtime.remove(made[0])
+    again = runtime.create(busybox, RunOptions(name="berth-race", network="none"))
+    assert runtime.get("berth-race").id == again.id
+    runtime.remove(again)
 
 
 def test_invalid_options_are_refused_before_anything_is_made(
