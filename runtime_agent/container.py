@@ -7,7 +7,7 @@ import fcntl
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
@@ -98,6 +98,28 @@ def swap_write(path: Path, data: bytes) -> None:
         if e.errno not in (errno.ENOENT, errno.EINVAL, errno.ENOSYS):
             raise
         os.replace(swap, path)  # the first write, or a filesystem that cannot exchange
+
+
+@contextmanager
+def locked_table(path: Path, empty: Callable[[], dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """A small JSON table read and written under a lock (``path`` with .lock) that every
+    process using it takes; ``empty()`` makes it when there is none yet. Written back, with
+    :func:`swap_write`, only if the caller changed it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            data = empty()
+        before = json.dumps(data)
+        yield data
+        after = json.dumps(data)
+        if after != before:
+            swap_write(path, after.encode())
+    finally:
+        os.close(fd)
 
 
 BLANK_PREFIX = ".blank-"

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import fcntl
 import ipaddress
-import json
 import os
 import shlex
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from runtime_agent.container import swap_write
+from runtime_agent.container import locked_table
 from runtime_agent.errors import NetworkError
 from runtime_agent.spec import PortMapping
 
@@ -55,22 +54,11 @@ class BridgeNetwork:
 
     # IPAM -----------------------------------------------------------------
 
-    @contextmanager
-    def _ipam(self) -> Iterator[dict[str, object]]:
-        self.ipam_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(
-            self.ipam_path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+    def _ipam(self) -> AbstractContextManager[dict[str, Any]]:
+        return locked_table(
+            self.ipam_path,
+            lambda: {"subnet": str(self.subnet), "allocated": {}, "last": str(self.gateway)},
         )
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                data = json.loads(self.ipam_path.read_bytes())
-            except FileNotFoundError:
-                data = {"subnet": str(self.subnet), "allocated": {}, "last": str(self.gateway)}
-            yield data
-            swap_write(self.ipam_path, json.dumps(data).encode())
-        finally:
-            os.close(fd)
 
     def allocate(self, container_id: str) -> Attachment:
         """The next free address after the last one handed out, so a freed one is not reused at once."""

@@ -13,13 +13,14 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime_agent import cgroups, seccomp, shim
 from runtime_agent.cgroups import Cgroup
-from runtime_agent.container import BLANK_PREFIX, Container, State, Status, swap_write
+from runtime_agent.container import BLANK_PREFIX, Container, State, Status, locked_table
 from runtime_agent.errors import Conflict, NoSuchContainer, StartFailed
 from runtime_agent.network import BridgeNetwork, hosts_file, resolv_conf, veth_name
 from runtime_agent.process import Plan, drop_privileges, join_cgroup, reset_signals
@@ -208,25 +209,12 @@ class Runtime:
             raise Conflict(f"multiple IDs found with provided prefix: {ref}")
         raise NoSuchContainer(ref)
 
-    @contextlib.contextmanager
-    def _names(self) -> Iterator[dict[str, str]]:
+    def _names(self) -> AbstractContextManager[dict[str, str]]:
         """Container names in use (name -> id), under a lock every process's create and remove
         take: two creates of one name cannot both succeed, and a create reads one small file
-        rather than every container's config. Written back if changed."""
-        index = self.state_dir / "names.json"
-        fd = os.open(self.state_dir / "names.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                names = json.loads(index.read_bytes())
-            except (FileNotFoundError, json.JSONDecodeError):
-                names = self._names_from_configs()  # a state dir from before the index
-            before = dict(names)
-            yield names
-            if names != before:
-                swap_write(index, json.dumps(names).encode())
-        finally:
-            os.close(fd)
+        rather than every container's config."""
+        # A state dir from before the index has its names in the configs.
+        return locked_table(self.state_dir / "names.json", self._names_from_configs)
 
     def _names_from_configs(self) -> dict[str, str]:
         names = {}

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runtime_agent import linux
-from runtime_agent.container import swap_write
+from runtime_agent.container import locked_table
 from runtime_agent.errors import RuntimeAgentError
 
 if TYPE_CHECKING:
@@ -39,20 +37,8 @@ class IdRanges:
         self.slots = max(0, (ID_LIMIT - base) // ID_COUNT)
         self.path = state_dir / "userns" / "ranges.json"
 
-    @contextmanager
-    def _table(self) -> Iterator[dict[str, object]]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                data = json.loads(self.path.read_bytes())
-            except FileNotFoundError:
-                data = {"allocated": {}, "last": -1}
-            yield data
-            swap_write(self.path, json.dumps(data).encode())
-        finally:
-            os.close(fd)
+    def _table(self) -> AbstractContextManager[dict[str, Any]]:
+        return locked_table(self.path, lambda: {"allocated": {}, "last": -1})
 
     def allocate(self, container_id: str) -> int:
         """The first host id of the container's range (the same one on every call)."""
