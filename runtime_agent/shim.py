@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -262,11 +263,10 @@ def join_ahead(
     try:
         if spare is not None and cgroup.adopt(spare):
             cgroup.apply(resources)
+            spare = None
         else:
             cgroup.create(resources)
             cgroup.join(launch.pid)
-            if spare is not None:
-                spare.destroy()
         mark("shim: cgroup joined")
         os.write(launch.cgroup_w, b"ok")
     except Exception as e:  # noqa: BLE001 - the container process turns it into a failed start
@@ -275,6 +275,10 @@ def join_ahead(
     finally:
         os.close(launch.cgroup_w)
         launch.cgroup_w = -1
+        if spare is not None:
+            # Not adopted: emptied by the join above, or left by a failed start either way.
+            with contextlib.suppress(OSError):
+                spare.destroy()
 
 
 def _await_plan(plan_r: int) -> tuple[Plan, int]:
