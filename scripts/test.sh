@@ -30,6 +30,6 @@ else
     # registry and browser tests also use; in one process, state those tests leave behind failed deployments
     # (see the closing note of issue 5), so the fleet runs in a process of its own.
     "$VENV/bin/python" -m pytest --ignore=tests/fleet || status=1
-    "$VENV/bin/python" -m pytest tests/fleet || status=1
+    BERTH_TEST_DATABASE_NAME=test_berth_fleet "$VENV/bin/python" -m pytest tests/fleet || status=1
 fi
 exit $status
