@@ -274,15 +274,16 @@ class _MountAttr(ctypes.Structure):
     ]
 
 
-def idmap_mount(mount_fd: int, userns_fd: int) -> None:
-    """Map a detached mount's ids as ``userns_fd``'s namespace maps them (kernel 5.12+)."""
+def idmap_mount(mount_fd: int, userns_fd: int, recursive: bool = False) -> None:
+    """Map a detached mount's ids (and its submounts' if ``recursive``) as ``userns_fd``'s
+    namespace maps them (kernel 5.12+)."""
     attr = _MountAttr(MOUNT_ATTR_IDMAP, 0, 0, userns_fd)
     _check(
         _libc.syscall(
             _NR["mount_setattr"],
             mount_fd,
             b"",
-            AT_EMPTY_PATH,
+            AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0),
             ctypes.byref(attr),
             ctypes.sizeof(attr),
         ),

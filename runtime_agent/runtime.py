@@ -667,6 +667,7 @@ class Runtime:
                     if m.type == "volume"
                     else m.source,
                     "Destination": m.target,
+                    "Mode": _mount_mode(m, spec.private_userns),
                     "RW": not m.readonly,
                 }
                 for m in spec.mounts
@@ -955,3 +956,11 @@ def _exec_child(
         seccomp_set_filter(bpf)
     reset_signals()
     os.execve(executable, list(argv), environ)
+
+
+def _mount_mode(mount: MountSpec, private_userns: bool) -> str:
+    """Docker's ``Mode`` of an inspected mount: its options, idmapping as it is in effect."""
+    options = ["ro"] if mount.readonly else []
+    if private_userns and (mount.idmap or mount.type == "volume"):
+        options.append("idmap")
+    return ",".join(options)

@@ -84,6 +84,10 @@ class MountSpec:
     source: str = ""
     readonly: bool = False
     tmpfs_size: int | None = None
+    # In a user namespace, the mount's ids mapped as the container's (podman's `idmap` option):
+    # host root's files show as the container root's, and what it writes is host root's.
+    # Named volumes always are; a bind only when asked.
+    idmap: bool = False
 
 
 @dataclass
@@ -318,6 +322,10 @@ def _check_mounts(spec: ContainerSpec) -> str | None:
         if mount.target in targets:
             return f"Duplicate mount point: {mount.target}"
         targets.add(mount.target)
+        if mount.idmap and not spec.private_userns:
+            return f"invalid mount config: idmap needs a user namespace (--userns auto): {mount.target}"
+        if mount.idmap and mount.type == "tmpfs":
+            return f"invalid mount config: a tmpfs cannot be idmapped: {mount.target}"
         if mount.type == "bind":
             if not os.path.isabs(mount.source):
                 return f"invalid mount config: bind source path must be absolute: {mount.source}"
@@ -402,24 +410,32 @@ def parse_port(value: str) -> PortMapping:
         raise InvalidSpec(f'invalid port specification: "{value}"') from None
 
 
+VOLUME_OPTIONS = ("ro", "rw", "idmap")
+
+
 def parse_volume(value: str) -> MountSpec:
-    """``-v``: ``/host:/ctr[:ro|rw]`` binds, ``name:/ctr[:ro]`` named volumes, ``/ctr`` anonymous."""
+    """``-v``: ``/host:/ctr[:OPTIONS]`` binds, ``name:/ctr[:OPTIONS]`` named volumes, ``/ctr``
+    anonymous; OPTIONS a comma-separated list of ``ro`` or ``rw`` and ``idmap``."""
     parts = value.split(":")
-    readonly = False
+    options: list[str] = []
     if len(parts) == 3:
-        if parts[2] not in ("ro", "rw"):
-            raise InvalidSpec(f"invalid mode: {parts[2]}")
-        readonly = parts[2] == "ro"
+        options = parts[2].split(",")
+        for option in options:
+            if option not in VOLUME_OPTIONS:
+                raise InvalidSpec(f"invalid mode: {option} (use {', '.join(VOLUME_OPTIONS)})")
+        if "ro" in options and "rw" in options:
+            raise InvalidSpec(f"invalid mode: {parts[2]} (ro and rw together)")
         parts = parts[:2]
+    readonly, idmap = "ro" in options, "idmap" in options
     if len(parts) == 1:
-        return MountSpec("volume", parts[0], "", readonly)
+        return MountSpec("volume", parts[0], "", readonly, idmap=idmap)
     if len(parts) != 2 or not parts[0] or not parts[1]:
         raise InvalidSpec(f"invalid volume specification: '{value}'")
     source, target = parts
     kind: MountType = "bind" if source.startswith(("/", ".")) else "volume"
     if kind == "bind":
         source = os.path.abspath(source)
-    return MountSpec(kind, target, source, readonly)
+    return MountSpec(kind, target, source, readonly, idmap=idmap)
 
 
 def parse_tmpfs(value: str) -> MountSpec:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -15,6 +16,7 @@ from runtime_agent.errors import RuntimeAgentError
 
 if TYPE_CHECKING:
     from runtime_agent.process import Plan
+    from runtime_agent.spec import MountSpec
 
 ID_COUNT = 65536  # ids 0-65535 inside, as podman's --userns=auto gives by default
 # Ids from 2^31 on are negative to tools that keep them in a signed int; ranges stay below.
@@ -179,9 +181,13 @@ def enter_with_mounts(plan: Plan, host_root_id: int) -> tuple[Plan, PremadeMount
             _etc_files(plan.etc_files, host_root_id),
         )
 
-        def clone(path: str, recursive: bool) -> str:
-            fd = linux.open_tree_clone(path, recursive)
+        def clone(mount: MountSpec, path: str) -> str:
+            if not path:
+                return ""  # a tmpfs, made inside
+            fd = linux.open_tree_clone(path, recursive=True)
             premade.binds[f"/proc/self/fd/{fd}"] = fd
+            if mount.idmap or mount.type == "volume":
+                _idmap_volume(fd, userns_fd, mount)
             return f"/proc/self/fd/{fd}"
 
         # The unshared mount namespace takes our working directory along, not our fds.
@@ -189,13 +195,26 @@ def enter_with_mounts(plan: Plan, host_root_id: int) -> tuple[Plan, PremadeMount
         plan = replace(
             plan,
             rootfs=f"/proc/self/fd/{rootfs}",
-            mount_sources=[clone(s, recursive=True) if s else "" for s in plan.mount_sources],
+            mount_sources=[
+                clone(m, s) for m, s in zip(plan.spec.mounts, plan.mount_sources, strict=True)
+            ],
         )
         os.setns(userns_fd, linux.CLONE_NEWUSER)
         become_root()
     finally:
         os.close(userns_fd)
     return plan, premade
+
+
+def _idmap_volume(mount_fd: int, userns_fd: int, mount: MountSpec) -> None:
+    try:
+        linux.idmap_mount(mount_fd, userns_fd, recursive=True)
+    except OSError as error:
+        what = f"volume {mount.source}" if mount.type == "volume" else f"bind {mount.source}"
+        why = error.strerror
+        if error.errno == errno.EINVAL:
+            why = "its filesystem does not support idmapped mounts"
+        raise RuntimeAgentError(f"{what} cannot be idmapped for {mount.target}: {why}") from None
 
 
 def _etc_files(contents: dict[str, bytes], owner: int) -> dict[str, int]:

@@ -114,6 +114,15 @@ def test_parsers() -> None:
         "volume", "/var/lib/data", "data", True
     )
     assert parse_volume("/srv:/srv") == MountSpec("bind", "/srv", "/srv", False)
+    assert parse_volume("/srv:/srv:ro,idmap") == MountSpec("bind", "/srv", "/srv", True, idmap=True)
+    assert parse_volume("data:/data:idmap") == MountSpec("volume", "/data", "data", idmap=True)
+    for bad, message in (
+        ("/srv:/srv:rx", "invalid mode: rx (use ro, rw, idmap)"),
+        ("/srv:/srv:ro,rw", "invalid mode: ro,rw (ro and rw together)"),
+    ):
+        with pytest.raises(InvalidSpec) as refused:
+            parse_volume(bad)
+        assert refused.value.message == message
     with pytest.raises(InvalidSpec) as info:
         parse_port("x:y")
     assert info.value.message == 'invalid port specification: "x:y"'

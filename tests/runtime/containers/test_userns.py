@@ -106,19 +106,69 @@ def test_root_inside_cannot_write_a_file_of_host_root(
     assert host_file.read_text() == "host\n"
 
 
-def test_a_read_only_named_volume_is_readable(runtime: Runtime, container: Make) -> None:
+def test_a_named_volume_is_the_container_roots_and_its_files_host_roots(
+    runtime: Runtime, container: Make
+) -> None:
     volume = runtime.volumes.create("berth-userns-vol")
     Path(volume.mountpoint, "greeting").write_text("hello\n")
+    mounts = [MountSpec("volume", "/data", volume.name)]
+    try:
+        c = container(
+            "sh", "-c", "stat -c '%u:%g' /data /data/greeting; cat /data/greeting; "
+            "echo written > /data/new; stat -c '%u:%g' /data/new",
+            mounts=mounts, userns="auto",
+        )  # fmt: skip
+        assert output(runtime, c) == "0:0\n0:0\nhello\n0:0\n"
+        new = Path(volume.mountpoint, "new")
+        assert (new.stat().st_uid, new.stat().st_gid) == (0, 0)
+        # Another range, and a container without a user namespace, see the same files alike.
+        other = container("sh", "-c", "cat /data/new; stat -c %u /data/new", mounts=mounts,
+                          userns="auto")  # fmt: skip
+        plain = container("cat", "/data/new", mounts=mounts)
+        assert host_root(runtime, other) != host_root(runtime, c)
+        assert output(runtime, other) == "written\n0\n"
+        assert output(runtime, plain) == "written\n"
+    finally:
+        for each in runtime.list(all=True):
+            if any(m.source == volume.name for m in each.spec.mounts):
+                runtime.remove(each, force=True)
+        runtime.volumes.remove(volume.name)
+
+
+def test_a_read_only_named_volume_is_readable_only(runtime: Runtime, container: Make) -> None:
+    volume = runtime.volumes.create("berth-userns-ro")
+    Path(volume.mountpoint, "greeting").write_text("hello\n")
     c = container(
-        "cat", "/data/greeting",
+        "sh", "-c", "cat /data/greeting; touch /data/new",
         mounts=[MountSpec("volume", "/data", volume.name, readonly=True)],
         userns="auto",
     )  # fmt: skip
     try:
         assert output(runtime, c) == "hello\n"
+        assert c.state.exit_code == 1
+        assert output(runtime, c, "stderr") == "touch: /data/new: Read-only file system\n"
+        assert not Path(volume.mountpoint, "new").exists()
     finally:
         runtime.remove(c, force=True)
         runtime.volumes.remove(volume.name)
+
+
+def test_an_idmapped_bind_lets_container_root_write_host_roots_files(
+    runtime: Runtime, container: Make, tmp_path: Path
+) -> None:
+    tmp_path.chmod(0o755)
+    host_file = tmp_path / "config"
+    host_file.write_text("host\n")
+    host_file.chmod(0o644)
+    c = container(
+        "sh", "-c", "stat -c %u /data/config; echo changed >> /data/config; mkdir /data/made",
+        mounts=[MountSpec("bind", "/data", str(tmp_path), idmap=True)],
+        userns="auto",
+    )  # fmt: skip
+    assert output(runtime, c) == "0\n"
+    assert c.state.exit_code == 0
+    assert host_file.read_text() == "host\nchanged\n"
+    assert (host_file.stat().st_uid, (tmp_path / "made").stat().st_uid) == (0, 0)
 
 
 def test_default_capabilities_inside(runtime: Runtime, container: Make) -> None:
@@ -212,6 +262,61 @@ def test_cli_run_userns_auto_shows_in_inspect(runtime: Runtime, busybox: Image) 
         assert host_ids(info["State"]["Pid"])[0] != "0"
     finally:
         assert _cli(state, "rm", "-f", "berth-cli-userns").returncode == 0
+
+
+def test_cli_volume_options_and_what_inspect_shows(
+    runtime: Runtime, busybox: Image, tmp_path: Path
+) -> None:
+    tmp_path.chmod(0o755)
+    state = runtime.state_dir
+    run = _cli(state, "run", "-d", "--network", "none", "--userns", "auto", "--name",
+               "berth-cli-idmap", "-v", f"{tmp_path}:/bound:idmap", "-v",
+               f"{tmp_path}:/plain:ro", "-v", "berth-cli-idmap-vol:/named", "busybox",
+               "sh", "-c", "touch /bound/made /named/made && sleep 30")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    try:
+        info = json.loads(_cli(state, "inspect", "berth-cli-idmap").stdout)[0]
+        modes = {m["Destination"]: (m["Mode"], m["RW"]) for m in info["Mounts"]}
+        assert modes == {
+            "/bound": ("idmap", True),
+            "/plain": ("ro", False),
+            "/named": ("idmap", True),
+        }
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "made").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert (tmp_path / "made").stat().st_uid == 0
+        volume = runtime.volumes.get("berth-cli-idmap-vol")
+        deadline = time.monotonic() + 30
+        while not Path(volume.mountpoint, "made").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert Path(volume.mountpoint, "made").stat().st_uid == 0
+    finally:
+        assert _cli(state, "rm", "-f", "berth-cli-idmap").returncode == 0
+        assert _cli(state, "volume", "rm", "berth-cli-idmap-vol").returncode == 0
+    refused = _cli(state, "run", "--rm", "--network", "none", "-v", f"{tmp_path}:/data:idmap",
+                   "busybox", "true")  # fmt: skip
+    assert (refused.returncode, refused.stderr) == (
+        1,
+        "Error response from daemon: invalid mount config: "
+        "idmap needs a user namespace (--userns auto): /data\n",
+    )
+
+
+def test_a_bind_whose_filesystem_cannot_be_idmapped_fails_the_start_clearly(
+    runtime: Runtime, busybox: Image
+) -> None:
+    result = _cli(runtime.state_dir, "run", "--rm", "--network", "none", "--userns", "auto",
+                  "-v", "/sys/fs/cgroup:/cgroups:idmap", "busybox", "true")  # fmt: skip
+    assert (result.returncode, result.stderr) == (
+        125,
+        "berth-agent: Error response from daemon: failed to create task for container: "
+        "bind /sys/fs/cgroup cannot be idmapped for /cgroups: "
+        "its filesystem does not support idmapped mounts\n",
+    )
+    assert runtime.list(all=True) == []
 
 
 def test_cli_refuses_userns_with_the_host_network(runtime: Runtime, busybox: Image) -> None:
