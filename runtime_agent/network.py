@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import os
 import shlex
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+import shutil
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runtime_agent.container import locked_table
-from runtime_agent.errors import NetworkError
+from runtime_agent.errors import Conflict, NetworkError
 from runtime_agent.spec import PortMapping
 
 NAT_CHAIN = "BERTH"
@@ -32,6 +35,77 @@ def _run(argv: Sequence[str], stdin: str | None = None, check: bool = True) -> s
 def iptables(*args: str, check: bool = True) -> str:
     # -w waits for the xtables lock that concurrent callers (other containers) hold.
     return _run(["iptables", "-w", "-t", "nat", *args], check=check)
+
+
+# Host-wide, as the chain is: every Berth runtime on the machine publishes into it.
+PORTS_LOCK = "/run/lock/berth-ports.lock"
+PUBLISHED_PROTOCOLS = ("tcp", "udp")
+
+
+class PortAllocated(Conflict):
+    code = "port_taken"
+
+    def __init__(self, port: PortMapping) -> None:
+        host_ip = port.host_ip or "0.0.0.0"
+        super().__init__(f"Bind for {host_ip}:{port.host_port} failed: port is already allocated")
+        self.port = port
+
+
+@contextmanager
+def ports_lock() -> Iterator[None]:
+    os.makedirs(os.path.dirname(PORTS_LOCK), exist_ok=True)
+    fd = os.open(PORTS_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _key(port: PortMapping) -> tuple[str, str, int]:
+    return (port.host_ip or "0.0.0.0", port.protocol, port.host_port)
+
+
+def published_ports() -> list[tuple[str, str, int]]:
+    """(host address, protocol, port) of every DNAT rule in the chain, any runtime's."""
+    found = []
+    for line in iptables("-S", NAT_CHAIN, check=False).splitlines():
+        words = shlex.split(line)
+        if "--dport" not in words or "-p" not in words:
+            continue
+        address = words[words.index("-d") + 1].removesuffix("/32") if "-d" in words else "0.0.0.0"
+        found.append(
+            (address, words[words.index("-p") + 1], int(words[words.index("--dport") + 1]))
+        )
+    return found
+
+
+def port_taken(port: PortMapping, published: Sequence[tuple[str, str, int]]) -> bool:
+    """Whether ``port`` overlaps one in ``published`` or a host socket holds it (the address
+    0.0.0.0 overlapping every other)."""
+    host_ip, protocol, number = _key(port)
+    for other_ip, other_protocol, other_number in published:
+        if (other_protocol, other_number) == (protocol, number) and (
+            "0.0.0.0" in (host_ip, other_ip) or host_ip == other_ip
+        ):
+            return True
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as probe:
+        try:
+            probe.bind((host_ip, number))
+        except OSError:
+            return True
+    return False
+
+
+def forget_udp_flows(address: str, port: int) -> None:
+    """Delete the connection-tracking entries of UDP flows DNATed to ``address:port`` (with
+    conntrack, where installed)."""
+    if shutil.which("conntrack"):
+        _run(
+            ["conntrack", "-D", "-p", "udp", "--reply-src", address, "--reply-port-src", str(port)],
+            check=False,
+        )
 
 
 def veth_name(container_id: str) -> str:
@@ -129,21 +203,46 @@ class BridgeNetwork:
             iptables("-A", *masquerade)
 
     def publish(self, container_id: str, ip: str, ports: Sequence[PortMapping]) -> None:
-        for port in ports:
-            dest = [] if port.host_ip in ("", "0.0.0.0") else ["-d", f"{port.host_ip}/32"]
-            iptables(
-                "-A", NAT_CHAIN, *dest, "-p", port.protocol, "--dport", str(port.host_port),
-                "-m", "comment", "--comment", f"berth:{container_id}",
-                "-j", "DNAT", "--to-destination", f"{ip}:{port.container_port}",
-            )  # fmt: skip
+        """DNAT each host port to the container, refusing one another container publishes or a
+        host process has bound, as Docker does ("port is already allocated")."""
+        if not ports:
+            return
+        with ports_lock():
+            claimed = published_ports()
+            for port in ports:
+                if port_taken(port, claimed):
+                    raise PortAllocated(port)
+                claimed.append(_key(port))
+            try:
+                for port in ports:
+                    dest = [] if port.host_ip in ("", "0.0.0.0") else ["-d", f"{port.host_ip}/32"]
+                    iptables(
+                        "-A", NAT_CHAIN, *dest, "-p", port.protocol,
+                        "--dport", str(port.host_port),
+                        "-m", "comment", "--comment", f"berth:{container_id}",
+                        "-j", "DNAT", "--to-destination", f"{ip}:{port.container_port}",
+                    )  # fmt: skip
+            except BaseException:
+                self.unpublish(container_id)
+                raise
 
     def unpublish(self, container_id: str) -> None:
-        self._delete_rules(NAT_CHAIN, f"berth:{container_id}")
+        for rule in self._delete_rules(NAT_CHAIN, f"berth:{container_id}"):
+            words = shlex.split(rule)
+            if "udp" in words and "--to-destination" in words:
+                # A UDP flow's connection-tracking entry keeps sending it to the old address
+                # until it goes quiet for 30 s: a container publishing the port next must get
+                # it at once.
+                address, _, port = words[words.index("--to-destination") + 1].partition(":")
+                forget_udp_flows(address, int(port))
 
-    def _delete_rules(self, chain: str, marker: str) -> None:
+    def _delete_rules(self, chain: str, marker: str) -> list[str]:
+        removed = []
         for line in iptables("-S", chain, check=False).splitlines():
             if marker in line and line.startswith(f"-A {chain} "):
                 iptables("-D", *shlex.split(line)[1:])
+                removed.append(line)
+        return removed
 
     def teardown(self) -> None:
         """Remove the bridge and its rules; the shared chains go once no bridge uses them."""

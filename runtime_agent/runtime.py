@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import functools
 import json
@@ -322,7 +323,7 @@ class Runtime:
         if mount.type != "volume":
             return mount
         volume = self.volumes.create(mount.source or None)
-        return MountSpec("volume", mount.target, volume.name, mount.readonly)
+        return dataclasses.replace(mount, source=volume.name)
 
     def mount_targets_layer(self) -> Path:
         """The shared lower layer holding the runtime's mount targets, made on first use."""

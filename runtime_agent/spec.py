@@ -304,8 +304,8 @@ def _check_userns(spec: ContainerSpec) -> str | None:
 
 def _check_ports(spec: ContainerSpec) -> str | None:
     for port in spec.ports:
-        if port.protocol != "tcp":
-            return f"invalid proto: {port.protocol} (only tcp is published)"
+        if port.protocol not in ("tcp", "udp"):
+            return f"invalid proto: {port.protocol} (use tcp or udp)"
         for number in (port.container_port, port.host_port):
             if not 1 <= number <= 65535:
                 return f"invalid port specification: {number}"
@@ -397,7 +397,7 @@ def parse_restart(value: str) -> RestartPolicy:
 
 
 def parse_port(value: str) -> PortMapping:
-    """``[host_ip:]host_port:container_port[/tcp]`` or ``container_port`` alone (same port)."""
+    """``[host_ip:]host_port:container_port[/tcp|/udp]`` or ``container_port`` alone (same port)."""
     spec, _, proto = value.partition("/")
     parts = spec.rsplit(":", 2)
     try:

@@ -13,9 +13,6 @@ import json
 import logging
 import queue
 import re
-import shlex
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,7 +30,7 @@ from runtime_agent.container import Container, Status
 from runtime_agent.errors import Conflict, InvalidSpec, NotFound, RuntimeAgentError, StartFailed
 from runtime_agent.images import ImageError, ImageNotFound, InvalidReference
 from runtime_agent.images.errors import AuthenticationFailed, ImageInUse, RegistryError
-from runtime_agent.network import NAT_CHAIN
+from runtime_agent.network import PortAllocated, port_taken, published_ports
 from runtime_agent.runtime import ImageLike, Runtime
 from runtime_agent.spec import (
     MountSpec,
@@ -173,28 +170,6 @@ def container_summary(container: Container) -> dict[str, Any]:
     }
 
 
-def _published_ports() -> set[int]:
-    """Host ports DNATed by any Berth runtime on this machine (several agents share the chain)."""
-    rules = subprocess.run(
-        ["iptables", "-w", "-t", "nat", "-S", NAT_CHAIN], capture_output=True, text=True
-    ).stdout
-    taken = set()
-    for line in rules.splitlines():
-        words = shlex.split(line)
-        if "--dport" in words:
-            taken.add(int(words[words.index("--dport") + 1]))
-    return taken
-
-
-def _bindable(port: PortMapping) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((port.host_ip or "0.0.0.0", port.host_port))
-        except OSError:
-            return False
-    return True
-
-
 class Agent:
     """The routes and the state they share: one runtime, the credential and the replay guard."""
 
@@ -322,8 +297,9 @@ class Agent:
             raise AgentError(400, "invalid", "field image is required")
         options = self._run_options(body)
         with self._create_lock:
+            published = published_ports()
             for port in options.ports:
-                if port.host_port in _published_ports() or not _bindable(port):
+                if port_taken(port, published):
                     raise PortTaken(port)
             try:
                 image = self.runtime.images.get(body["image"])
@@ -573,6 +549,8 @@ def error_for(exc: Exception) -> AgentError:
     """The one mapping from runtime and image errors to HTTP statuses and codes."""
     if isinstance(exc, AgentError):
         return exc
+    if isinstance(exc, PortAllocated):  # taken between the check and the create
+        return PortTaken(exc.port)
     if isinstance(exc, RuntimeAgentError):
         status = (
             404

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -116,6 +117,85 @@ def test_published_port_serves_httpd_on_loopback(runtime: Runtime, container: Ma
     assert body == b"hello from berth\n"
     runtime.remove(c, force=True)
     assert leftovers(c.id) == []
+
+
+def _port(offset: int) -> int:
+    """A host port of this run's own (the subnet differs per test session)."""
+    return 20000 + ipaddress.ip_network(SUBNET).network_address.packed[2] * 10 + offset
+
+
+def test_a_published_port_is_allocated_once_per_protocol(
+    runtime: Runtime, container: Make
+) -> None:
+    port = _port(1)
+    first = container("sleep", "30", network="bridge", ports=[PortMapping(80, port, "127.0.0.1")])
+    for host_ip in ("127.0.0.1", "0.0.0.0"):
+        with pytest.raises(Conflict) as refused:
+            container("sleep", "30", network="bridge", ports=[PortMapping(81, port, host_ip)])
+        assert refused.value.message == f"Bind for {host_ip}:{port} failed: port is already allocated"
+    # Nothing of a refused container stays: no directory, address or rule.
+    assert [c.id for c in runtime.list(all=True)] == [first.id]
+    assert list(runtime.network.allocations().values()) == [first.id]
+    udp = container("sleep", "30", network="bridge",
+                    ports=[PortMapping(80, port, "127.0.0.1", "udp")])  # fmt: skip
+    assert udp.state.running
+    runtime.remove(first, force=True)
+    again = container("sleep", "30", network="bridge", ports=[PortMapping(80, port, "127.0.0.1")])
+    assert again.state.running
+
+
+def test_a_port_a_host_process_holds_is_refused(runtime: Runtime, container: Make) -> None:
+    port = _port(2)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+        with pytest.raises(Conflict) as refused:
+            container("sleep", "30", network="bridge", ports=[PortMapping(80, port, "127.0.0.1")])
+    assert refused.value.message == f"Bind for 127.0.0.1:{port} failed: port is already allocated"
+    assert runtime.list(all=True) == []
+
+
+# The image has no UDP server: the host's Python, bound in read-only, answers.
+UDP_ECHO = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 53))
+print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(512)
+    s.sendto(sys.argv[1].encode() + b":" + data, peer)
+"""
+HOST_PYTHON = [MountSpec("bind", path, path, readonly=True) for path in ("/usr", "/lib", "/lib64")]
+
+
+def test_a_published_udp_port_answers_and_a_new_container_gets_the_flow_at_once(
+    runtime: Runtime, container: Make
+) -> None:
+    port = _port(3)
+    published = [PortMapping(53, port, "127.0.0.1", "udp")]
+    first = container("/usr/bin/python3", "-c", UDP_ECHO, "first", network="bridge",
+                      ports=published, mounts=HOST_PYTHON)  # fmt: skip
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(0.5)
+        assert _udp_ask(client, port) == b"first:ping"
+        runtime.remove(first, force=True)
+        assert leftovers(first.id) == []
+        second = container("/usr/bin/python3", "-c", UDP_ECHO, "second", network="bridge",
+                           ports=published, mounts=HOST_PYTHON)  # fmt: skip
+        # The same client flow (source port): its old DNAT entry was forgotten with the first.
+        assert _udp_ask(client, port) == b"second:ping"
+    runtime.remove(second, force=True)
+    assert leftovers(second.id) == []
+
+
+def _udp_ask(client: socket.socket, port: int) -> bytes:
+    deadline = time.monotonic() + 10
+    while True:
+        client.sendto(b"ping", ("127.0.0.1", port))
+        try:
+            return client.recv(512)
+        except TimeoutError:
+            assert time.monotonic() < deadline, "no UDP answer"
 
 
 def _get(port: int) -> bytes:
