@@ -243,7 +243,7 @@ def usage(hosts: list[Host]) -> dict[Any, dict[str, Any]]:
         entry["containers"] += 1
         entry["memory_reserved"] += memory or 0
         entry["cpus_reserved"] += cpus or 0.0
-        entry["ports"].update(p["host_port"] for p in (spec or {}).get("ports", []))
+        entry["ports"].update(_published(p) for p in (spec or {}).get("ports", []))
     return found
 
 
@@ -265,25 +265,38 @@ def _parse_memory(value: Any) -> int | None:
     return size
 
 
+def _published(port: dict[str, Any]) -> str:
+    """A published port as the scheduler compares them: ``8080/tcp`` (records from before UDP have no protocol)."""
+    return f"{port['host_port']}/{port.get('protocol', 'tcp')}"
+
+
 def _parse_ports(values: list[Any]) -> list[dict[str, Any]]:
     ports = []
     for value in values:
         if isinstance(value, dict):
             raw = (value.get("host_ip") or "0.0.0.0", value.get("host_port"), value.get("container_port"))
+            protocol = value.get("protocol") or "tcp"
         else:
-            parts = str(value).removesuffix("/tcp").split(":")
+            text, _, protocol = str(value).partition("/")
+            protocol = protocol or "tcp"
+            parts = text.split(":")
             if len(parts) == 2:
                 parts = ["0.0.0.0", *parts]
             if len(parts) != 3:
-                raise InvalidInput(f"invalid port {value!r}: use [HOST_IP:]HOST_PORT:CONTAINER_PORT", detail={"ports": ["invalid"]})
+                raise InvalidInput(f"invalid port {value!r}: use [HOST_IP:]HOST_PORT:CONTAINER_PORT[/udp]", detail={"ports": ["invalid"]})
             raw = (parts[0], parts[1], parts[2])
+        if protocol not in ("tcp", "udp"):
+            raise InvalidInput(f"invalid port {value!r}: the protocol is tcp or udp", detail={"ports": ["invalid"]})
         try:
             host_ip, host_port, container_port = str(raw[0]), int(raw[1]), int(raw[2])  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise InvalidInput(f"invalid port {value!r}: ports are numbers", detail={"ports": ["invalid"]}) from None
         if not (1 <= host_port <= 65535 and 1 <= container_port <= 65535):
             raise InvalidInput(f"invalid port {value!r}: 1 to 65535", detail={"ports": ["invalid"]})
-        ports.append({"host_ip": host_ip, "host_port": host_port, "container_port": container_port})
+        port = {"host_ip": host_ip, "host_port": host_port, "container_port": container_port}
+        if protocol != "tcp":
+            port["protocol"] = protocol  # tcp is implied, as in the records made before UDP
+        ports.append(port)
     return ports
 
 
@@ -336,7 +349,7 @@ def choose_host(*, name: str | None, selector: dict[str, str] | None, memory: in
             reasons.append(f"{host.name} has {free_memory // 2**20} MiB of memory free")
         elif cpus and free_cpus < cpus:
             reasons.append(f"{host.name} has {free_cpus:g} CPUs free")
-        elif taken := sorted(used["ports"] & {p["host_port"] for p in ports}):
+        elif taken := sorted(used["ports"] & {_published(p) for p in ports}):
             reasons.append(f"{host.name} already publishes port {', '.join(map(str, taken))}")
         else:
             candidates.append((used["containers"], -free_memory, host.name, host))

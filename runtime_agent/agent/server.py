@@ -161,7 +161,10 @@ def container_summary(container: Container) -> dict[str, Any]:
         "finished_at": state.finished_at,
         "restart_count": state.restart_count,
         "ports": [
-            {"host_ip": p.host_ip, "host_port": p.host_port, "container_port": p.container_port}
+            {
+                "host_ip": p.host_ip, "host_port": p.host_port, "container_port": p.container_port,
+                "protocol": p.protocol,
+            }
             for p in spec.ports
         ],
         "ip_address": state.ip_address,
@@ -335,6 +338,7 @@ class Agent:
                             int(port["container_port"]),
                             int(port.get("host_port") or port["container_port"]),
                             str(port.get("host_ip") or "0.0.0.0"),
+                            str(port.get("protocol") or "tcp"),
                         )
                     )
                 except (KeyError, ValueError, TypeError):

@@ -82,6 +82,7 @@ def test_a_limited_guest_cannot_even_list(world: dict[str, Any], agent: FakeAgen
         ({"repository": "nothing"}, 404, "repository_not_found"),
         ({"volumes": ["/etc:/host-etc"]}, 403, "bind_mount_refused"),
         ({"ports": ["99999:80"]}, 400, "invalid"),
+        ({"ports": ["8080:80/sctp"]}, 400, "invalid"),
         ({"restart": "sometimes"}, 400, "invalid"),
         ({"memory": "1k"}, 400, "invalid"),
         ({"host": "node-z"}, 404, "host_not_found"),
@@ -127,7 +128,15 @@ def test_a_port_published_on_the_host_is_taken(world: dict[str, Any], agent: Fak
     second = deploy(world["developer"], name="b", host="node-a", ports=["127.0.0.1:8080:80"])
     assert second.status_code == 409
     assert second.json()["errors"][0] == {"code": "port_taken",
-                                          "message": "cannot deploy on host node-a: already publishes port 8080"}
+                                          "message": "cannot deploy on host node-a: already publishes port 8080/tcp"}
+    # The same number over UDP is another port; the agent receives the protocol.
+    assert deploy(world["developer"], name="c", host="node-a", ports=["8080:53/udp"]).status_code == 202
+    udp = [{"host_ip": "0.0.0.0", "host_port": 8080, "container_port": 53, "protocol": "udp"}]
+    assert Container.objects.get(name="c").spec["ports"] == udp
+    assert [c["ports"] for c in agent.containers.values() if c["name"] == "c"] == [udp]
+    third = deploy(world["developer"], name="d", host="node-a", ports=[{"host_port": 8080, "container_port": 5353,
+                                                                        "protocol": "udp"}])
+    assert third.json()["errors"][0]["message"] == "cannot deploy on host node-a: already publishes port 8080/udp"
 
 
 def test_a_port_the_agent_finds_taken_fails_the_deployment(world: dict[str, Any], agent: FakeAgent) -> None:

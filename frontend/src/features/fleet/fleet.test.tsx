@@ -6,6 +6,7 @@ import { renderAt, stubFetch } from "@/test/utils";
 import { pollInterval } from "./api/containers";
 import { parseLogChunk } from "./api/followLogs";
 import { ContainerStatus } from "./components/ContainerStatus";
+import { ContainersTable } from "./components/ContainersTable";
 import { RunContainerDialog } from "./components/RunContainerDialog";
 
 const container = (fields: Partial<Container>) => ({ id: "1", name: "web-1", status: "running", progress: {}, error: "", ...fields }) as Container;
@@ -27,6 +28,15 @@ describe("fleet views", () => {
     const bar = screen.getByRole("progressbar", { name: "Pulling web-1" });
     expect(bar).toHaveAttribute("value", "512");
     expect(screen.getByText("512 B / 2.0 KiB")).toBeInTheDocument();
+  });
+
+  it("lists published ports, marking UDP ones", () => {
+    const ports = [
+      { host_ip: "0.0.0.0", host_port: 8080, container_port: 80 },
+      { host_ip: "0.0.0.0", host_port: 5353, container_port: 53, protocol: "udp" },
+    ];
+    renderAt(<ContainersTable project="web" containers={[container({ repository: "web/app", reference: "1.0", host: "node-a", spec: { ports } })]} canUpdate={false} canDelete={false} canRead />);
+    expect(screen.getByText("8080→80, 5353→53/udp")).toBeInTheDocument();
   });
 
   it("runs an artifact with environment, ports, limits and restart policy", async () => {

@@ -13,9 +13,11 @@ interface Port {
   host_ip?: string;
   host_port?: number;
   container_port?: number;
+  protocol?: string;
 }
 
-const portsOf = (container: Container) => (((container.spec ?? {}) as { ports?: Port[] }).ports ?? []).map((port) => `${port.host_port}→${port.container_port}`).join(", ");
+const portsOf = (container: Container) =>
+  (((container.spec ?? {}) as { ports?: Port[] }).ports ?? []).map((port) => `${port.host_port}→${port.container_port}${port.protocol === "udp" ? "/udp" : ""}`).join(", ");
 
 export function ContainersTable({ project, containers, canUpdate, canDelete, canRead }: { project: string; containers: Container[]; canUpdate: boolean; canDelete: boolean; canRead: boolean }) {
   const act = useContainerAction(project);

@@ -54,7 +54,7 @@ export function RunContainerDialog({ project, open, onClose, repository = "", re
           <textarea value={form.env} onChange={set("env")} rows={3} spellCheck={false} />
         </Field>
         <div className="form-grid">
-          <Field label="Ports" hint="One [HOST_IP:]HOST_PORT:CONTAINER_PORT per line." error={fields.ports}>
+          <Field label="Ports" hint="One [HOST_IP:]HOST_PORT:CONTAINER_PORT[/udp] per line." error={fields.ports}>
             <textarea value={form.ports} onChange={set("ports")} rows={2} spellCheck={false} />
           </Field>
           <Field label="Volumes" hint="One NAME:/path[:ro] per line." error={fields.volumes}>
