@@ -54,6 +54,9 @@ def key_id(public: ec.EllipticCurvePublicKey) -> str:
     return hashlib.sha256(der).hexdigest()[:16]
 
 
+RACY_STAMP_NS = 1_000_000_000
+
+
 class KeyRing:
     """The keys in a directory: the newest signs, every one verifies. Reloaded when the directory changes,
     so a rotation by the management command reaches every running worker."""
@@ -71,7 +74,7 @@ class KeyRing:
             stamp = self.directory.stat().st_mtime_ns
         except FileNotFoundError:
             stamp = None
-        if stamp == self._stamp and self._newest is not None:
+        if stamp is not None and stamp == self._stamp and self._newest is not None:
             return
         with self._lock:
             if stamp is None or not any(self.directory.glob("*.pem")):
@@ -90,6 +93,10 @@ class KeyRing:
                 keys[key.kid] = key
                 if newest is None or match.group(1) > newest[0]:
                     newest = (match.group(1), key)
+            # A directory's time may move in clock ticks (4 ms at HZ=250, later under load): a key added
+            # within the tick of this reload would leave it unchanged. For a second, look again each time.
+            if stamp is not None and time.time_ns() - stamp < RACY_STAMP_NS:
+                stamp = None
             self._keys, self._newest, self._stamp = keys, newest[1] if newest else None, stamp
 
     def signing_key(self) -> SigningKey:
@@ -111,12 +118,15 @@ class KeyRing:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         private = ec.generate_private_key(ec.SECP256R1())
         kid = key_id(private.public_key())
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time_ns() // 1000 % 1_000_000:06d}"
+        # One reading of the clock for both parts: two could straddle a second and sort backwards.
+        now_ns = time.time_ns()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now_ns // 1_000_000_000)) + f"{now_ns // 1000 % 1_000_000:06d}"
         path = self.directory / f"{stamp}-{kid}.pem"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption()))
+        self._stamp = None  # this ring signs with it from its next use, whatever the directory's time says
         return SigningKey(kid, private)
 
     def retire(self, keep: int = 2) -> list[str]:
