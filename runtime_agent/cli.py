@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from runtime_agent.errors import RuntimeAgentError, StartFailed
+from runtime_agent.errors import Conflict, RuntimeAgentError, StartFailed
 
 if TYPE_CHECKING:
     from runtime_agent.container import Container
@@ -60,6 +60,8 @@ def build_parser(agent_commands: bool = True) -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="create and start a container")
     run.add_argument("-d", "--detach", action="store_true")
+    run.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
+    run.add_argument("-t", "--tty", action="store_true", help="give the container a terminal")
     run.add_argument("-e", "--env", action="append", default=[])
     run.add_argument("-v", "--volume", action="append", default=[])
     run.add_argument("--tmpfs", action="append", default=[])
@@ -115,6 +117,9 @@ def build_parser(agent_commands: bool = True) -> argparse.ArgumentParser:
     kill = sub.add_parser("kill", help="send a signal to containers")
     kill.add_argument("-s", "--signal", default="KILL")
     kill.add_argument("containers", nargs="+")
+    att = sub.add_parser("attach", help="attach to a running container's input and output")
+    att.add_argument("--no-stdin", action="store_true")
+    att.add_argument("container")
     start = sub.add_parser("start", help="start containers")
     start.add_argument("-a", "--attach", action="store_true")
     start.add_argument("containers", nargs="+")
@@ -258,6 +263,8 @@ def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
         cap_add=args.cap_add,
         cap_drop=args.cap_drop,
         userns=args.userns,
+        interactive=args.interactive,
+        tty=args.tty,
     )
     container = runtime.create(image, options)
     try:
@@ -269,7 +276,63 @@ def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
     if args.detach:
         print(container.id)
         return 0
+    if args.interactive or args.tty:
+        return _attach_interactive(runtime, container, args.interactive, remove=args.rm)
     return _attach(runtime, container, remove=args.rm)
+
+
+def _attach_interactive(
+    runtime: Runtime, container: Container, with_stdin: bool, remove: bool = False
+) -> int:
+    """Relay our stdin to the container's and its output to ours through its shim, until its
+    output ends; then its exit code. Output it wrote before we were attached comes first."""
+    from runtime_agent import attach
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(RuntimeAgentError):
+            runtime.kill(container, signum)
+
+    # Without a terminal, ^C reaches us rather than the container: pass it on.
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    connection = None
+    deadline = time.monotonic() + 10
+    while connection is None:
+        try:
+            connection = attach.connect(container.dir)
+        except (FileNotFoundError, ConnectionRefusedError):
+            # The shim listens once the process runs; one that is done already has its output
+            # in the log alone.
+            if not container.state.running or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+    if connection is None:
+        for entry in runtime.logs(container):
+            stream = sys.stdout.buffer if entry.stream == "stdout" else sys.stderr.buffer
+            stream.write(entry.data)
+            stream.flush()
+    else:
+        with connection:
+            attach.relay(connection, sys.stdin.fileno() if with_stdin else None)
+    code = runtime.wait(container)
+    if remove:
+        runtime.remove(container, force=True)
+    return code
+
+
+def cmd_attach(runtime: Runtime, args: argparse.Namespace) -> int:
+    container = runtime.get(args.container)
+    if not container.state.running:
+        raise Conflict("You cannot attach to a stopped container, start it first")
+    if container.spec.open_stdin or container.spec.tty:
+        with_stdin = container.spec.open_stdin and not args.no_stdin
+        return _attach_interactive(runtime, container, with_stdin)
+    # Any other container's output is followed from now on, as `docker attach` streams it.
+    for entry in runtime.logs(container, follow=True, tail=0):
+        stream = sys.stdout.buffer if entry.stream == "stdout" else sys.stderr.buffer
+        stream.write(entry.data)
+        stream.flush()
+    return runtime.wait(container)
 
 
 def _attach(runtime: Runtime, container: Container, remove: bool) -> int:
@@ -463,6 +526,7 @@ COMMANDS = {
     "restart": cmd_restart,
     "kill": cmd_kill,
     "start": cmd_start,
+    "attach": cmd_attach,
     "rm": cmd_rm,
     "inspect": cmd_inspect,
     "wait": cmd_wait,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import signal
+import socket  # noqa: F401 - used after pivot_root, where nothing more can be imported
 import stat
+import termios
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -334,6 +337,7 @@ def setup_and_exec(
     unshared: int = 0,
     host_net: int = -1,
     staged: str = "",
+    console_fd: int = -1,
 ) -> None:
     """Runs as PID 1 of the new PID namespace; returns only by raising.
 
@@ -386,6 +390,8 @@ def setup_and_exec(
         raise StartFailed(reply.decode(errors="replace") or "the shim did not join the cgroup")
     # Only now, inside its cgroups, so that those become the root the container sees.
     os.unshare(linux.CLONE_NEWCGROUP)
+    if spec.tty or spec.open_stdin:
+        _open_stdin(spec, console_fd)
     extra = drop_privileges(spec, spec.user)
     for key, value in extra.items():
         env.setdefault(key, value)
@@ -396,11 +402,46 @@ def setup_and_exec(
     reset_signals()
     mark("child: exec")
     if spec.init:
-        _run_init(executable, spec.args, env)
+        _run_init(executable, spec.args, env, spec.tty)
     os.execve(executable, spec.args, env)
 
 
-def _run_init(executable: str, args: list[str], env: dict[str, str]) -> None:
+def _open_stdin(spec: ContainerSpec, console_fd: int) -> None:
+    """With -t, a terminal of the container's own devpts as stdin, stdout and stderr (as runc
+    makes it); with -i alone, a pipe as stdin. The other end goes to the shim, which serves
+    attach with it."""
+    if spec.tty:
+        # After pivot_root: /dev/ptmx is the container's, so the terminal is /dev/pts/0 inside.
+        master, terminal = os.openpty()
+        if spec.user:
+            uid, gid, _, _ = _lookup_user(spec.user)
+            os.fchown(terminal, uid, gid)
+        if not spec.init:
+            # With --init, the init's child leads the terminal's session instead.
+            _control_terminal(terminal)
+        for fd in (0, 1, 2):
+            os.dup2(terminal, fd)
+        os.close(terminal)
+        ours = master
+    else:
+        stdin_r, ours = os.pipe()
+        os.dup2(stdin_r, 0)
+        os.close(stdin_r)
+    channel = socket.socket(fileno=console_fd)
+    try:
+        socket.send_fds(channel, [b"c"], [ours])
+    finally:
+        channel.close()
+        os.close(ours)
+
+
+def _control_terminal(fd: int) -> None:
+    """Make ``fd`` our controlling terminal, in a session of our own (job control, ^C)."""
+    os.setsid()
+    fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
+
+
+def _run_init(executable: str, args: list[str], env: dict[str, str], tty: bool = False) -> None:
     """A minimal PID 1: forward signals to the one child, reap every zombie, exit as it did."""
     forwarded = [
         s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD)
@@ -413,7 +454,10 @@ def _run_init(executable: str, args: list[str], env: dict[str, str]) -> None:
     if child == 0:
         try:
             os.close(exec_r)
-            os.setsid()
+            if tty:
+                _control_terminal(0)
+            else:
+                os.setsid()
             signal.pthread_sigmask(signal.SIG_SETMASK, [])
             os.execve(executable, args, env)
         except BaseException as e:  # noqa: BLE001 - reported to the init through the pipe

@@ -643,6 +643,8 @@ class Runtime:
                 "WorkingDir": spec.workdir,
                 "Labels": spec.labels,
                 "ExposedPorts": {p: {} for p in spec.exposed_ports},
+                "Tty": spec.tty,
+                "OpenStdin": spec.open_stdin,
             },
             "HostConfig": {
                 "NetworkMode": spec.network,

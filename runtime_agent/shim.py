@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import selectors
@@ -137,10 +138,11 @@ class Launch:
     ready_r: int = -1
     go_w: int = -1
     plan_w: int = -1  # forked ahead: where its plan goes
+    console: int = -1  # where an interactive container's process sends its stdin's other end
 
     def fds(self) -> list[int]:
         fds = (self.out_r, self.err_r, self.fail_r, self.cgroup_w, self.ready_r, self.go_w)
-        return [fd for fd in (*fds, self.plan_w) if fd >= 0]
+        return [fd for fd in (*fds, self.plan_w, self.console) if fd >= 0]
 
     def discard(self) -> None:
         """Leave a process forked ahead unused: it exits on seeing its plan channel closed."""
@@ -163,22 +165,25 @@ def fork_container(own_pidns: int, plan: Plan | None, report_fd: int, staging: s
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     cg_r, cg_w = os.pipe()
-    ready_r = ready_w = go_r = go_w = plan_r = plan_w = -1
+    ready_r = ready_w = go_r = go_w = plan_r = plan_w = console_r = console_w = -1
     if plan is None or plan.attachment:
         ready_r, ready_w = os.pipe()
         go_r, go_w = os.pipe()
-    if plan is None:
+    if plan is None or plan.spec.tty or plan.spec.open_stdin:
         import socket  # the zygote has it; a CLI's shim forks with its plan and needs none
 
+        if plan is None:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            plan_w, plan_r = ours.detach(), theirs.detach()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        plan_w, plan_r = ours.detach(), theirs.detach()
+        console_r, console_w = ours.detach(), theirs.detach()
     mark("shim: fork")
     pid = os.fork()
     if pid == 0:
         code = 128
         try:
             mark("child: forked")
-            for fd in (fail_r, out_r, err_r, ready_r, go_w, cg_w, plan_w):
+            for fd in (fail_r, out_r, err_r, ready_r, go_w, cg_w, plan_w, console_r):
                 if fd >= 0:
                     os.close(fd)
             stdin = os.open("/dev/null", os.O_RDONLY)
@@ -205,7 +210,7 @@ def fork_container(own_pidns: int, plan: Plan | None, report_fd: int, staging: s
                     os.close(ready_w)
                     os.close(go_r)
                     ready_w = go_r = -1
-            setup_and_exec(plan, ready_w, go_r, cg_r, unshared, host_net, staging)
+            setup_and_exec(plan, ready_w, go_r, cg_r, unshared, host_net, staging, console_w)
         except BaseException as e:  # noqa: BLE001 - reported to the shim through the pipe
             code = exit_code_for(e)
             message = getattr(e, "message", None) or str(e)
@@ -217,10 +222,26 @@ def fork_container(own_pidns: int, plan: Plan | None, report_fd: int, staging: s
             os._exit(code)
     # Back in our own PID namespace so that helpers we spawn (ip) see host pids.
     os.setns(own_pidns, linux.CLONE_NEWPID)
-    for fd in (fail_w, out_w, err_w, ready_w, go_r, cg_r, plan_r):
+    for fd in (fail_w, out_w, err_w, ready_w, go_r, cg_r, plan_r, console_w):
         if fd >= 0:
             os.close(fd)
-    return Launch(pid, out_r, err_r, fail_r, cg_w, ready_r, go_w, plan_w)
+    return Launch(pid, out_r, err_r, fail_r, cg_w, ready_r, go_w, plan_w, console_r)
+
+
+def receive_console(channel_fd: int) -> int:
+    """The other end of an interactive container's stdin, once its process has sent it (-1
+    if it failed first); the channel is closed either way."""
+    import socket
+
+    channel = socket.socket(fileno=channel_fd)
+    try:
+        _, fds, _, _ = socket.recv_fds(channel, 16, 1)
+    finally:
+        channel.close()
+    if not fds:
+        return -1
+    os.set_inheritable(fds[0], False)
+    return fds[0]
 
 
 def mount_view() -> int:
@@ -341,7 +362,7 @@ class Shim:
         while True:
             oom_before = self.cgroup.oom_kills()
             try:
-                pid, out_r, err_r, fail_r = self._launch(own_pidns, report_fd, ahead)
+                pid, out_r, err_r, fail_r, console = self._launch(own_pidns, report_fd, ahead)
                 # Held until the exit is recorded: the container's last process then does not
                 # unmount its root filesystem and the rest on its way out (tens of mounts and
                 # an RCU grace period before its parent may reap it); we do, afterwards.
@@ -377,10 +398,19 @@ class Shim:
             failure = read_all(fail_r)
             mark("shim: exec seen")
             os.close(fail_r)
+            spec = self.plan.spec
+            if console >= 0 and (spec.tty or spec.open_stdin):
+                # Sent before the exec, so there already (or the channel closed by a failure).
+                console = receive_console(console)
+            elif console >= 0:
+                os.close(console)
+                console = -1
             if failure:
                 os.waitpid(pid, 0)
                 os.close(out_r)
                 os.close(err_r)
+                if console >= 0:
+                    os.close(console)
                 report = json.loads(failure)
                 with container.update() as st:
                     container.transition(st, Status.EXITED)
@@ -391,7 +421,7 @@ class Shim:
                     )
                     st.pid = st.shim_pid = 0
                 return
-            self._pump_logs(out_r, err_r)
+            self._pump_logs(out_r, err_r, console)
             _, status = os.waitpid(pid, 0)
             mark("shim: child exited")
             code = os.waitstatus_to_exitcode(status)
@@ -447,7 +477,7 @@ class Shim:
 
     def _launch(
         self, own_pidns: int, report_fd: int, ahead: Launch | None = None
-    ) -> tuple[int, int, int, int]:
+    ) -> tuple[int, int, int, int, int]:
         plan = self.plan
         launch = ahead or fork_container(own_pidns, plan, report_fd)
         pid, ready_r, go_w = launch.pid, launch.ready_r, launch.go_w
@@ -464,23 +494,47 @@ class Shim:
             for fd in (ready_r, go_w):
                 if fd >= 0:
                     os.close(fd)
-        return pid, launch.out_r, launch.err_r, launch.fail_r
+        return pid, launch.out_r, launch.err_r, launch.fail_r, launch.console
 
-    def _pump_logs(self, out_r: int, err_r: int) -> None:
-        """Copy stdout/stderr into the log as JSON lines until both pipes close."""
+    def _pump_logs(self, out_r: int, err_r: int, console: int = -1) -> None:
+        """Copy stdout/stderr into the log as JSON lines until both pipes close; with a
+        ``console`` (a terminal's master, or the write end of a stdin pipe), serve attach."""
         log_fd = os.open(
             self.container.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640
         )
         streams = {out_r: "stdout", err_r: "stderr"}
-        pending = {out_r: b"", err_r: b""}
+        terminal = self.plan.spec.tty and console >= 0
+        if terminal:
+            streams[console] = "stdout"  # a terminal mixes both, as under Docker
+        pending = dict.fromkeys(streams, b"")
         sel = selectors.DefaultSelector()
         for fd in streams:
             sel.register(fd, selectors.EVENT_READ)
+        server = None
+        if console >= 0:
+            from runtime_agent.attach import AttachServer
+
+            server = AttachServer(self.container.dir, console, terminal)
+            server.register(sel)
         try:
             while streams:
                 for key, _ in sel.select():
+                    if key.data is not None:  # an attach connection or the listening socket
+                        key.data()
+                        continue
                     fd = key.fd
-                    data = os.read(fd, 65536)
+                    try:
+                        data = os.read(fd, 65536)
+                    except BlockingIOError:
+                        continue
+                    except OSError as error:
+                        if error.errno != errno.EIO:
+                            raise
+                        data = b""  # a terminal whose every slave end has closed
+                    if server and data:
+                        server.output(data, streams[fd])
+                    if server and not data and fd == console:
+                        server.stdin_fd = -1  # closed below, with the output it also was
                     if data:
                         pending[fd] += data
                         lines = pending[fd].split(b"\n")
@@ -499,6 +553,8 @@ class Shim:
                     if not data:
                         del streams[fd]
         finally:
+            if server:
+                server.close()
             sel.close()
             os.close(log_fd)
 

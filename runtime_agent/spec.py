@@ -141,6 +141,8 @@ class RunOptions:
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     userns: str = ""
+    interactive: bool = False  # -i: stdin kept open, written through attach
+    tty: bool = False  # -t: a terminal as stdin, stdout and stderr
 
 
 @dataclass
@@ -168,6 +170,8 @@ class ContainerSpec:
     capabilities: list[str]
     created: str
     userns: str = ""  # defaulted: state written before user namespaces has none
+    open_stdin: bool = False  # Docker's Config.OpenStdin (-i); defaulted, as userns
+    tty: bool = False  # Docker's Config.Tty (-t)
 
     @property
     def private_userns(self) -> bool:
@@ -225,6 +229,8 @@ class ContainerSpec:
             capabilities=caps,
             created=datetime.now(UTC).isoformat(),
             userns=options.userns,
+            open_stdin=options.interactive,
+            tty=options.tty,
         )
 
     def to_dict(self) -> dict[str, Any]:
