@@ -318,3 +318,60 @@ def _writer(stream: object) -> Callable[[bytes], None]:
         stream.flush()  # type: ignore[attr-defined]
 
     return write
+
+
+def relay_terminal(master: int, stdin_fd: int | None = 0) -> None:
+    """``exec -t``: relay between our terminal (``None``: nothing read from it) and the master of
+    a terminal made in the container, raw meanwhile and sized as ours, until its last user is
+    gone."""
+    local_terminal = stdin_fd is not None and os.isatty(stdin_fd)
+    saved = termios.tcgetattr(stdin_fd) if local_terminal and stdin_fd is not None else None
+    selector = selectors.DefaultSelector()
+    previous_winch = None
+    resized_r, resized_w = os.pipe()
+
+    def copy_size() -> None:
+        if stdin_fd is not None and os.isatty(stdin_fd):
+            columns, rows = os.get_terminal_size(stdin_fd)
+            fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+    try:
+        if saved is not None and stdin_fd is not None:
+            tty.setraw(stdin_fd)
+            copy_size()
+            os.set_blocking(resized_w, False)
+            previous_winch = signal.signal(signal.SIGWINCH, lambda *_: os.write(resized_w, b"w"))
+            selector.register(resized_r, selectors.EVENT_READ, "resized")
+        selector.register(master, selectors.EVENT_READ, "container")
+        if stdin_fd is not None:
+            selector.register(stdin_fd, selectors.EVENT_READ, "stdin")
+        write_out = _writer(sys.stdout.buffer)
+        while True:
+            for key, _ in selector.select():
+                if key.data == "resized":
+                    os.read(resized_r, 64)
+                    copy_size()
+                elif key.data == "stdin":
+                    data = os.read(stdin_fd, 65536)  # type: ignore[arg-type]
+                    if data:
+                        os.write(master, data)
+                    else:
+                        selector.unregister(stdin_fd)  # type: ignore[arg-type]
+                else:
+                    try:
+                        data = os.read(master, 65536)
+                    except OSError as error:
+                        if error.errno != errno.EIO:
+                            raise
+                        data = b""
+                    if not data:
+                        return
+                    write_out(data)
+    finally:
+        selector.close()
+        if previous_winch is not None:
+            signal.signal(signal.SIGWINCH, previous_winch)
+        os.close(resized_r)
+        os.close(resized_w)
+        if saved is not None and stdin_fd is not None:
+            termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)

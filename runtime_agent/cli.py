@@ -104,6 +104,8 @@ def build_parser(agent_commands: bool = True) -> argparse.ArgumentParser:
     logs.add_argument("container")
 
     ex = sub.add_parser("exec", help="run a command in a running container")
+    ex.add_argument("-i", "--interactive", action="store_true", help="pass our stdin on")
+    ex.add_argument("-t", "--tty", action="store_true", help="give the command a terminal")
     ex.add_argument("-e", "--env", action="append", default=[])
     ex.add_argument("-u", "--user")
     ex.add_argument("-w", "--workdir")
@@ -411,8 +413,9 @@ def cmd_exec(runtime: Runtime, args: argparse.Namespace) -> int:
         return 1
     sys.stdout.flush()
     result = runtime.exec(
-        args.container, args.args, env=args.env, user=args.user, workdir=args.workdir, capture=False
-    )
+        args.container, args.args, env=args.env, user=args.user, workdir=args.workdir,
+        capture=False, stdin=args.interactive, tty=args.tty,
+    )  # fmt: skip
     return result.exit_code
 
 

@@ -6,7 +6,7 @@ import errno
 import fcntl
 import os
 import signal
-import socket  # noqa: F401 - used after pivot_root, where nothing more can be imported
+import socket  # imported here: after pivot_root nothing more can be
 import stat
 import termios
 from collections.abc import Sequence
@@ -411,28 +411,38 @@ def _open_stdin(spec: ContainerSpec, console_fd: int) -> None:
     makes it); with -i alone, a pipe as stdin. The other end goes to the shim, which serves
     attach with it."""
     if spec.tty:
-        # After pivot_root: /dev/ptmx is the container's, so the terminal is /dev/pts/0 inside.
-        master, terminal = os.openpty()
-        if spec.user:
-            uid, gid, _, _ = _lookup_user(spec.user)
-            os.fchown(terminal, uid, gid)
-        if not spec.init:
-            # With --init, the init's child leads the terminal's session instead.
-            _control_terminal(terminal)
-        for fd in (0, 1, 2):
-            os.dup2(terminal, fd)
-        os.close(terminal)
-        ours = master
-    else:
-        stdin_r, ours = os.pipe()
-        os.dup2(stdin_r, 0)
-        os.close(stdin_r)
-    channel = socket.socket(fileno=console_fd)
+        # With --init, the init's child leads the terminal's session instead.
+        open_terminal(spec.user, console_fd, stdin_too=True, control=not spec.init)
+        return
+    stdin_r, ours = os.pipe()
+    os.dup2(stdin_r, 0)
+    os.close(stdin_r)
+    _send_fd(console_fd, ours)
+
+
+def open_terminal(user: str, channel_fd: int, stdin_too: bool, control: bool = True) -> None:
+    """A terminal as stdout and stderr (and stdin, ``stdin_too``), owned by ``user``, whose
+    master goes through ``channel_fd``. Made inside the container's mount namespace, so that
+    /dev/ptmx is its devpts': the terminal is /dev/pts/N there, as runc makes it."""
+    master, terminal = os.openpty()
+    if user:
+        uid, gid, _, _ = _lookup_user(user)
+        os.fchown(terminal, uid, gid)
+    if control:
+        _control_terminal(terminal)
+    for fd in (0, 1, 2) if stdin_too else (1, 2):
+        os.dup2(terminal, fd)
+    os.close(terminal)
+    _send_fd(channel_fd, master)
+
+
+def _send_fd(channel_fd: int, fd: int) -> None:
+    channel = socket.socket(fileno=channel_fd)
     try:
-        socket.send_fds(channel, [b"c"], [ours])
+        socket.send_fds(channel, [b"c"], [fd])
     finally:
         channel.close()
-        os.close(ours)
+        os.close(fd)
 
 
 def _control_terminal(fd: int) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from runtime_agent import cgroups, seccomp, shim
 from runtime_agent.cgroups import Cgroup
 from runtime_agent.container import BLANK_PREFIX, Container, State, Status, locked_table
-from runtime_agent.errors import Conflict, NoSuchContainer, StartFailed
+from runtime_agent.errors import Conflict, InvalidSpec, NoSuchContainer, StartFailed
 from runtime_agent.network import BridgeNetwork, hosts_file, resolv_conf, veth_name
 from runtime_agent.process import Plan, drop_privileges, join_cgroup, reset_signals
 from runtime_agent.settings import Settings
@@ -763,8 +763,14 @@ class Runtime:
         user: str | None = None,
         workdir: str | None = None,
         capture: bool = True,
+        stdin: bool = False,
+        tty: bool = False,
     ) -> ExecResult:
-        """Run a process inside a running container; without ``capture`` it uses our stdio."""
+        """Run a process inside a running container; without ``capture`` it uses our stdio, our
+        stdin too with ``stdin``; with ``tty`` (and without ``capture``) a terminal made in the
+        container, relayed to ours."""
+        if tty and capture:
+            raise InvalidSpec("a terminal is relayed to the caller's own: exec with capture=False")
         container = ref if isinstance(ref, Container) else self.get(ref)
         state = self.reconcile(container)
         if state.status != Status.RUNNING or not state.pid:
@@ -776,15 +782,24 @@ class Runtime:
         out_r, out_w = os.pipe() if capture else (-1, 1)
         err_r, err_w = os.pipe() if capture else (-1, 2)
         fail_r, fail_w = os.pipe()
+        terminal_r = terminal_w = -1
+        if tty:
+            import socket
+
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            terminal_r, terminal_w = ours.detach(), theirs.detach()
         bpf = seccomp.default_filter()  # libseccomp is not reachable once inside the container
         try:
             pid = os.fork()
             if pid == 0:
                 code = 126
                 try:
+                    if terminal_r >= 0:
+                        os.close(terminal_r)
                     _exec_child(
-                        spec, ns_fds, procs, argv, env, user, workdir, out_w, err_w, fail_w, bpf
-                    )
+                        spec, ns_fds, procs, argv, env, user, workdir, out_w, err_w, fail_w, bpf,
+                        stdin=stdin, terminal_fd=terminal_w,
+                    )  # fmt: skip
                 except BaseException as e:  # noqa: BLE001 - reported through the pipe
                     code = getattr(e, "exit_code", 126)
                     os.write(fail_w, (getattr(e, "message", None) or str(e)).encode())
@@ -794,9 +809,21 @@ class Runtime:
             for fd in ns_fds:
                 os.close(fd)
             os.close(fail_w)
+            if terminal_w >= 0:
+                os.close(terminal_w)
             if capture:
                 os.close(out_w)
                 os.close(err_w)
+        if terminal_r >= 0:
+            from runtime_agent import attach
+            from runtime_agent.shim import receive_console
+
+            terminal = receive_console(terminal_r)  # -1 when the exec failed first
+            if terminal >= 0:
+                try:
+                    attach.relay_terminal(terminal, stdin_fd=0 if stdin else None)
+                finally:
+                    os.close(terminal)
         outputs = _drain([out_r, err_r]) if capture else {}
         failure = b"".join(iter(lambda: os.read(fail_r, 65536), b""))
         os.close(fail_r)
@@ -925,8 +952,10 @@ def _exec_child(
     err_w: int,
     fail_w: int,
     bpf: bytes | None,
+    stdin: bool = False,
+    terminal_fd: int = -1,
 ) -> None:
-    from runtime_agent.process import _resolve_executable
+    from runtime_agent.process import _resolve_executable, open_terminal
 
     join_cgroup(procs)
     for fd in ns_fds:
@@ -940,13 +969,18 @@ def _exec_child(
         _, status = os.waitpid(child, 0)
         code = os.waitstatus_to_exitcode(status)
         os._exit(128 - code if code < 0 else code)
-    os.setsid()
-    devnull = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(devnull, 0)
+    if not stdin:
+        devnull = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(devnull, 0)
     if out_w != 1:
         os.dup2(out_w, 1)
     if err_w != 2:
         os.dup2(err_w, 2)
+    if terminal_fd >= 0:
+        # In the container's mount namespace now: the terminal is one of its devpts.
+        open_terminal(spec.user if user is None else user, terminal_fd, stdin_too=True)
+    else:
+        os.setsid()
     environ = dict(e.partition("=")[::2] for e in spec.env)
     environ.update(dict(e.partition("=")[::2] for e in env))
     for key, value in drop_privileges(spec, spec.user if user is None else user).items():

@@ -261,3 +261,32 @@ def test_stopping_an_interactive_container_lets_attached_clients_go(
         runtime.stop(c, timeout=0.2)
         assert read_frames(connection) == []
     assert c.state.exit_code == 137
+
+
+def test_exec_it_runs_a_shell_on_a_terminal_of_the_container(
+    runtime: Runtime, container: Make
+) -> None:
+    c = container("sleep", "300", user="nobody")
+    with cli_on_a_terminal(
+        runtime.state_dir, "exec", "-it", "-u", "root", c.spec.name, "sh"
+    ) as terminal:
+        terminal.expect(b"/ # ")
+        terminal.type("tty; stty size; id -u\r")
+        seen = terminal.expect(b"40 120\r\n0\r\n")
+        assert b"/dev/pts/0\r\n" in seen  # the container's devpts, and only terminal there
+        terminal.type("exit 5\r")
+        assert terminal.exit_code() == 5
+    assert c.state.running
+
+
+def test_exec_i_passes_stdin_on(runtime: Runtime, container: Make) -> None:
+    c = container("sleep", "300")
+    env = {**os.environ, "BERTH_AGENT_STATE": str(runtime.state_dir), "BERTH_BRIDGE": BRIDGE,
+           "BERTH_SUBNET": SUBNET}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime_agent", "exec", "-i", c.spec.name, "sh", "-c", "wc -l; cat"],
+        input="one\ntwo\n", capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout.split()) == (0, ["2"])
+    without = _cli(runtime.state_dir, "exec", c.spec.name, "sh", "-c", "wc -c")
+    assert (without.returncode, without.stdout.strip()) == (0, "0")
