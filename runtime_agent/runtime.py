@@ -372,7 +372,7 @@ class Runtime:
                 "/etc/resolv.conf": resolv_conf().encode(),
                 "/etc/hostname": f"{spec.hostname}\n".encode(),
             },
-            seccomp_bpf=seccomp.default_filter(),
+            seccomp_bpf=seccomp.default_filter(spec.capabilities),
             new_net=spec.network != "host",
             attachment=attachment,
             host_root_id=self.id_ranges.allocate(spec.id) if spec.private_userns else None,
@@ -788,7 +788,8 @@ class Runtime:
 
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             terminal_r, terminal_w = ours.detach(), theirs.detach()
-        bpf = seccomp.default_filter()  # libseccomp is not reachable once inside the container
+        # libseccomp is not reachable once inside the container.
+        bpf = seccomp.default_filter(spec.capabilities)
         try:
             pid = os.fork()
             if pid == 0:

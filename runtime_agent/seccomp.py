@@ -1,4 +1,5 @@
-"""Builds the default seccomp deny-list filter with libseccomp, once per process."""
+"""Builds the default seccomp deny-list filter with libseccomp, once per process and set of
+capabilities that open syscalls up."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import os
 import platform
 
 # Docker's default profile is an allow-list; this deny-list covers the syscalls that profile
-# keeps from containers because they reach kernel-wide state or escape the namespaces.
+# keeps from containers because they reach kernel-wide state or escape the namespaces. ptrace
+# is not among them: since Linux 4.8 seccomp checks a traced syscall again, so a debugger (of
+# the container's own processes, as the usual checks allow) cannot get round the filter.
 DENIED_SYSCALLS: tuple[str, ...] = (
     "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module",
     "delete_module", "finit_module", "fsconfig", "fsmount", "fsopen", "fspick",
@@ -17,11 +20,38 @@ DENIED_SYSCALLS: tuple[str, ...] = (
     "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mbind", "mount",
     "mount_setattr", "move_mount", "move_pages", "name_to_handle_at", "nfsservctl",
     "open_by_handle_at", "open_tree", "perf_event_open", "pivot_root", "process_vm_readv",
-    "process_vm_writev", "ptrace", "query_module", "quotactl", "quotactl_fd", "reboot",
+    "process_vm_writev", "query_module", "quotactl", "quotactl_fd", "reboot",
     "request_key", "set_mempolicy", "setns", "settimeofday", "stime", "swapoff", "swapon",
     "sysfs", "_sysctl", "umount", "umount2", "unshare", "uselib", "userfaultfd", "ustat",
     "vm86", "vm86old",
 )  # fmt: skip
+
+# Syscalls a capability the container was given (--cap-add) lets through again, as Docker's
+# profile does: `--cap-add SYS_PTRACE` for a debugger, `SYS_ADMIN` for mounts and namespaces.
+ALLOWED_BY_CAPABILITY: dict[str, tuple[str, ...]] = {
+    "CAP_SYS_ADMIN": (
+        "bpf", "fsconfig", "fsmount", "fsopen", "fspick", "lookup_dcookie", "mount",
+        "mount_setattr", "move_mount", "open_tree", "perf_event_open", "pivot_root", "quotactl",
+        "quotactl_fd", "setns", "umount", "umount2", "unshare",
+    ),
+    "CAP_SYS_PTRACE": ("kcmp", "process_vm_readv", "process_vm_writev"),
+    "CAP_SYS_MODULE": ("create_module", "delete_module", "finit_module", "init_module"),
+    "CAP_SYS_TIME": ("clock_adjtime", "clock_settime", "settimeofday", "stime"),
+    "CAP_SYS_BOOT": ("kexec_file_load", "kexec_load", "reboot"),
+    "CAP_SYS_PACCT": ("acct",),
+    "CAP_SYS_RAWIO": ("ioperm", "iopl"),
+    "CAP_SYS_NICE": ("get_mempolicy", "mbind", "move_pages", "set_mempolicy"),
+    "CAP_DAC_READ_SEARCH": ("name_to_handle_at", "open_by_handle_at"),
+    "CAP_BPF": ("bpf",),
+    "CAP_PERFMON": ("perf_event_open",),
+}  # fmt: skip
+
+
+def denied_syscalls(capabilities: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The deny-list for a container with ``capabilities``."""
+    allowed = {name for cap in capabilities for name in ALLOWED_BY_CAPABILITY.get(cap, ())}
+    return tuple(name for name in DENIED_SYSCALLS if name not in allowed)
+
 
 # clone(2) may not create namespaces; clone3 passes flags in memory seccomp cannot read, so it
 # gets ENOSYS and libc falls back to clone, as under Docker.
@@ -44,9 +74,15 @@ class _ArgCmp(ctypes.Structure):
     ]
 
 
+def default_filter(capabilities: tuple[str, ...] | list[str] = ()) -> bytes | None:
+    """The filter for a container with ``capabilities`` as raw BPF, or None when libseccomp is
+    not installed."""
+    granting = tuple(sorted(c for c in capabilities if c in ALLOWED_BY_CAPABILITY))
+    return _filter(granting)
+
+
 @functools.cache
-def default_filter() -> bytes | None:
-    """The filter as raw BPF, or None when libseccomp is not installed."""
+def _filter(capabilities: tuple[str, ...]) -> bytes | None:
     try:
         lib = ctypes.CDLL("libseccomp.so.2")
     except OSError:
@@ -66,16 +102,16 @@ def default_filter() -> bytes | None:
     try:
         for arch in _SCMP_ARCH.get(platform.machine(), ()):
             lib.seccomp_arch_add(ctx, arch)  # EEXIST or unsupported: the native arch stays
-        for name in DENIED_SYSCALLS:
+        for name in denied_syscalls(capabilities):
             nr = lib.seccomp_syscall_resolve_name(name.encode())
             if nr >= 0:
                 lib.seccomp_rule_add_array(ctx, eperm, nr, 0, None)
         clone_nr = lib.seccomp_syscall_resolve_name(b"clone")
-        for flag in CLONE_NAMESPACE_FLAGS:
+        for flag in CLONE_NAMESPACE_FLAGS if "CAP_SYS_ADMIN" not in capabilities else ():
             cmp = _ArgCmp(0, _SCMP_CMP_MASKED_EQ, flag, flag)
             lib.seccomp_rule_add_array(ctx, eperm, clone_nr, 1, ctypes.byref(cmp))
         clone3_nr = lib.seccomp_syscall_resolve_name(b"clone3")
-        if clone3_nr >= 0:
+        if clone3_nr >= 0 and "CAP_SYS_ADMIN" not in capabilities:
             lib.seccomp_rule_add_array(ctx, _SCMP_ACT_ERRNO_BASE | errno.ENOSYS, clone3_nr, 0, None)
         read_fd, write_fd = os.pipe()
         try:

@@ -12,6 +12,7 @@ from runtime_agent.container import Container
 from runtime_agent.errors import StartFailed
 from runtime_agent.images import Image
 from runtime_agent.runtime import Runtime
+from runtime_agent.spec import MountSpec
 from tests.runtime.containers.conftest import output
 
 Make = Callable[..., Container]
@@ -75,6 +76,34 @@ def test_mount_is_refused_inside(runtime: Runtime, container: Make) -> None:
     assert output(runtime, c, "stderr") == "mount: permission denied (are you root?)\n"
 
 
+# The image has no debugger: the host's Python, bound in read-only, makes the calls.
+READ_OWN_MEMORY = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+class Iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("length", ctypes.c_size_t)]
+source, target = ctypes.create_string_buffer(b"berth!!"), ctypes.create_string_buffer(8)
+local, remote = Iovec(ctypes.addressof(target), 8), Iovec(ctypes.addressof(source), 8)
+read = libc.process_vm_readv(os.getpid(), ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+traced = libc.ptrace(0, 0, 0, 0)  # PTRACE_TRACEME: allowed to everyone, as under Docker
+print(read, traced, ctypes.get_errno())
+"""
+HOST_PYTHON = [MountSpec("bind", path, path, readonly=True) for path in ("/usr", "/lib", "/lib64")]
+
+
+def test_an_added_capability_lets_its_syscalls_through(runtime: Runtime, container: Make) -> None:
+    python = ("/usr/bin/python3", "-c", READ_OWN_MEMORY)
+    plain = container(*python, mounts=HOST_PYTHON)
+    assert output(runtime, plain).split() == ["-1", "0", "1"]  # process_vm_readv: EPERM
+    ptrace = container(*python, mounts=HOST_PYTHON, cap_add=["SYS_PTRACE"])
+    assert output(runtime, ptrace).split() == ["8", "0", "0"]
+    admin = container(
+        "sh", "-c", "mkdir /scratch && mount -t tmpfs none /scratch && grep -c ' /scratch ' /proc/mounts",
+        cap_add=["SYS_ADMIN"],
+    )  # fmt: skip
+    assert output(runtime, admin) == "1\n"
+
+
 def test_masked_and_read_only_paths(runtime: Runtime, container: Make) -> None:
     c = container(
         "sh", "-c",
@@ -98,9 +127,15 @@ def test_user_without_capabilities(runtime: Runtime, container: Make) -> None:
     assert output(runtime, c).split() == ["65534", "65534", "CapEff:", "0000000000000000"]
 
 
-def test_an_unprivileged_user_reads_hosts_resolv_conf_and_hostname(runtime: Runtime, container: Make) -> None:
-    c = container("sh", "-c", "cat /etc/hosts /etc/resolv.conf /etc/hostname >/dev/null && echo readable",
-                  user="nobody")
+def test_an_unprivileged_user_reads_hosts_resolv_conf_and_hostname(
+    runtime: Runtime, container: Make
+) -> None:
+    c = container(
+        "sh",
+        "-c",
+        "cat /etc/hosts /etc/resolv.conf /etc/hostname >/dev/null && echo readable",
+        user="nobody",
+    )
     assert output(runtime, c) == "readable\n"
 
 
