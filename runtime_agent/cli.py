@@ -125,6 +125,9 @@ def build_parser(agent_commands: bool = True) -> argparse.ArgumentParser:
     start = sub.add_parser("start", help="start containers")
     start.add_argument("-a", "--attach", action="store_true")
     start.add_argument("containers", nargs="+")
+    for name, what in (("pause", "freeze every process of"), ("unpause", "thaw")):
+        c = sub.add_parser(name, help=f"{what} containers")
+        c.add_argument("containers", nargs="+")
     rm = sub.add_parser("rm", help="remove containers")
     rm.add_argument("-f", "--force", action="store_true")
     rm.add_argument("containers", nargs="+")
@@ -385,7 +388,7 @@ def _status(st: Any) -> str:
     from runtime_agent.container import Status
 
     if st.status == Status.RUNNING:
-        return f"Up {_duration(st.started_at)}"
+        return f"Up {_duration(st.started_at)}" + (" (Paused)" if st.paused else "")
     if st.status == Status.RESTARTING:
         return f"Restarting ({st.exit_code}) {_duration(st.finished_at)} ago"
     if st.status == Status.EXITED:
@@ -454,6 +457,14 @@ def cmd_start(runtime: Runtime, args: argparse.Namespace) -> int:
         container = runtime.start(args.containers[0])
         return _attach(runtime, container, remove=False)
     return _each(runtime, args.containers, runtime.start)
+
+
+def cmd_pause(runtime: Runtime, args: argparse.Namespace) -> int:
+    return _each(runtime, args.containers, runtime.pause)
+
+
+def cmd_unpause(runtime: Runtime, args: argparse.Namespace) -> int:
+    return _each(runtime, args.containers, runtime.unpause)
 
 
 def cmd_rm(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -530,6 +541,8 @@ COMMANDS = {
     "kill": cmd_kill,
     "start": cmd_start,
     "attach": cmd_attach,
+    "pause": cmd_pause,
+    "unpause": cmd_unpause,
     "rm": cmd_rm,
     "inspect": cmd_inspect,
     "wait": cmd_wait,

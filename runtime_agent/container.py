@@ -54,6 +54,7 @@ class State:
     generation: int = 0
     stop_requested: bool = False
     ip_address: str = ""
+    paused: bool = False  # running, every process frozen (Docker's State.Paused)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> State:

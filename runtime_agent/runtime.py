@@ -512,7 +512,35 @@ class Runtime:
             if sig == signal.SIGKILL:
                 st.stop_requested = True
             pid = st.pid
+            # A frozen process takes its signal only once thawed: as Docker, kill unpauses.
+            self._thaw(container, st)
         _signal(pid, sig)
+
+    # Pause ---------------------------------------------------------------------
+
+    def pause(self, ref: str | Container) -> None:
+        """Freeze every process of the container (the freezer cgroup), as ``docker pause``."""
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        self.reconcile(container)
+        with container.update() as st:
+            if st.status != Status.RUNNING:
+                raise Conflict(f"Container {container.id} is not running")
+            if st.paused:
+                raise Conflict(f"Container {container.id} is already paused")
+            self.cgroup(container.id).freeze()
+            st.paused = True
+
+    def unpause(self, ref: str | Container) -> None:
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        with container.update() as st:
+            if not st.paused:
+                raise Conflict(f"Container {container.id} is not paused")
+            self._thaw(container, st)
+
+    def _thaw(self, container: Container, st: State) -> None:
+        if st.paused:
+            self.cgroup(container.id).thaw()
+            st.paused = False
 
     def stop(self, ref: str | Container, timeout: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after ``timeout`` seconds; the restart policy does not apply."""
@@ -523,6 +551,7 @@ class Runtime:
                 return
             st.stop_requested = True
             pid = st.pid if st.status == Status.RUNNING else 0
+            self._thaw(container, st)
         if pid:
             try:
                 pidfd = os.pidfd_open(pid)
@@ -565,6 +594,7 @@ class Runtime:
             with container.update() as st:
                 st.stop_requested = True
                 pid = st.pid
+                self._thaw(container, st)
             if pid:
                 _signal(pid, signal.SIGKILL)
             self._wait_stopped(container)
@@ -621,8 +651,9 @@ class Runtime:
             "Args": spec.args[1:],
             "Image": spec.image_id,
             "State": {
-                "Status": str(st.status),
+                "Status": "paused" if st.paused else str(st.status),
                 "Running": st.status == Status.RUNNING,
+                "Paused": st.paused,
                 "Restarting": st.status == Status.RESTARTING,
                 "OOMKilled": st.oom_killed,
                 "Dead": st.status == Status.DEAD,
@@ -775,6 +806,8 @@ class Runtime:
         state = self.reconcile(container)
         if state.status != Status.RUNNING or not state.pid:
             raise Conflict(f"Container {container.id} is not running")
+        if state.paused:
+            raise Conflict(f"Container {container.id} is paused, unpause the container before exec")
         spec = container.spec
         procs = self.cgroup(spec.id).procs_files()
         names = USERNS_NAMESPACES if spec.private_userns else NAMESPACES

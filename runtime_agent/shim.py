@@ -429,6 +429,7 @@ class Shim:
             oom = self.cgroup.oom_kills() > oom_before
             with container.update() as st:
                 st.exit_code, st.oom_killed, st.finished_at, st.pid = code, oom, now(), 0
+                st.paused = False
                 restart = not st.stop_requested and (
                     policy.name in ("always", "unless-stopped")
                     or (

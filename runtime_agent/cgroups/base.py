@@ -52,6 +52,13 @@ class Cgroup(ABC):
     def oom_kills(self) -> int:
         """How many processes the kernel's OOM killer has killed in this cgroup."""
 
+    @abstractmethod
+    def freeze(self) -> None:
+        """Stop every process of the cgroup where it is, until thaw()."""
+
+    @abstractmethod
+    def thaw(self) -> None: ...
+
     def procs_files(self) -> list[str]:
         """The files a process writes "0" to (from the host's mount namespace) to join."""
         return [os.fspath(p / "cgroup.procs") for p in self.paths()]
@@ -113,3 +120,14 @@ def write(path: Path, value: str | int) -> None:
         os.write(fd, str(value).encode())
     finally:
         os.close(fd)
+
+
+def wait_for_file(path: Path, wanted: str, what: str, timeout: float = 5.0) -> None:
+    """Until ``path`` holds ``wanted`` (a freezer's state): freezing waits for every task."""
+    deadline = time.monotonic() + timeout
+    delay = 0.0005
+    while wanted not in path.read_text():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: {path} did not become {wanted!r} in {timeout:g} s")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)

@@ -8,10 +8,18 @@ import functools
 import os
 from pathlib import Path
 
-from runtime_agent.cgroups.base import CFS_PERIOD_US, Cgroup, CgroupStats, read_int, write
+from runtime_agent.cgroups.base import (
+    CFS_PERIOD_US,
+    Cgroup,
+    CgroupStats,
+    read_int,
+    wait_for_file,
+    write,
+)
+from runtime_agent.errors import Conflict
 from runtime_agent.spec import Resources
 
-CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "devices")
+CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "devices", "freezer")
 
 # Docker's default device rules: mknod anything, but read/write only the harmless devices.
 DEVICE_RULES = (
@@ -134,6 +142,21 @@ class CgroupV1(Cgroup):
             else 0,
             pids=read_int(self._dirs["pids"] / "pids.current") if "pids" in self._dirs else 0,
         )
+
+    def freeze(self) -> None:
+        state = self._freezer_state()
+        write(state, "FROZEN")
+        wait_for_file(state, "FROZEN", "pause")
+
+    def thaw(self) -> None:
+        state = self._freezer_state()
+        write(state, "THAWED")
+        wait_for_file(state, "THAWED", "unpause")
+
+    def _freezer_state(self) -> Path:
+        if "freezer" not in self._dirs:
+            raise Conflict("pausing needs the freezer cgroup, which this host does not mount")
+        return self._dirs["freezer"] / "freezer.state"
 
     def oom_kills(self) -> int:
         mem = self._dirs.get("memory")

@@ -5,7 +5,14 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-from runtime_agent.cgroups.base import CFS_PERIOD_US, Cgroup, CgroupStats, read_int, write
+from runtime_agent.cgroups.base import (
+    CFS_PERIOD_US,
+    Cgroup,
+    CgroupStats,
+    read_int,
+    wait_for_file,
+    write,
+)
 from runtime_agent.errors import InvalidSpec
 from runtime_agent.spec import Resources
 
@@ -94,6 +101,14 @@ class CgroupV2(Cgroup):
 
     def oom_kills(self) -> int:
         return self._keyed("memory.events").get("oom_kill", 0)
+
+    def freeze(self) -> None:
+        write(self.path / "cgroup.freeze", 1)
+        wait_for_file(self.path / "cgroup.events", "frozen 1", "pause")
+
+    def thaw(self) -> None:
+        write(self.path / "cgroup.freeze", 0)
+        wait_for_file(self.path / "cgroup.events", "frozen 0", "unpause")
 
     def kill(self) -> None:
         kill_file = self.path / "cgroup.kill"

@@ -49,9 +49,13 @@ def test_v2_create_join_stats_kill_destroy_on_a_real_cgroup2(cgroup2_mount: Path
     try:
         # When a process joins it
         cgroup.join(child)
-        # Then it is listed, accounted, and killed and removed with the cgroup
+        # Then it is listed, accounted, frozen and thawed, and killed and removed with the cgroup
         assert cgroup.pids() == [child]
         assert cgroup.stats().cpu_usage_ns >= 0
+        cgroup.freeze()
+        assert "frozen 1" in (cgroup.path / "cgroup.events").read_text()
+        cgroup.thaw()
+        assert "frozen 0" in (cgroup.path / "cgroup.events").read_text()
         cgroup.kill()
         _, status = os.waitpid(child, 0)
         assert os.WTERMSIG(status) == signal.SIGKILL
