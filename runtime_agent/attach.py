@@ -220,6 +220,13 @@ class AttachServer:
 
     def close(self) -> None:
         """At the end of the container's output: what waits goes out, then every client is let go."""
+        # A client the kernel accepted but we had not yet: it gets what it came for too (a short
+        # run's whole output may be waiting in the replay).
+        while True:
+            pending = len(self.clients)
+            self._accept()
+            if len(self.clients) == pending:
+                break
         for client in list(self.clients.values()):
             if client.backlog:
                 client.connection.setblocking(True)
@@ -309,7 +316,8 @@ def relay(
         os.close(resized_r)
         os.close(resized_w)
         if saved is not None and stdin_fd is not None:
-            termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
+            with contextlib.suppress(termios.error, OSError):  # a terminal hung up meanwhile
+                termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
 
 
 def _writer(stream: object) -> Callable[[bytes], None]:
@@ -374,4 +382,5 @@ def relay_terminal(master: int, stdin_fd: int | None = 0) -> None:
         os.close(resized_r)
         os.close(resized_w)
         if saved is not None and stdin_fd is not None:
-            termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
+            with contextlib.suppress(termios.error, OSError):  # a terminal hung up meanwhile
+                termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)

@@ -291,15 +291,29 @@ def _attach_interactive(
 ) -> int:
     """Relay our stdin to the container's and its output to ours through its shim, until its
     output ends; then its exit code. Output it wrote before we were attached comes first."""
-    from runtime_agent import attach
 
     def forward(signum: int, _frame: object) -> None:
         with contextlib.suppress(RuntimeAgentError):
             runtime.kill(container, signum)
 
-    # Without a terminal, ^C reaches us rather than the container: pass it on.
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
+    # Without a terminal, ^C reaches us rather than the container: pass it on. A hangup (our
+    # terminal closed) too: the shell in the container ends as a local one would.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    try:
+        _relay_until_done(runtime, container, with_stdin)
+    except OSError:
+        pass  # our terminal is gone: what the container writes still goes to its log
+    finally:
+        code = runtime.wait(container)
+        if remove:
+            runtime.remove(container, force=True)
+    return code
+
+
+def _relay_until_done(runtime: Runtime, container: Container, with_stdin: bool) -> None:
+    from runtime_agent import attach
+
     connection = None
     deadline = time.monotonic() + 10
     while connection is None:
@@ -319,10 +333,6 @@ def _attach_interactive(
     else:
         with connection:
             attach.relay(connection, sys.stdin.fileno() if with_stdin else None)
-    code = runtime.wait(container)
-    if remove:
-        runtime.remove(container, force=True)
-    return code
 
 
 def cmd_attach(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -346,15 +356,19 @@ def _attach(runtime: Runtime, container: Container, remove: bool) -> int:
         with contextlib.suppress(RuntimeAgentError):
             runtime.kill(container, signum)
 
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
-    for entry in runtime.logs(container, follow=True):
-        stream = sys.stdout.buffer if entry.stream == "stdout" else sys.stderr.buffer
-        stream.write(entry.data)
-        stream.flush()
-    code = runtime.wait(container)
-    if remove:
-        runtime.remove(container, force=True)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    try:
+        for entry in runtime.logs(container, follow=True):
+            stream = sys.stdout.buffer if entry.stream == "stdout" else sys.stderr.buffer
+            stream.write(entry.data)
+            stream.flush()
+    except OSError:
+        pass  # our terminal is gone: what the container writes still goes to its log
+    finally:
+        code = runtime.wait(container)
+        if remove:
+            runtime.remove(container, force=True)
     return code
 
 

@@ -290,3 +290,20 @@ def test_exec_i_passes_stdin_on(runtime: Runtime, container: Make) -> None:
     assert (result.returncode, result.stdout.split()) == (0, ["2"])
     without = _cli(runtime.state_dir, "exec", c.spec.name, "sh", "-c", "wc -c")
     assert (without.returncode, without.stdout.strip()) == (0, "0")
+
+
+def test_run_rm_removes_the_container_even_when_the_terminal_closes_first(
+    runtime: Runtime, busybox: Image
+) -> None:
+    with cli_on_a_terminal(runtime.state_dir, "run", "-it", "--rm", "--name", "berth-hangup",
+                           "--network", "none", "busybox", "sh") as terminal:  # fmt: skip
+        terminal.expect(b"/ # ")
+        container_id = runtime.get("berth-hangup").id
+        # The shell is told to end shortly; our side of the terminal is gone before then.
+        terminal.type("sleep 0.5; exit 6\r")
+        terminal.expect(b"exit 6\r\n")
+        os.close(terminal.fd)
+        terminal.fd = os.open("/dev/null", os.O_RDONLY)  # closed again on the way out
+        assert terminal.exit_code() == 6
+    assert [c.id for c in runtime.list(all=True) if c.id == container_id] == []
+    assert leftovers(container_id) == []
