@@ -90,6 +90,15 @@ def build_parser(agent_commands: bool = True) -> argparse.ArgumentParser:
         help="user namespace: 'auto' gives the container its own, whose root is an "
         "unprivileged host uid/gid range of 65536 ids; 'host' (the default) shares the host's",
     )
+    run.add_argument(
+        "--health-cmd", help="command (run by /bin/sh) that tells the container is healthy"
+    )
+    for flag in ("interval", "timeout", "start-period"):
+        run.add_argument(f"--health-{flag}", help="a duration, as 30s or 1m30s")
+    run.add_argument("--health-retries", type=int)
+    run.add_argument(
+        "--no-healthcheck", action="store_true", help="ignore the image's health check"
+    )
     run.add_argument("image")
     run.add_argument("args", nargs=argparse.REMAINDER)
 
@@ -231,9 +240,11 @@ def cmd_images(runtime: Runtime, args: argparse.Namespace) -> int:
 
 def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
     from runtime_agent.spec import (
+        HealthOptions,
         Resources,
         RestartPolicy,
         RunOptions,
+        parse_duration,
         parse_memory,
         parse_port,
         parse_restart,
@@ -270,6 +281,16 @@ def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
         userns=args.userns,
         interactive=args.interactive,
         tty=args.tty,
+        health=HealthOptions(
+            cmd=args.health_cmd,
+            interval=parse_duration(args.health_interval) if args.health_interval else None,
+            timeout=parse_duration(args.health_timeout) if args.health_timeout else None,
+            retries=args.health_retries,
+            start_period=parse_duration(args.health_start_period)
+            if args.health_start_period
+            else None,
+            disabled=args.no_healthcheck,
+        ),
     )
     container = runtime.create(image, options)
     try:
@@ -402,7 +423,16 @@ def _status(st: Any) -> str:
     from runtime_agent.container import Status
 
     if st.status == Status.RUNNING:
-        return f"Up {_duration(st.started_at)}" + (" (Paused)" if st.paused else "")
+        up = f"Up {_duration(st.started_at)}"
+        if st.paused:
+            return f"{up} (Paused)"
+        if st.health_status:
+            return (
+                f"{up} (health: starting)"
+                if st.health_status == "starting"
+                else f"{up} ({st.health_status})"
+            )
+        return up
     if st.status == Status.RESTARTING:
         return f"Restarting ({st.exit_code}) {_duration(st.finished_at)} ago"
     if st.status == Status.EXITED:
@@ -580,12 +610,29 @@ def _duration(iso: str) -> str:
             (datetime.now(UTC) - datetime.fromisoformat(iso.replace("Z", "+00:00"))).total_seconds()
         ),
     )
+    # Docker's wording (go-units HumanDuration).
+    hours = seconds // 3600
     if seconds < 1:
         return "Less than a second"
-    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
-        if seconds >= size:
-            return f"{seconds // size} {unit}"
-    return f"{seconds} seconds"
+    if seconds == 1:
+        return "1 second"
+    if seconds < 60:
+        return f"{seconds} seconds"
+    if seconds < 120:
+        return "About a minute"
+    if seconds < 3600:
+        return f"{seconds // 60} minutes"
+    if seconds < 7200:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 14:
+        return f"{hours // 24} days"
+    if hours < 24 * 60:
+        return f"{hours // (24 * 7)} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // (24 * 30)} months"
+    return f"{hours // (24 * 365)} years"
 
 
 def _ago(iso: str) -> str:

@@ -9,7 +9,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -55,6 +55,9 @@ class State:
     stop_requested: bool = False
     ip_address: str = ""
     paused: bool = False  # running, every process frozen (Docker's State.Paused)
+    health_status: str = ""  # "starting", "healthy" or "unhealthy" with a health check, as Docker's
+    health_failing_streak: int = 0
+    health_log: list[dict[str, Any]] = field(default_factory=list)  # the last few checks
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> State:

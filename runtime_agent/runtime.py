@@ -26,7 +26,7 @@ from runtime_agent.errors import Conflict, InvalidSpec, NoSuchContainer, StartFa
 from runtime_agent.network import BridgeNetwork, hosts_file, resolv_conf, veth_name
 from runtime_agent.process import Plan, drop_privileges, join_cgroup, reset_signals
 from runtime_agent.settings import Settings
-from runtime_agent.spec import ContainerSpec, MountSpec, RunOptions
+from runtime_agent.spec import ContainerSpec, HealthCheck, MountSpec, RunOptions
 from runtime_agent.trace import mark
 from runtime_agent.userns import IdRanges, become_root
 from runtime_agent.volumes import VolumeStore
@@ -654,6 +654,17 @@ class Runtime:
                 "Status": "paused" if st.paused else str(st.status),
                 "Running": st.status == Status.RUNNING,
                 "Paused": st.paused,
+                **(
+                    {
+                        "Health": {
+                            "Status": st.health_status,
+                            "FailingStreak": st.health_failing_streak,
+                            "Log": st.health_log,
+                        }
+                    }
+                    if spec.healthcheck
+                    else {}
+                ),
                 "Restarting": st.status == Status.RESTARTING,
                 "OOMKilled": st.oom_killed,
                 "Dead": st.status == Status.DEAD,
@@ -676,6 +687,11 @@ class Runtime:
                 "ExposedPorts": {p: {} for p in spec.exposed_ports},
                 "Tty": spec.tty,
                 "OpenStdin": spec.open_stdin,
+                **(
+                    {"Healthcheck": _healthcheck_config(spec.healthcheck)}
+                    if spec.healthcheck
+                    else {}
+                ),
             },
             "HostConfig": {
                 "NetworkMode": spec.network,
@@ -1000,6 +1016,9 @@ def _exec_child(
     child = os.fork()
     if child:
         os.close(fail_w)
+        # A health check that runs out of time ends here: the command must go too, with what it
+        # started (the session it leads, made below).
+        signal.signal(signal.SIGTERM, lambda *_: _kill_group(child))
         _, status = os.waitpid(child, 0)
         code = os.waitstatus_to_exitcode(status)
         os._exit(128 - code if code < 0 else code)
@@ -1035,3 +1054,22 @@ def _mount_mode(mount: MountSpec, private_userns: bool) -> str:
     if private_userns and (mount.idmap or mount.type == "volume"):
         options.append("idmap")
     return ",".join(options)
+
+
+def _kill_group(leader: int) -> None:
+    try:
+        os.killpg(leader, signal.SIGKILL)
+    except ProcessLookupError:  # not yet its own group: the process alone
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(leader, signal.SIGKILL)
+
+
+def _healthcheck_config(check: HealthCheck) -> dict[str, Any]:
+    """As an image config states it: durations in nanoseconds."""
+    return {
+        "Test": check.test,
+        "Interval": int(check.interval * 1e9),
+        "Timeout": int(check.timeout * 1e9),
+        "Retries": check.retries,
+        "StartPeriod": int(check.start_period * 1e9),
+    }

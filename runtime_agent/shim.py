@@ -389,6 +389,8 @@ class Shim:
                 st.started_at, st.finished_at, st.error = now(), "", ""
                 st.exit_code, st.oom_killed = 0, False
                 st.generation += 1
+                if self.plan.spec.healthcheck:
+                    st.health_status, st.health_failing_streak, st.health_log = "starting", 0, []
             if report_fd >= 0:
                 # The caller reads on until the child's exec closes its copy of this pipe.
                 os.write(report_fd, json.dumps({"pid": pid}).encode() + b"\n")
@@ -421,7 +423,7 @@ class Shim:
                     )
                     st.pid = st.shim_pid = 0
                 return
-            self._pump_logs(out_r, err_r, console)
+            self._pump_logs(out_r, err_r, console, pid)
             _, status = os.waitpid(pid, 0)
             mark("shim: child exited")
             code = os.waitstatus_to_exitcode(status)
@@ -497,7 +499,7 @@ class Shim:
                     os.close(fd)
         return pid, launch.out_r, launch.err_r, launch.fail_r, launch.console
 
-    def _pump_logs(self, out_r: int, err_r: int, console: int = -1) -> None:
+    def _pump_logs(self, out_r: int, err_r: int, console: int = -1, pid: int = 0) -> None:
         """Copy stdout/stderr into the log as JSON lines until both pipes close; with a
         ``console`` (a terminal's master, or the write end of a stdin pipe), serve attach."""
         log_fd = os.open(
@@ -517,9 +519,20 @@ class Shim:
 
             server = AttachServer(self.container.dir, console, terminal)
             server.register(sel)
+        health = None
+        if self.plan.spec.healthcheck and pid:
+            from runtime_agent.health import HealthChecker
+
+            health = HealthChecker(
+                self.container, self.plan.spec.healthcheck, pid, self.cgroup, self.plan.seccomp_bpf
+            )
+            health.register(sel)
         try:
             while streams:
-                for key, _ in sel.select():
+                events = sel.select(health.seconds_to_next() if health else None)
+                if health:
+                    health.tick()
+                for key, _ in events:
                     if key.data is not None:  # an attach connection or the listening socket
                         key.data()
                         continue
@@ -554,6 +567,8 @@ class Shim:
                     if not data:
                         del streams[fd]
         finally:
+            if health:
+                health.close()
             if server:
                 server.close()
             sel.close()

@@ -119,6 +119,71 @@ class RestartPolicy:
 
 
 @dataclass
+class HealthCheck:
+    """Docker's HEALTHCHECK: ``test`` is ``["CMD", arg...]`` or ``["CMD-SHELL", command]``."""
+
+    test: list[str]
+    interval: float = 30.0
+    timeout: float = 30.0
+    retries: int = 3
+    start_period: float = 0.0
+
+    @property
+    def argv(self) -> list[str]:
+        kind, *rest = self.test
+        return ["/bin/sh", "-c", rest[0]] if kind == "CMD-SHELL" else rest
+
+    @classmethod
+    def from_image(cls, config: Mapping[str, Any] | None) -> HealthCheck | None:
+        """From an image config's ``Healthcheck`` (durations in nanoseconds, 0 for the default)."""
+        test = list((config or {}).get("Test") or [])
+        if not test or test[0] == "NONE":
+            return None
+        if test[0] not in ("CMD", "CMD-SHELL"):
+            test = ["CMD-SHELL", " ".join(test)]
+
+        def seconds(key: str, default: float) -> float:
+            value = (config or {}).get(key) or 0
+            return value / 1e9 if value else default
+
+        return cls(
+            test,
+            interval=seconds("Interval", 30.0),
+            timeout=seconds("Timeout", 30.0),
+            retries=int((config or {}).get("Retries") or 3),
+            start_period=seconds("StartPeriod", 0.0),
+        )
+
+
+@dataclass
+class HealthOptions:
+    """``--health-*`` flags: each given one overrides the image's."""
+
+    cmd: str | None = None
+    interval: float | None = None
+    timeout: float | None = None
+    retries: int | None = None
+    start_period: float | None = None
+    disabled: bool = False  # --no-healthcheck
+
+    def applied_to(self, image_check: HealthCheck | None) -> HealthCheck | None:
+        if self.disabled:
+            return None
+        check = image_check
+        if self.cmd is not None:
+            check = HealthCheck(["CMD-SHELL", self.cmd], *(
+                (image_check.interval, image_check.timeout, image_check.retries,
+                 image_check.start_period) if image_check else ()
+            ))  # fmt: skip
+        if check is None:
+            return None
+        for name in ("interval", "timeout", "retries", "start_period"):
+            if getattr(self, name) is not None:
+                setattr(check, name, getattr(self, name))
+        return check
+
+
+@dataclass
 class RunOptions:
     """What a user may override on top of the image's config (``docker run`` flags)."""
 
@@ -143,6 +208,7 @@ class RunOptions:
     userns: str = ""
     interactive: bool = False  # -i: stdin kept open, written through attach
     tty: bool = False  # -t: a terminal as stdin, stdout and stderr
+    health: HealthOptions = field(default_factory=HealthOptions)
 
 
 @dataclass
@@ -172,6 +238,7 @@ class ContainerSpec:
     userns: str = ""  # defaulted: state written before user namespaces has none
     open_stdin: bool = False  # Docker's Config.OpenStdin (-i); defaulted, as userns
     tty: bool = False  # Docker's Config.Tty (-t)
+    healthcheck: HealthCheck | None = None
 
     @property
     def private_userns(self) -> bool:
@@ -231,6 +298,9 @@ class ContainerSpec:
             userns=options.userns,
             open_stdin=options.interactive,
             tty=options.tty,
+            healthcheck=options.health.applied_to(
+                HealthCheck.from_image(config.get("Healthcheck"))
+            ),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -243,6 +313,8 @@ class ContainerSpec:
         values["ports"] = [PortMapping(**p) for p in data["ports"]]
         values["resources"] = Resources(**data["resources"])
         values["restart"] = RestartPolicy(**data["restart"])
+        if data.get("healthcheck"):
+            values["healthcheck"] = HealthCheck(**data["healthcheck"])
         return cls(**values)
 
     def validate(self) -> None:
@@ -352,6 +424,33 @@ def _check_resources(spec: ContainerSpec) -> str | None:
     return None
 
 
+def _check_healthcheck(spec: ContainerSpec) -> str | None:
+    check = spec.healthcheck
+    if check is None:
+        return None
+    if len(check.test) < 2 or (check.test[0] == "CMD-SHELL" and not check.test[1].strip()):
+        return "invalid health check: no command"
+    for name in ("interval", "timeout"):
+        if getattr(check, name) < 0.001:
+            return f"Interval in Healthcheck cannot be less than 1ms ({name})"
+    if check.retries < 0:
+        return "--health-retries cannot be negative"
+    if check.start_period < 0:
+        return "--health-start-period cannot be negative"
+    return None
+
+
+def parse_duration(value: str) -> float:
+    """Go's duration syntax, as Docker's flags take it: ``1m30s``, ``500ms``, ``2s``, ``1h``."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    import re
+
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|µs|ns|h|m|s)", value)
+    if not value or "".join(n + u for n, u in parts) != value:
+        raise InvalidSpec(f'invalid duration "{value}": use a number and a unit, as 30s or 1m30s')
+    return sum(float(n) * units[u] for n, u in parts)
+
+
 def _check_restart(spec: ContainerSpec) -> str | None:
     if spec.restart.name not in RESTART_POLICIES:
         return (
@@ -381,6 +480,7 @@ def _check_layers(spec: ContainerSpec) -> str | None:
 
 CHECKS: tuple[Callable[[ContainerSpec], str | None], ...] = (
     _check_args, _check_name, _check_hostname, _check_network, _check_userns, _check_ports,
+    _check_healthcheck,
     _check_mounts, _check_resources, _check_restart, _check_capabilities, _check_layers,
 )  # fmt: skip
 

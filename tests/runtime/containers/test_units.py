@@ -210,3 +210,20 @@ def test_secure_join_never_leaves_the_root(tmp_path: Path) -> None:
     assert secure_join(str(root), "/etc/hosts") == f"{root}/etc/passwd"
     assert secure_join(str(root), "/up/x") == f"{root}/tmp/x"
     assert secure_join(str(root), "/../../etc") == f"{root}/etc"
+
+
+def test_ages_are_worded_as_docker_words_them() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from runtime_agent.cli import _duration
+
+    def age(**delta: float) -> str:
+        return _duration((datetime.now(UTC) - timedelta(**delta)).isoformat())
+
+    assert [age(seconds=0), age(seconds=1.2), age(seconds=42), age(seconds=90)] == [
+        "Less than a second", "1 second", "42 seconds", "About a minute",
+    ]  # fmt: skip
+    assert [age(minutes=5), age(minutes=75), age(hours=30), age(days=3)] == [
+        "5 minutes", "About an hour", "30 hours", "3 days",
+    ]  # fmt: skip
+    assert [age(days=20), age(days=90), age(days=800)] == ["2 weeks", "3 months", "2 years"]
