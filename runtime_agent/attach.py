@@ -41,6 +41,10 @@ def window_frame(rows: int, columns: int) -> bytes:
     return frame(WINDOW, struct.pack(">HH", rows, columns))
 
 
+def set_window(terminal_fd: int, rows: int, columns: int) -> None:
+    fcntl.ioctl(terminal_fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+
 class FrameReader:
     """Splits a byte stream into (kind, payload) frames."""
 
@@ -153,10 +157,7 @@ class AttachServer:
                 # A terminal ends its input with the EOF character the client types instead.
                 self.close_stdin_after_input = True
             elif kind == WINDOW and self.terminal and len(payload) == 4:
-                rows, columns = struct.unpack(">HH", payload)
-                fcntl.ioctl(
-                    self.stdin_fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0)
-                )
+                set_window(self.stdin_fd, *struct.unpack(">HH", payload))
         self._flush_input()
 
     def _flush_input(self) -> None:
@@ -253,6 +254,36 @@ class AttachServer:
             self.stdin_fd = -1
 
 
+@contextlib.contextmanager
+def _local_terminal(stdin_fd: int | None) -> Iterator[int]:
+    """Our terminal in raw mode for the relay's length (-1 yielded without one), and an fd that
+    turns readable when it is resized, once at the start too. The size is sent from the relay's
+    loop, never from the signal handler: a frame sent there could land inside another."""
+    if stdin_fd is None or not os.isatty(stdin_fd):
+        yield -1
+        return
+    saved = termios.tcgetattr(stdin_fd)
+    resized_r, resized_w = os.pipe()
+    os.set_blocking(resized_w, False)
+    previous = signal.signal(signal.SIGWINCH, lambda *_: os.write(resized_w, b"w"))
+    try:
+        tty.setraw(stdin_fd)
+        os.write(resized_w, b"w")  # the size we start with
+        yield resized_r
+    finally:
+        signal.signal(signal.SIGWINCH, previous)
+        os.close(resized_r)
+        os.close(resized_w)
+        with contextlib.suppress(termios.error, OSError):  # a terminal hung up meanwhile
+            termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
+
+
+def _size(resized: int, stdin_fd: int) -> tuple[int, int]:
+    os.read(resized, 64)
+    columns, rows = os.get_terminal_size(stdin_fd)
+    return rows, columns
+
+
 def relay(
     connection: socket.socket,
     stdin_fd: int | None = 0,
@@ -264,33 +295,18 @@ def relay(
     container's, ours is raw meanwhile and the container follows its size."""
     write_out = stdout or _writer(sys.stdout.buffer)
     write_err = stderr or _writer(sys.stderr.buffer)
-    local_terminal = stdin_fd is not None and os.isatty(stdin_fd)
-    saved = termios.tcgetattr(stdin_fd) if local_terminal and stdin_fd is not None else None
-    selector = selectors.DefaultSelector()
-    previous_winch = None
-    # A resize is sent from the loop, never from the handler: a frame sent there could land in
-    # the middle of one the loop was sending.
-    resized_r, resized_w = os.pipe()
-    try:
-        if saved is not None and stdin_fd is not None:
-            tty.setraw(stdin_fd)
-            os.set_blocking(resized_w, False)
-            previous_winch = signal.signal(
-                signal.SIGWINCH, lambda *_: os.write(resized_w, b"w") if resized_w >= 0 else None
-            )
-            os.write(resized_w, b"w")  # the size we start with
-            selector.register(resized_r, selectors.EVENT_READ, "resized")
+    reader = FrameReader()
+    with _local_terminal(stdin_fd) as resized, selectors.DefaultSelector() as selector:
+        if resized >= 0:
+            selector.register(resized, selectors.EVENT_READ, "resized")
         selector.register(connection, selectors.EVENT_READ, "container")
         if stdin_fd is not None:
             selector.register(stdin_fd, selectors.EVENT_READ, "stdin")
-        reader = FrameReader()
         while True:
             for key, _ in selector.select():
                 if key.data == "resized":
-                    os.read(resized_r, 64)
-                    columns, rows = os.get_terminal_size(stdin_fd)  # type: ignore[arg-type]
                     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                        connection.sendall(window_frame(rows, columns))
+                        connection.sendall(window_frame(*_size(resized, stdin_fd)))  # type: ignore[arg-type]
                     continue
                 if key.data == "stdin":
                     data = os.read(stdin_fd, 65536)  # type: ignore[arg-type]
@@ -309,56 +325,23 @@ def relay(
                     return
                 for kind, payload in reader.feed(data):
                     (write_err if kind == STDERR else write_out)(payload)
-    finally:
-        selector.close()
-        if previous_winch is not None:
-            signal.signal(signal.SIGWINCH, previous_winch)
-        os.close(resized_r)
-        os.close(resized_w)
-        if saved is not None and stdin_fd is not None:
-            with contextlib.suppress(termios.error, OSError):  # a terminal hung up meanwhile
-                termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
-
-
-def _writer(stream: object) -> Callable[[bytes], None]:
-    def write(data: bytes) -> None:
-        stream.write(data)  # type: ignore[attr-defined]
-        stream.flush()  # type: ignore[attr-defined]
-
-    return write
 
 
 def relay_terminal(master: int, stdin_fd: int | None = 0) -> None:
     """``exec -t``: relay between our terminal (``None``: nothing read from it) and the master of
     a terminal made in the container, raw meanwhile and sized as ours, until its last user is
     gone."""
-    local_terminal = stdin_fd is not None and os.isatty(stdin_fd)
-    saved = termios.tcgetattr(stdin_fd) if local_terminal and stdin_fd is not None else None
-    selector = selectors.DefaultSelector()
-    previous_winch = None
-    resized_r, resized_w = os.pipe()
-
-    def copy_size() -> None:
-        if stdin_fd is not None and os.isatty(stdin_fd):
-            columns, rows = os.get_terminal_size(stdin_fd)
-            fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-
-    try:
-        if saved is not None and stdin_fd is not None:
-            tty.setraw(stdin_fd)
-            copy_size()
-            os.set_blocking(resized_w, False)
-            previous_winch = signal.signal(signal.SIGWINCH, lambda *_: os.write(resized_w, b"w"))
-            selector.register(resized_r, selectors.EVENT_READ, "resized")
+    write_out = _writer(sys.stdout.buffer)
+    with _local_terminal(stdin_fd) as resized, selectors.DefaultSelector() as selector:
+        if resized >= 0:
+            selector.register(resized, selectors.EVENT_READ, "resized")
         selector.register(master, selectors.EVENT_READ, "container")
         if stdin_fd is not None:
             selector.register(stdin_fd, selectors.EVENT_READ, "stdin")
-        write_out = _writer(sys.stdout.buffer)
         while True:
             for key, _ in selector.select():
                 if key.data == "resized":
-                    os.read(resized_r, 64)
-                    copy_size()
+                    set_window(master, *_size(resized, stdin_fd))  # type: ignore[arg-type]
                 elif key.data == "stdin":
                     data = os.read(stdin_fd, 65536)  # type: ignore[arg-type]
                     if data:
@@ -371,16 +354,15 @@ def relay_terminal(master: int, stdin_fd: int | None = 0) -> None:
                     except OSError as error:
                         if error.errno != errno.EIO:
                             raise
-                        data = b""
+                        data = b""  # every user of the terminal is gone
                     if not data:
                         return
                     write_out(data)
-    finally:
-        selector.close()
-        if previous_winch is not None:
-            signal.signal(signal.SIGWINCH, previous_winch)
-        os.close(resized_r)
-        os.close(resized_w)
-        if saved is not None and stdin_fd is not None:
-            with contextlib.suppress(termios.error, OSError):  # a terminal hung up meanwhile
-                termios.tcsetattr(stdin_fd, termios.TCSADRAIN, saved)
+
+
+def _writer(stream: object) -> Callable[[bytes], None]:
+    def write(data: bytes) -> None:
+        stream.write(data)  # type: ignore[attr-defined]
+        stream.flush()  # type: ignore[attr-defined]
+
+    return write

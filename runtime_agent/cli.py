@@ -10,7 +10,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -312,17 +312,28 @@ def _attach_interactive(
 ) -> int:
     """Relay our stdin to the container's and its output to ours through its shim, until its
     output ends; then its exit code. Output it wrote before we were attached comes first."""
+    return _attached(
+        runtime, container, remove, lambda: _relay_until_done(runtime, container, with_stdin)
+    )
 
+
+def _attached(
+    runtime: Runtime, container: Container, remove: bool, relay: Callable[[], None]
+) -> int:
+    """Run ``relay`` until the container's output ends, then its exit code (removing it first
+    with ``remove``), whatever became of our terminal meanwhile."""
+
+    # ^C (or a SIGTERM) reaches us rather than the container without a terminal: passed on, as
+    # docker's CLI does with --sig-proxy. A hangup (our terminal closed) too: a shell in the
+    # container ends as a local one would.
     def forward(signum: int, _frame: object) -> None:
         with contextlib.suppress(RuntimeAgentError):
             runtime.kill(container, signum)
 
-    # Without a terminal, ^C reaches us rather than the container: pass it on. A hangup (our
-    # terminal closed) too: the shell in the container ends as a local one would.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, forward)
     try:
-        _relay_until_done(runtime, container, with_stdin)
+        relay()
     except OSError:
         pass  # our terminal is gone: what the container writes still goes to its log
     finally:
@@ -330,6 +341,13 @@ def _attach_interactive(
         if remove:
             runtime.remove(container, force=True)
     return code
+
+
+def _print_logs(runtime: Runtime, container: Container, **options: Any) -> None:
+    for entry in runtime.logs(container, **options):
+        stream = sys.stdout.buffer if entry.stream == "stdout" else sys.stderr.buffer
+        stream.write(entry.data)
+        stream.flush()
 
 
 def _relay_until_done(runtime: Runtime, container: Container, with_stdin: bool) -> None:
@@ -347,10 +365,7 @@ def _relay_until_done(runtime: Runtime, container: Container, with_stdin: bool) 
                 break
             time.sleep(0.01)
     if connection is None:
-        for entry in runtime.logs(container):
-            stream = sys.stdout.buffer if entry.stream == "stdout" else sys.stderr.buffer
-            stream.write(entry.data)
-            stream.flush()
+        _print_logs(runtime, container)
     else:
         with connection:
             attach.relay(connection, sys.stdin.fileno() if with_stdin else None)
@@ -364,33 +379,15 @@ def cmd_attach(runtime: Runtime, args: argparse.Namespace) -> int:
         with_stdin = container.spec.open_stdin and not args.no_stdin
         return _attach_interactive(runtime, container, with_stdin)
     # Any other container's output is followed from now on, as `docker attach` streams it.
-    for entry in runtime.logs(container, follow=True, tail=0):
-        stream = sys.stdout.buffer if entry.stream == "stdout" else sys.stderr.buffer
-        stream.write(entry.data)
-        stream.flush()
-    return runtime.wait(container)
+    return _attached(
+        runtime, container, False, lambda: _print_logs(runtime, container, follow=True, tail=0)
+    )
 
 
 def _attach(runtime: Runtime, container: Container, remove: bool) -> int:
-    # A second Ctrl-C (or a SIGTERM) only detaches, as docker's CLI does with --sig-proxy.
-    def forward(signum: int, _frame: object) -> None:
-        with contextlib.suppress(RuntimeAgentError):
-            runtime.kill(container, signum)
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, forward)
-    try:
-        for entry in runtime.logs(container, follow=True):
-            stream = sys.stdout.buffer if entry.stream == "stdout" else sys.stderr.buffer
-            stream.write(entry.data)
-            stream.flush()
-    except OSError:
-        pass  # our terminal is gone: what the container writes still goes to its log
-    finally:
-        code = runtime.wait(container)
-        if remove:
-            runtime.remove(container, force=True)
-    return code
+    return _attached(
+        runtime, container, remove, lambda: _print_logs(runtime, container, follow=True)
+    )
 
 
 def cmd_ps(runtime: Runtime, args: argparse.Namespace) -> int:

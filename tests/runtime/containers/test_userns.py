@@ -88,13 +88,19 @@ def test_root_inside_cannot_make_a_device(runtime: Runtime, container: Make) -> 
     assert output(runtime, c, "stderr") == "mknod: /disk: Operation not permitted\n"
 
 
+def host_roots_file(directory: Path) -> Path:
+    """A file of host root's that others may read, in a directory others may search."""
+    directory.chmod(0o755)
+    host_file = directory / "config"
+    host_file.write_text("host\n")
+    host_file.chmod(0o644)
+    return host_file
+
+
 def test_root_inside_cannot_write_a_file_of_host_root(
     runtime: Runtime, container: Make, tmp_path: Path
 ) -> None:
-    tmp_path.chmod(0o755)
-    host_file = tmp_path / "config"
-    host_file.write_text("host\n")
-    host_file.chmod(0o644)
+    host_file = host_roots_file(tmp_path)
     c = container(
         "sh", "-c", "cat /data/config; echo changed >> /data/config",
         mounts=[MountSpec("bind", "/data", str(tmp_path))],
@@ -156,10 +162,7 @@ def test_a_read_only_named_volume_is_readable_only(runtime: Runtime, container: 
 def test_an_idmapped_bind_lets_container_root_write_host_roots_files(
     runtime: Runtime, container: Make, tmp_path: Path
 ) -> None:
-    tmp_path.chmod(0o755)
-    host_file = tmp_path / "config"
-    host_file.write_text("host\n")
-    host_file.chmod(0o644)
+    host_file = host_roots_file(tmp_path)
     c = container(
         "sh", "-c", "stat -c %u /data/config; echo changed >> /data/config; mkdir /data/made",
         mounts=[MountSpec("bind", "/data", str(tmp_path), idmap=True)],
