@@ -11,10 +11,10 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from runtime_agent.errors import Conflict, RuntimeAgentError, StartFailed
+from runtime_agent.errors import Conflict, InvalidSpec, RuntimeAgentError, StartFailed
 
 if TYPE_CHECKING:
     from runtime_agent.container import Container
@@ -63,6 +63,10 @@ def build_parser(agent_commands: bool = True) -> argparse.ArgumentParser:
     run.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
     run.add_argument("-t", "--tty", action="store_true", help="give the container a terminal")
     run.add_argument("-e", "--env", action="append", default=[])
+    run.add_argument("--env-file", action="append", default=[])
+    run.add_argument(
+        "--ulimit", action="append", default=[], help="NAME=SOFT[:HARD], as nofile=1024"
+    )
     run.add_argument("-v", "--volume", action="append", default=[])
     run.add_argument("--tmpfs", action="append", default=[])
     run.add_argument("-p", "--publish", action="append", default=[])
@@ -110,7 +114,12 @@ def build_parser(agent_commands: bool = True) -> argparse.ArgumentParser:
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("-t", "--timestamps", action="store_true")
     logs.add_argument("--tail", type=int)
+    for flag in ("since", "until"):
+        logs.add_argument(f"--{flag}", help="a timestamp (2026-12-02T10:00:00Z) or an age (10m)")
     logs.add_argument("container")
+
+    top = sub.add_parser("top", help="list a container's processes")
+    top.add_argument("container")
 
     ex = sub.add_parser("exec", help="run a command in a running container")
     ex.add_argument("-i", "--interactive", action="store_true", help="pass our stdin on")
@@ -249,6 +258,7 @@ def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
         parse_port,
         parse_restart,
         parse_tmpfs,
+        parse_ulimit,
         parse_volume,
     )
 
@@ -257,7 +267,7 @@ def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
         name=args.name,
         command=args.args or None,
         entrypoint=[args.entrypoint] if args.entrypoint is not None else None,
-        env=args.env,
+        env=[e for path in args.env_file for e in _env_file(path)] + args.env,
         workdir=args.workdir,
         user=args.user,
         hostname=args.hostname,
@@ -281,6 +291,7 @@ def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
         userns=args.userns,
         interactive=args.interactive,
         tty=args.tty,
+        ulimits=[parse_ulimit(u) for u in args.ulimit],
         health=HealthOptions(
             cmd=args.health_cmd,
             interval=parse_duration(args.health_interval) if args.health_interval else None,
@@ -305,6 +316,19 @@ def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
     if args.interactive or args.tty:
         return _attach_interactive(runtime, container, args.interactive, remove=args.rm)
     return _attach(runtime, container, remove=args.rm)
+
+
+def _env_file(path: str) -> list[str]:
+    import os
+    from pathlib import Path
+
+    from runtime_agent.spec import parse_env_file
+
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise InvalidSpec(f"open {path}: {e.strerror.lower() if e.strerror else e}") from None
+    return parse_env_file(text, os.environ)
 
 
 def _attach_interactive(
@@ -442,12 +466,48 @@ def _status(st: Any) -> str:
 
 
 def cmd_logs(runtime: Runtime, args: argparse.Namespace) -> int:
+    since = _instant(args.since) if args.since else None
+    until = _instant(args.until) if args.until else None
     for entry in runtime.logs(args.container, follow=args.follow, tail=args.tail):
+        when = datetime.fromisoformat(entry.time.replace("Z", "+00:00"))
+        if since and when < since:
+            continue
+        if until and when >= until:
+            break  # the log is in time order
         stream = sys.stdout.buffer if entry.stream == "stdout" else sys.stderr.buffer
         if args.timestamps:
             stream.write(entry.time.encode() + b" ")
         stream.write(entry.data)
         stream.flush()
+    return 0
+
+
+def _instant(value: str) -> datetime:
+    """``--since``/``--until``: a timestamp, Unix seconds, or an age such as 10m (before now)."""
+    from runtime_agent.spec import parse_duration
+
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+    except ValueError:
+        pass
+    try:
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(value))
+    except InvalidSpec:
+        raise InvalidSpec(f"invalid value for since/until: {value!r}") from None
+
+
+def cmd_top(runtime: Runtime, args: argparse.Namespace) -> int:
+    rows = [("UID", "PID", "PPID", "STIME", "TIME", "CMD")]
+    rows += [
+        (p.user, str(p.pid), str(p.ppid), p.started, p.cpu_time, p.command)
+        for p in runtime.top(args.container)
+    ]
+    _table(rows)
     return 0
 
 
@@ -583,6 +643,7 @@ COMMANDS = {
     "start": cmd_start,
     "attach": cmd_attach,
     "pause": cmd_pause,
+    "top": cmd_top,
     "unpause": cmd_unpause,
     "rm": cmd_rm,
     "inspect": cmd_inspect,

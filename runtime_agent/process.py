@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import resource
 import signal
 import socket  # imported here: after pivot_root nothing more can be
 import stat
@@ -392,6 +393,7 @@ def setup_and_exec(
     os.unshare(linux.CLONE_NEWCGROUP)
     if spec.tty or spec.open_stdin:
         _open_stdin(spec, console_fd)
+    _set_ulimits(spec)
     extra = drop_privileges(spec, spec.user)
     for key, value in extra.items():
         env.setdefault(key, value)
@@ -404,6 +406,22 @@ def setup_and_exec(
     if spec.init:
         _run_init(executable, spec.args, env, spec.tty)
     os.execve(executable, spec.args, env)
+
+
+def _set_ulimits(spec: ContainerSpec) -> None:
+    for limit in spec.ulimits:
+        kind = getattr(resource, f"RLIMIT_{limit.name.upper()}")
+        wanted = tuple(resource.RLIM_INFINITY if v == -1 else v for v in (limit.soft, limit.hard))
+        try:
+            resource.setrlimit(kind, wanted)
+        except (ValueError, OSError):
+            # Above the agent's own hard limit: raising it needs CAP_SYS_RESOURCE.
+            _, hard = resource.getrlimit(kind)
+            most = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+            raise StartFailed(
+                f"setrlimit {limit.name}={limit.soft}:{limit.hard}: above this host's hard "
+                f"limit of {most}"
+            ) from None
 
 
 def _open_stdin(spec: ContainerSpec, console_fd: int) -> None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -516,6 +517,17 @@ class Runtime:
             self._thaw(container, st)
         _signal(pid, sig)
 
+    def top(self, ref: str | Container) -> list[ProcessInfo]:
+        """The container's processes, as ``docker top`` lists them (host pids and users)."""
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        if not self.reconcile(container).running:
+            raise Conflict(f"Container {container.id} is not running")
+        found = []
+        for pid in self.cgroup(container.id).pids():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                found.append(_process_info(pid))
+        return found
+
     # Pause ---------------------------------------------------------------------
 
     def pause(self, ref: str | Container) -> None:
@@ -708,6 +720,7 @@ class Runtime:
                 "CapAdd": None,
                 "Init": spec.init,
                 "UsernsMode": spec.userns,
+                "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in spec.ulimits],
             },
             "Mounts": [
                 {
@@ -1054,6 +1067,47 @@ def _mount_mode(mount: MountSpec, private_userns: bool) -> str:
     if private_userns and (mount.idmap or mount.type == "volume"):
         options.append("idmap")
     return ",".join(options)
+
+
+@dataclass
+class ProcessInfo:
+    pid: int
+    ppid: int
+    user: str
+    started: str  # HH:MM today, else the date, as ps shows STIME
+    cpu_time: str  # [DD-]HH:MM:SS of user and system time
+    command: str
+
+
+def _process_info(pid: int) -> ProcessInfo:
+    import pwd
+
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()  # after the name, which may hold spaces
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) // ticks
+    boot = time.time() - float(Path("/proc/uptime").read_text().split()[0])
+    started = datetime.fromtimestamp(boot + int(fields[19]) / ticks)
+    uid = int(Path(f"/proc/{pid}/status").read_text().split("Uid:\t", 1)[1].split()[0])
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    command = (
+        b" ".join(argv).decode(errors="replace")
+        or "[" + stat.split("(", 1)[1].rsplit(")", 1)[0] + "]"
+    )
+    days, rest = divmod(cpu, 86400)
+    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return ProcessInfo(
+        pid=pid,
+        ppid=int(fields[1]),
+        user=user,
+        started=started.strftime("%H:%M" if started.date() == datetime.now().date() else "%b%d"),
+        cpu_time=f"{days}-{clock}" if days else clock,
+        command=command,
+    )
 
 
 def _kill_group(leader: int) -> None:

@@ -118,6 +118,56 @@ class RestartPolicy:
         return f"{self.name}:{self.max_retries}" if self.max_retries else self.name
 
 
+# Docker's --ulimit names, as resource.RLIMIT_<NAME> numbers them.
+ULIMIT_NAMES = (
+    "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc",
+    "rss", "rtprio", "rttime", "sigpending", "stack",
+)  # fmt: skip
+
+
+@dataclass
+class Ulimit:
+    name: str
+    soft: int
+    hard: int
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.soft}:{self.hard}"
+
+
+def parse_ulimit(value: str) -> Ulimit:
+    """``--ulimit nofile=1024:2048`` (soft:hard) or ``nofile=1024`` (both); -1 for unlimited."""
+    name, _, limits = value.partition("=")
+    if name not in ULIMIT_NAMES:
+        raise InvalidSpec(f"invalid ulimit type: {name}")
+    soft_text, _, hard_text = limits.partition(":")
+    try:
+        soft = int(soft_text)
+        hard = int(hard_text) if hard_text else soft
+    except ValueError:
+        raise InvalidSpec(f"invalid ulimit argument: {value}") from None
+    if hard != -1 and (soft == -1 or soft > hard):
+        raise InvalidSpec(f"ulimit soft limit must be less than or equal to hard limit: {value}")
+    return Ulimit(name, soft, hard)
+
+
+def parse_env_file(text: str, environ: Mapping[str, str]) -> list[str]:
+    """An --env-file's lines: KEY=VALUE as written; KEY alone takes our own value, if any."""
+    env = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, equals, _ = line.partition("=")
+        if not key or any(c.isspace() for c in key):
+            raise InvalidSpec(f"invalid variable name on line {number} of the env file: {key!r}")
+        if equals:
+            env.append(line)
+        elif key in environ:
+            env.append(f"{key}={environ[key]}")
+    return env
+
+
 @dataclass
 class HealthCheck:
     """Docker's HEALTHCHECK: ``test`` is ``["CMD", arg...]`` or ``["CMD-SHELL", command]``."""
@@ -209,6 +259,7 @@ class RunOptions:
     interactive: bool = False  # -i: stdin kept open, written through attach
     tty: bool = False  # -t: a terminal as stdin, stdout and stderr
     health: HealthOptions = field(default_factory=HealthOptions)
+    ulimits: list[Ulimit] = field(default_factory=list)
 
 
 @dataclass
@@ -239,6 +290,7 @@ class ContainerSpec:
     open_stdin: bool = False  # Docker's Config.OpenStdin (-i); defaulted, as userns
     tty: bool = False  # Docker's Config.Tty (-t)
     healthcheck: HealthCheck | None = None
+    ulimits: list[Ulimit] = field(default_factory=list)
 
     @property
     def private_userns(self) -> bool:
@@ -301,6 +353,7 @@ class ContainerSpec:
             healthcheck=options.health.applied_to(
                 HealthCheck.from_image(config.get("Healthcheck"))
             ),
+            ulimits=list(options.ulimits),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -315,6 +368,7 @@ class ContainerSpec:
         values["restart"] = RestartPolicy(**data["restart"])
         if data.get("healthcheck"):
             values["healthcheck"] = HealthCheck(**data["healthcheck"])
+        values["ulimits"] = [Ulimit(**u) for u in data.get("ulimits") or []]
         return cls(**values)
 
     def validate(self) -> None:
