@@ -118,6 +118,13 @@ def build_parser(agent_commands: bool = True) -> argparse.ArgumentParser:
         logs.add_argument(f"--{flag}", help="a timestamp (2026-12-02T10:00:00Z) or an age (10m)")
     logs.add_argument("container")
 
+    cp = sub.add_parser(
+        "cp",
+        help="copy files between a container and the host: cp CONTAINER:SRC DEST or cp SRC "
+        "CONTAINER:DEST ('-' for a tar stream on stdin or stdout)",
+    )
+    cp.add_argument("source")
+    cp.add_argument("destination")
     top = sub.add_parser("top", help="list a container's processes")
     top.add_argument("container")
 
@@ -501,6 +508,60 @@ def _instant(value: str) -> datetime:
         raise InvalidSpec(f"invalid value for since/until: {value!r}") from None
 
 
+def _container_path(value: str) -> tuple[str, str] | None:
+    """``NAME:PATH`` as (NAME, PATH); None for a host path (which may hold a colon too)."""
+    name, colon, path = value.partition(":")
+    if not colon or not name or value.startswith(("/", ".")):
+        return None
+    return name, path
+
+
+def cmd_cp(runtime: Runtime, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from runtime_agent import copy
+
+    source, destination = _container_path(args.source), _container_path(args.destination)
+    if (source is None) == (destination is None):
+        raise InvalidSpec("copying between containers is not supported" if source else
+                          "must specify at least one container source")  # fmt: skip
+    if source:
+        container = runtime.get(source[0])
+        chunks = copy.archive(runtime, container, source[1])
+        if args.destination == "-":
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            return 0
+        target = Path(args.destination)
+        if target.is_dir():
+            copy.unpack_on_host(chunks, target)
+        elif args.destination.endswith("/"):
+            raise InvalidSpec(f"destination directory {args.destination} must exist")
+        elif not target.parent.is_dir():
+            raise InvalidSpec(f"destination directory {target.parent} must exist")
+        else:
+            copy.unpack_on_host(chunks, target.parent, rename_to=target.name)
+        return 0
+    assert destination is not None
+    container = runtime.get(destination[0])
+    if args.source == "-":
+        copy.extract(
+            runtime, container, destination[1], iter(lambda: sys.stdin.buffer.read(1 << 16), b"")
+        )
+        return 0
+    local = Path(args.source)
+    if not local.exists():
+        raise InvalidSpec(f"could not find the file {args.source} on the host")
+    inside = destination[1] or "/"
+    if copy.kind_of(runtime, container, inside) == "directory":
+        copy.extract(runtime, container, inside, copy.tar_of(local, local.name))
+    else:
+        parent, _, name = inside.rstrip("/").rpartition("/")
+        copy.extract(runtime, container, parent or "/", copy.tar_of(local, name))
+    return 0
+
+
 def cmd_top(runtime: Runtime, args: argparse.Namespace) -> int:
     rows = [("UID", "PID", "PPID", "STIME", "TIME", "CMD")]
     rows += [
@@ -644,6 +705,7 @@ COMMANDS = {
     "attach": cmd_attach,
     "pause": cmd_pause,
     "top": cmd_top,
+    "cp": cmd_cp,
     "unpause": cmd_unpause,
     "rm": cmd_rm,
     "inspect": cmd_inspect,

@@ -345,6 +345,11 @@ class Runtime:
             self._mount_targets = path
         return self._mount_targets
 
+    def _plan_for_copy(self, container: Container) -> CopyPlan:
+        """A stopped container's root filesystem, to mount for ``cp``."""
+        lower = [str(self.mount_targets_layer()), *reversed(container.spec.layer_dirs)]
+        return CopyPlan(lower, str(container.upper), str(container.work))
+
     def _plan(self, container: Container) -> Plan:
         spec = container.spec
         sources = []
@@ -1067,6 +1072,13 @@ def _mount_mode(mount: MountSpec, private_userns: bool) -> str:
     if private_userns and (mount.idmap or mount.type == "volume"):
         options.append("idmap")
     return ",".join(options)
+
+
+@dataclass
+class CopyPlan:
+    lower_dirs: list[str]
+    upper: str
+    work: str
 
 
 @dataclass
