@@ -69,6 +69,17 @@ def build_parser(agent_commands: bool = True) -> argparse.ArgumentParser:
     )
     run.add_argument("-v", "--volume", action="append", default=[])
     run.add_argument("--tmpfs", action="append", default=[])
+    run.add_argument(
+        "--mount",
+        action="append",
+        default=[],
+        help="type=bind|volume|tmpfs,source=…,target=…[,readonly]",
+    )
+    run.add_argument(
+        "--add-host", action="append", default=[], help="NAME:IP (IP may be host-gateway)"
+    )
+    run.add_argument("--dns", action="append", default=[])
+    run.add_argument("--dns-search", action="append", default=[])
     run.add_argument("-p", "--publish", action="append", default=[])
     run.add_argument("-l", "--label", action="append", default=[])
     run.add_argument("--memory", "-m")
@@ -262,6 +273,7 @@ def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
         RunOptions,
         parse_duration,
         parse_memory,
+        parse_mount,
         parse_port,
         parse_restart,
         parse_tmpfs,
@@ -279,7 +291,12 @@ def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
         user=args.user,
         hostname=args.hostname,
         labels=dict(label.partition("=")[::2] for label in args.label),
-        mounts=[parse_volume(v) for v in args.volume] + [parse_tmpfs(t) for t in args.tmpfs],
+        mounts=[parse_volume(v) for v in args.volume]
+        + [parse_tmpfs(t) for t in args.tmpfs]
+        + [parse_mount(m) for m in args.mount],
+        extra_hosts=args.add_host,
+        dns=args.dns,
+        dns_search=args.dns_search,
         ports=[parse_port(p) for p in args.publish],
         network=args.network,
         resources=Resources(

@@ -301,7 +301,7 @@ def configure_inside(attachment: Attachment) -> None:
     )
 
 
-def hosts_file(hostname: str, ip: str | None) -> str:
+def hosts_file(hostname: str, ip: str | None, extra: Sequence[tuple[str, str]] = ()) -> str:
     lines = [
         "127.0.0.1\tlocalhost",
         "::1\tlocalhost ip6-localhost ip6-loopback",
@@ -310,13 +310,26 @@ def hosts_file(hostname: str, ip: str | None) -> str:
         "ff02::1\tip6-allnodes",
         "ff02::2\tip6-allrouters",
     ]
+    lines += [f"{address}\t{name}" for name, address in extra]
     if ip:
         lines.append(f"{ip}\t{hostname}")
     return "\n".join(lines) + "\n"
 
 
-def resolv_conf(host_resolv: str = "/etc/resolv.conf") -> str:
-    """The host's resolvers, minus loopback ones that mean nothing inside another namespace."""
+def resolv_conf(
+    host_resolv: str = "/etc/resolv.conf", servers: Sequence[str] = (), search: Sequence[str] = ()
+) -> str:
+    """The host's resolvers, minus loopback ones that mean nothing inside another namespace;
+    ``servers`` and ``search`` (--dns, --dns-search) replace the host's."""
+    if servers or search:
+        lines = [line for line in _read_lines(host_resolv) if line.startswith("options")]
+        if search:
+            lines.insert(0, "search " + " ".join(search))
+        lines += [f"nameserver {server}" for server in servers]
+        if servers:
+            return "\n".join(lines) + "\n"
+        host_servers = resolv_conf(host_resolv).splitlines()
+        return "\n".join(lines + [s for s in host_servers if s.startswith("nameserver")]) + "\n"
     try:
         with open(host_resolv) as f:
             lines = f.read().splitlines()
@@ -334,3 +347,11 @@ def resolv_conf(host_resolv: str = "/etc/resolv.conf") -> str:
     if not any(line.startswith("nameserver") for line in kept):
         kept += ["nameserver 8.8.8.8", "nameserver 8.8.4.4"]
     return "\n".join(kept) + "\n"
+
+
+def _read_lines(path: str) -> list[str]:
+    try:
+        with open(path) as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []

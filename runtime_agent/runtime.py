@@ -27,7 +27,7 @@ from runtime_agent.errors import Conflict, InvalidSpec, NoSuchContainer, StartFa
 from runtime_agent.network import BridgeNetwork, hosts_file, resolv_conf, veth_name
 from runtime_agent.process import Plan, drop_privileges, join_cgroup, reset_signals
 from runtime_agent.settings import Settings
-from runtime_agent.spec import ContainerSpec, HealthCheck, MountSpec, RunOptions
+from runtime_agent.spec import HOST_GATEWAY, ContainerSpec, HealthCheck, MountSpec, RunOptions
 from runtime_agent.trace import mark
 from runtime_agent.userns import IdRanges, become_root
 from runtime_agent.volumes import VolumeStore
@@ -364,7 +364,13 @@ class Runtime:
         if spec.network == "host":
             hosts = Path("/etc/hosts").read_text()
         else:
-            hosts = hosts_file(spec.hostname, attachment.ip if attachment else None)
+            extra = []
+            for entry in spec.extra_hosts:
+                name, _, address = entry.partition(":")
+                extra.append(
+                    (name, str(self.network.gateway) if address == HOST_GATEWAY else address)
+                )
+            hosts = hosts_file(spec.hostname, attachment.ip if attachment else None, extra)
         return Plan(
             spec=spec,
             lower_dirs=[str(self.mount_targets_layer()), *reversed(spec.layer_dirs)],
@@ -375,7 +381,7 @@ class Runtime:
             mount_sources=sources,
             etc_files={
                 "/etc/hosts": hosts.encode(),
-                "/etc/resolv.conf": resolv_conf().encode(),
+                "/etc/resolv.conf": resolv_conf(servers=spec.dns, search=spec.dns_search).encode(),
                 "/etc/hostname": f"{spec.hostname}\n".encode(),
             },
             seccomp_bpf=seccomp.default_filter(spec.capabilities),
@@ -725,6 +731,9 @@ class Runtime:
                 "CapAdd": None,
                 "Init": spec.init,
                 "UsernsMode": spec.userns,
+                "ExtraHosts": spec.extra_hosts,
+                "Dns": spec.dns,
+                "DnsSearch": spec.dns_search,
                 "Ulimits": [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in spec.ulimits],
             },
             "Mounts": [

@@ -260,6 +260,9 @@ class RunOptions:
     tty: bool = False  # -t: a terminal as stdin, stdout and stderr
     health: HealthOptions = field(default_factory=HealthOptions)
     ulimits: list[Ulimit] = field(default_factory=list)
+    extra_hosts: list[str] = field(default_factory=list)  # --add-host NAME:IP
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -291,6 +294,9 @@ class ContainerSpec:
     tty: bool = False  # Docker's Config.Tty (-t)
     healthcheck: HealthCheck | None = None
     ulimits: list[Ulimit] = field(default_factory=list)
+    extra_hosts: list[str] = field(default_factory=list)
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
 
     @property
     def private_userns(self) -> bool:
@@ -354,6 +360,9 @@ class ContainerSpec:
                 HealthCheck.from_image(config.get("Healthcheck"))
             ),
             ulimits=list(options.ulimits),
+            extra_hosts=list(options.extra_hosts),
+            dns=list(options.dns),
+            dns_search=list(options.dns_search),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -478,6 +487,69 @@ def _check_resources(spec: ContainerSpec) -> str | None:
     return None
 
 
+HOST_GATEWAY = "host-gateway"  # --add-host NAME:host-gateway: the bridge's address on the host
+
+
+def _check_names_and_resolvers(spec: ContainerSpec) -> str | None:
+    for entry in spec.extra_hosts:
+        name, colon, address = entry.partition(":")
+        if not colon or not name or not address:
+            return f"bad format for add-host: {entry!r} (use NAME:IP)"
+        if address != HOST_GATEWAY and not _is_ip(address):
+            return f"invalid IP address in add-host: {address!r}"
+        if address == HOST_GATEWAY and spec.network != "bridge":
+            return "add-host host-gateway needs the bridge network"
+    for server in spec.dns:
+        if not _is_ip(server):
+            return f"{server} is not an ip address"
+    return None
+
+
+def _is_ip(value: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_mount(value: str) -> MountSpec:
+    """``--mount type=bind,source=/srv,target=/data,readonly`` (and type=volume, type=tmpfs)."""
+    fields_: dict[str, str] = {}
+    for part in filter(None, value.split(",")):
+        key, equals, val = part.partition("=")
+        fields_[key.strip().lower()] = val if equals else "true"
+    kind = fields_.pop("type", "volume")
+    source = fields_.pop("source", fields_.pop("src", ""))
+    target = fields_.pop("target", fields_.pop("destination", fields_.pop("dst", "")))
+    readonly_text = fields_.pop("readonly", fields_.pop("ro", "false")).lower()
+    if readonly_text not in ("true", "1", "false", "0"):
+        raise InvalidSpec(f"invalid value for readonly: {readonly_text}")
+    size = fields_.pop("tmpfs-size", "")
+    idmap = fields_.pop("idmap", "false").lower() in ("true", "1")
+    if kind not in ("bind", "volume", "tmpfs"):
+        raise InvalidSpec(f"invalid mount type: {kind!r} (use bind, volume or tmpfs)")
+    if fields_:
+        raise InvalidSpec(f"unexpected key '{sorted(fields_)[0]}' in '{value}'")
+    if not target:
+        raise InvalidSpec("invalid mount config: target is required")
+    if kind == "bind":
+        if not source:
+            raise InvalidSpec(
+                'invalid mount config for type "bind": field Source must not be empty'
+            )
+        source = os.path.abspath(source)
+    if kind == "tmpfs" and source:
+        raise InvalidSpec('invalid mount config for type "tmpfs": field Source must be empty')
+    readonly = readonly_text in ("true", "1")
+    return MountSpec(
+        kind, target, source if kind != "tmpfs" else "tmpfs", readonly,
+        parse_memory(size) if size else None, idmap,
+    )  # fmt: skip
+
+
 def _check_healthcheck(spec: ContainerSpec) -> str | None:
     check = spec.healthcheck
     if check is None:
@@ -534,7 +606,7 @@ def _check_layers(spec: ContainerSpec) -> str | None:
 
 CHECKS: tuple[Callable[[ContainerSpec], str | None], ...] = (
     _check_args, _check_name, _check_hostname, _check_network, _check_userns, _check_ports,
-    _check_healthcheck,
+    _check_healthcheck, _check_names_and_resolvers,
     _check_mounts, _check_resources, _check_restart, _check_capabilities, _check_layers,
 )  # fmt: skip
 

@@ -13,9 +13,9 @@ import pytest
 
 from runtime_agent import linux
 from runtime_agent.container import Container
-from runtime_agent.errors import Conflict, NoSuchVolume
+from runtime_agent.errors import Conflict, InvalidSpec, NoSuchVolume
 from runtime_agent.runtime import Runtime
-from runtime_agent.spec import MountSpec, PortMapping
+from runtime_agent.spec import MountSpec, PortMapping, parse_mount
 from tests.runtime.containers.conftest import SUBNET, leftovers, output
 
 Make = Callable[..., Container]
@@ -124,15 +124,15 @@ def _port(offset: int) -> int:
     return 20000 + ipaddress.ip_network(SUBNET).network_address.packed[2] * 10 + offset
 
 
-def test_a_published_port_is_allocated_once_per_protocol(
-    runtime: Runtime, container: Make
-) -> None:
+def test_a_published_port_is_allocated_once_per_protocol(runtime: Runtime, container: Make) -> None:
     port = _port(1)
     first = container("sleep", "30", network="bridge", ports=[PortMapping(80, port, "127.0.0.1")])
     for host_ip in ("127.0.0.1", "0.0.0.0"):
         with pytest.raises(Conflict) as refused:
             container("sleep", "30", network="bridge", ports=[PortMapping(81, port, host_ip)])
-        assert refused.value.message == f"Bind for {host_ip}:{port} failed: port is already allocated"
+        assert (
+            refused.value.message == f"Bind for {host_ip}:{port} failed: port is already allocated"
+        )
     # Nothing of a refused container stays: no directory, address or rule.
     assert [c.id for c in runtime.list(all=True)] == [first.id]
     assert list(runtime.network.allocations().values()) == [first.id]
@@ -277,3 +277,50 @@ def test_host_network_masks_the_hosts_sys_firmware(runtime: Runtime, container: 
         network="host",
     )
     assert output(runtime, c).split() == ["0", "refused"]
+
+
+def test_extra_hosts_and_resolvers(runtime: Runtime, container: Make) -> None:
+    c = container(
+        "sh", "-c", "grep -v -e localhost -e ip6 /etc/hosts; cat /etc/resolv.conf",
+        network="bridge", extra_hosts=["db.local:10.1.2.3", "host.docker.internal:host-gateway"],
+        dns=["10.0.0.53"], dns_search=["corp.example"],
+    )  # fmt: skip
+    assert output(runtime, c).splitlines() == [
+        "10.1.2.3\tdb.local",
+        f"{runtime.network.gateway}\thost.docker.internal",
+        f"{c.state.ip_address}\t{c.spec.hostname}",
+        "search corp.example",
+        "nameserver 10.0.0.53",
+    ]
+    assert runtime.inspect(c)["HostConfig"]["ExtraHosts"] == c.spec.extra_hosts
+    with pytest.raises(InvalidSpec) as refused:
+        container("true", extra_hosts=["db:not-an-ip"], start=False)
+    assert refused.value.message == "invalid IP address in add-host: 'not-an-ip'"
+
+
+def test_the_long_mount_syntax(runtime: Runtime, container: Make, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("bound\n")
+    mounts = [
+        parse_mount(f"type=bind,source={tmp_path},target=/bound,readonly"),
+        parse_mount("type=tmpfs,destination=/scratch,tmpfs-size=1m"),
+        parse_mount("type=volume,src=berth-long-syntax,dst=/named"),
+    ]
+    assert mounts[0] == MountSpec("bind", "/bound", str(tmp_path), readonly=True)
+    c = container(
+        "sh", "-c", "cat /bound/file; touch /bound/x || echo read-only; "
+        "df -k /scratch | tail -1 | tr -s ' ' | cut -d' ' -f2; echo kept > /named/file",
+        mounts=mounts,
+    )  # fmt: skip
+    assert output(runtime, c).split() == ["bound", "read-only", "1024"]
+    runtime.remove(c)
+    assert Path(runtime.volumes.get("berth-long-syntax").mountpoint, "file").read_text() == "kept\n"
+    runtime.volumes.remove("berth-long-syntax")
+    for bad, message in (
+        ("type=bogus,target=/x", "invalid mount type: 'bogus' (use bind, volume or tmpfs)"),
+        ("type=bind,target=/x", 'invalid mount config for type "bind": field Source must not be empty'),
+        ("type=volume,source=v", "invalid mount config: target is required"),
+        ("type=volume,target=/x,colour=red", "unexpected key 'colour' in 'type=volume,target=/x,colour=red'"),
+    ):  # fmt: skip
+        with pytest.raises(InvalidSpec) as refused:
+            parse_mount(bad)
+        assert refused.value.message == message
