@@ -145,6 +145,8 @@ class Container(models.Model):
     agent_id = models.CharField(max_length=64, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     oom_killed = models.BooleanField(default=False)
+    # The health check's verdict as the host last reported it: starting, healthy or unhealthy ("" without one).
+    health = models.CharField(max_length=16, blank=True)
     # When the task started, pulled, created and started it: the deploy's breakdown.
     timings = models.JSONField(default=dict, blank=True)
     attempts = models.IntegerField(default=0)

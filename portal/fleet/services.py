@@ -300,6 +300,36 @@ def _parse_ports(values: list[Any]) -> list[dict[str, Any]]:
     return ports
 
 
+HEALTHCHECK_LIMITS = {"interval": (0.1, 86400.0), "timeout": (0.1, 3600.0), "start_period": (0.0, 86400.0)}
+
+
+def _parse_healthcheck(value: dict[str, Any]) -> dict[str, Any]:
+    """``{"cmd": "...", "interval": 30, "timeout": 5, "retries": 3, "start_period": 0}`` (seconds; all but cmd
+    optional) or ``{"disabled": true}``, as the agent takes it: the image's HEALTHCHECK applies without one."""
+    unknown = sorted(set(value) - {"cmd", "interval", "timeout", "retries", "start_period", "disabled"})
+    if unknown:
+        raise InvalidInput(f"unknown healthcheck field(s): {', '.join(unknown)}", detail={"healthcheck": ["invalid"]})
+    if value.get("disabled") is True:
+        return {"disabled": True}
+    checked: dict[str, Any] = {}
+    if "cmd" in value:
+        if not isinstance(value["cmd"], str) or not value["cmd"].strip():
+            raise InvalidInput("healthcheck cmd must be a non-empty shell command", detail={"healthcheck": ["cmd"]})
+        checked["cmd"] = value["cmd"]
+    for name, (low, high) in HEALTHCHECK_LIMITS.items():
+        if name in value:
+            number = value[name]
+            if isinstance(number, bool) or not isinstance(number, int | float) or not low <= number <= high:
+                raise InvalidInput(f"healthcheck {name} must be {low:g} to {high:g} seconds",
+                                   detail={"healthcheck": [name]})
+            checked[name] = number
+    if "retries" in value:
+        if isinstance(value["retries"], bool) or not isinstance(value["retries"], int) or not 1 <= value["retries"] <= 100:
+            raise InvalidInput("healthcheck retries must be 1 to 100", detail={"healthcheck": ["retries"]})
+        checked["retries"] = value["retries"]
+    return checked
+
+
 def _parse_volumes(values: list[str]) -> list[str]:
     for value in values:
         source = value.split(":")[0]
@@ -366,7 +396,8 @@ def deploy(
     actor: Principal, project: Project, *, repository: str, reference: str, name: str | None = None,
     host: str | None = None, selector: dict[str, str] | None = None, env: Any = (), command: list[str] | None = None,
     ports: Sequence[Any] = (), volumes: Sequence[str] = (), memory: Any = None, cpus: float | None = None,
-    pids_limit: int | None = None, restart: str = "no", source_ip: str | None = None,
+    pids_limit: int | None = None, restart: str = "no", healthcheck: dict[str, Any] | None = None,
+    source_ip: str | None = None,
 ) -> Container:  # fmt: skip
     """Records a container to run an artifact of the project; a worker tells the host after commit."""
     from portal.artifacts.services import repository_in, resolve_artifact
@@ -392,6 +423,8 @@ def deploy(
         "volumes": _parse_volumes(list(volumes)), "memory": memory_bytes, "cpus": cpus,
         "pids_limit": pids_limit, "restart": restart,
     }  # fmt: skip
+    if healthcheck:
+        spec["healthcheck"] = _parse_healthcheck(healthcheck)
     try:
         with transaction.atomic():
             chosen = choose_host(name=host, selector=selector, memory=memory_bytes, cpus=cpus, ports=parsed_ports)
@@ -571,6 +604,7 @@ def observed_fields(container: Container, actual: dict[str, Any]) -> dict[str, A
     status = actual["status"]
     fields: dict[str, Any] = {
         "agent_id": actual["id"], "exit_code": actual.get("exit_code"), "oom_killed": bool(actual.get("oom_killed")),
+        "health": actual.get("health") or "",
         "started_at": _parse_time(actual.get("started_at", "")), "finished_at": _parse_time(actual.get("finished_at", "")),
     }  # fmt: skip
     if status == "running":
@@ -752,7 +786,7 @@ def _create(client: AgentClient, container: Container, dequeued: float) -> str:
         "env": spec.get("env") or [], "ports": spec.get("ports") or [], "volumes": spec.get("volumes") or [],
         "restart": spec.get("restart") or "no",
     }  # fmt: skip
-    for key in ("command", "memory", "cpus", "pids_limit"):
+    for key in ("command", "memory", "cpus", "pids_limit", "healthcheck"):
         if spec.get(key) is not None:
             body[key] = spec[key]
     try:

@@ -33,6 +33,7 @@ from runtime_agent.images.errors import AuthenticationFailed, ImageInUse, Regist
 from runtime_agent.network import PortAllocated, port_taken, published_ports
 from runtime_agent.runtime import ImageLike, Runtime
 from runtime_agent.spec import (
+    HealthOptions,
     MountSpec,
     PortMapping,
     Resources,
@@ -144,6 +145,26 @@ def _strings(body: dict[str, Any], name: str) -> list[str]:
     return list(values)
 
 
+def _health_options(value: dict[str, Any] | None) -> HealthOptions:
+    """``{"cmd": "curl -f localhost", "interval": 30, "timeout": 5, "retries": 3,
+    "start_period": 0}`` (seconds), or ``{"disabled": true}``: the image's check otherwise."""
+    if not value:
+        return HealthOptions()
+    _checked(
+        value,
+        {"cmd": str, "interval": (int, float), "timeout": (int, float), "retries": int,
+         "start_period": (int, float), "disabled": bool},
+    )  # fmt: skip
+    return HealthOptions(
+        cmd=value.get("cmd"),
+        interval=value.get("interval"),
+        timeout=value.get("timeout"),
+        retries=value.get("retries"),
+        start_period=value.get("start_period"),
+        disabled=bool(value.get("disabled")),
+    )
+
+
 def container_summary(container: Container) -> dict[str, Any]:
     spec, state = container.spec, container.state
     return {
@@ -155,6 +176,7 @@ def container_summary(container: Container) -> dict[str, Any]:
         "status": str(state.status),
         "exit_code": state.exit_code,
         "oom_killed": state.oom_killed,
+        "health": state.health_status,  # "" without a health check
         "error": state.error,
         "pid": state.pid,
         "started_at": state.started_at,
@@ -162,7 +184,9 @@ def container_summary(container: Container) -> dict[str, Any]:
         "restart_count": state.restart_count,
         "ports": [
             {
-                "host_ip": p.host_ip, "host_port": p.host_port, "container_port": p.container_port,
+                "host_ip": p.host_ip,
+                "host_port": p.host_port,
+                "container_port": p.container_port,
                 "protocol": p.protocol,
             }
             for p in spec.ports
@@ -293,7 +317,7 @@ class Agent:
                 "image": str, "name": str, "command": list, "entrypoint": list, "env": list,
                 "labels": dict, "ports": list, "volumes": list, "tmpfs": list, "network": str,
                 "memory": (int, str), "cpus": (int, float), "pids_limit": int, "restart": str,
-                "workdir": str, "user": str, "hostname": str, "start": bool,
+                "workdir": str, "user": str, "hostname": str, "start": bool, "healthcheck": dict,
             },
         )  # fmt: skip
         if not body.get("image"):
@@ -365,6 +389,7 @@ class Agent:
                 pids_limit=body.get("pids_limit"),
             ),
             restart=parse_restart(restart) if restart else RestartPolicy(),
+            health=_health_options(body.get("healthcheck")),
         )
 
     def start_container(self, request: Request) -> Any:

@@ -51,7 +51,8 @@ class FakeAgent:
             self.containers[cid] = {
                 "id": cid, "name": body["name"], "labels": body.get("labels", {}), "status": "created",
                 "exit_code": 0, "oom_killed": False, "error": "", "started_at": "", "finished_at": "",
-                "ports": body.get("ports", []),
+                "ports": body.get("ports", []), "healthcheck": body.get("healthcheck"),
+                "health": "starting" if body.get("healthcheck") else "",
             }  # fmt: skip
             return httpx.Response(201, json=self.containers[cid])
         if len(parts) >= 3 and parts[1] == "containers":

@@ -195,6 +195,8 @@ def test_a_published_port_already_in_use_is_refused(
         ({"image": "x", "colour": "red"}, "unknown field(s): colour"),
         ({"image": "x", "env": "A=1"}, "field env must be list"),
         ({"image": "x", "memory": [1]}, "field memory must be int or str"),
+        ({"image": "x", "healthcheck": {"cmd": "true", "every": 1}}, "unknown field(s): every"),
+        ({"image": "x", "healthcheck": {"cmd": ["true"]}}, "field cmd must be str"),
     ],
 )
 def test_bad_container_requests_get_clear_errors(
@@ -203,6 +205,25 @@ def test_bad_container_requests_get_clear_errors(
     response = agent_client.request("POST", "/v1/containers", body)
     assert response.status_code == 400
     assert response.json()["error"] == {"code": "invalid", "message": message}
+
+
+def test_a_health_check_runs_and_its_state_is_reported(
+    agent_client: SignedClient, image_id: str
+) -> None:
+    created = agent_client.request(
+        "POST", "/v1/containers",
+        {"image": image_id, "name": "checked", "command": ["sleep", "30"], "network": "none",
+         "healthcheck": {"cmd": "test -e /proc/1", "interval": 0.1, "retries": 1}},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    try:
+        assert created.json()["health"] == "starting"
+        deadline = time.monotonic() + 15
+        while agent_client.request("GET", "/v1/containers/checked").json()["health"] != "healthy":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        agent_client.request("DELETE", "/v1/containers/checked?force=true")
 
 
 def test_malformed_json_is_a_400(standalone_agent: AgentProcess, portal_signer: Signer) -> None:

@@ -218,6 +218,33 @@ def test_reconcile_repairs_records(world: dict[str, Any], agent: FakeAgent) -> N
     assert "orphan" not in agent.containers
 
 
+def test_a_health_check_goes_to_the_agent_and_its_verdict_comes_back(world: dict[str, Any], agent: FakeAgent) -> None:
+    check = {"cmd": "wget -q -O- localhost/health", "interval": 5, "retries": 2}
+    assert deploy(world["developer"], name="checked", host="node-a", healthcheck=check).status_code == 202
+    record = Container.objects.get(name="checked")
+    sent = next(c for c in agent.containers.values() if c["name"] == "checked")
+    assert (record.spec["healthcheck"], sent["healthcheck"], record.health) == (check, check, "starting")
+    sent["health"] = "unhealthy"
+    services.reconcile_host(Host.objects.get(name="node-a"))
+    listed = world["guest"].get("/api/v1/projects/team/containers").json()["results"]
+    assert [(c["name"], c["status"], c["health"]) for c in listed] == [("checked", "running", "unhealthy")]
+
+
+@pytest.mark.parametrize(("check", "message"), [
+    ({"cmd": ""}, "healthcheck cmd must be a non-empty shell command"),
+    ({"cmd": "true", "interval": 0}, "healthcheck interval must be 0.1 to 86400 seconds"),
+    ({"retries": 0}, "healthcheck retries must be 1 to 100"),
+    ({"cmd": "true", "every": 3}, "unknown healthcheck field(s): every"),
+])
+def test_bad_health_checks_are_refused(world: dict[str, Any], agent: FakeAgent, check: dict[str, Any],
+                                       message: str) -> None:
+    response = deploy(world["developer"], name="bad", host="node-a", healthcheck=check)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "invalid"
+    assert response.json()["errors"][0]["message"] == message
+    assert not Container.objects.filter(name="bad").exists()
+
+
 def test_where_an_artifact_runs(world: dict[str, Any], agent: FakeAgent) -> None:
     deploy(world["developer"], name="a", host="node-a")
     deploy(world["developer"], name="b", host="node-b")

@@ -86,7 +86,7 @@ class ContainerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Container
         fields = ["id", "name", "project", "host", "repository", "reference", "digest", "image", "status",
-                  "desired_state", "error", "error_code", "progress", "exit_code", "oom_killed", "spec",
+                  "desired_state", "error", "error_code", "progress", "exit_code", "oom_killed", "health", "spec",
                   "created_by", "created_at", "updated_at", "started_at", "finished_at", "timings"]
 
 
@@ -104,6 +104,9 @@ class DeploySerializer(StrictSerializer):
     cpus = serializers.FloatField(required=False)
     pids_limit = serializers.IntegerField(required=False)
     restart = serializers.CharField(max_length=32, required=False, default="no")
+    healthcheck = serializers.DictField(required=False, help_text=(
+        'cmd (a shell command), interval, timeout, start_period (seconds), retries; or {"disabled": true}. '
+        "Without it the image's HEALTHCHECK applies."))
 
     def validate_env(self, value: Any) -> Any:
         if isinstance(value, dict) and all(isinstance(v, str | int | float) for v in value.values()):

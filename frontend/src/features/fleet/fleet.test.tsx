@@ -30,6 +30,14 @@ describe("fleet views", () => {
     expect(screen.getByText("512 B / 2.0 KiB")).toBeInTheDocument();
   });
 
+  it("shows a running container's health beside its status", () => {
+    const { unmount } = render(<ContainerStatus container={container({ status: "running", health: "unhealthy" })} />);
+    expect(screen.getByText("unhealthy")).toBeInTheDocument();
+    unmount();
+    render(<ContainerStatus container={container({ status: "exited", health: "healthy", exit_code: 0 })} />);
+    expect(screen.queryByText("healthy")).not.toBeInTheDocument();
+  });
+
   it("lists published ports, marking UDP ones", () => {
     const ports = [
       { host_ip: "0.0.0.0", host_port: 8080, container_port: 80 },
@@ -45,6 +53,7 @@ describe("fleet views", () => {
     await userEvent.type(screen.getByLabelText("Environment"), "MODE=prod{enter}DEBUG=0");
     await userEvent.type(screen.getByLabelText("Ports"), "8080:80");
     await userEvent.type(screen.getByLabelText("Memory limit"), "256m");
+    await userEvent.type(screen.getByLabelText("Health check"), "wget -q -O- localhost");
     await userEvent.selectOptions(screen.getByLabelText("Restart policy"), "unless-stopped");
     await userEvent.click(screen.getByRole("button", { name: "Run" }));
     expect(calls[0].body).toEqual({
@@ -54,6 +63,7 @@ describe("fleet views", () => {
       env: ["MODE=prod", "DEBUG=0"],
       ports: ["8080:80"],
       memory: "256m",
+      healthcheck: { cmd: "wget -q -O- localhost" },
     });
   });
 });

@@ -15,6 +15,9 @@ const TONE: Record<string, Tone> = {
   failed: "danger",
 };
 
+// The health check's verdict, shown beside "running" as `docker ps` shows it.
+const HEALTH_TONE: Record<string, Tone> = { healthy: "success", unhealthy: "danger", starting: "info" };
+
 interface Progress {
   bytes_done?: number;
   bytes_total?: number;
@@ -31,6 +34,12 @@ export function ContainerStatus({ container }: { container: Container }) {
         <Badge tone={TONE[status] ?? "neutral"}>{status}</Badge>
         {status === "exited" && container.exit_code !== null && container.exit_code !== undefined ? <span className="muted small"> exit {container.exit_code}</span> : null}
         {container.oom_killed ? <span className="muted small"> out of memory</span> : null}
+        {status === "running" && container.health ? (
+          <>
+            {" "}
+            <Badge tone={HEALTH_TONE[container.health] ?? "neutral"}>{container.health === "starting" ? "health: starting" : container.health}</Badge>
+          </>
+        ) : null}
       </span>
       {status === "pulling" && total > 0 ? (
         <span className="small">

@@ -13,7 +13,7 @@ const lines = (text: string) =>
 
 export function RunContainerDialog({ project, open, onClose, repository = "", reference = "latest" }: { project: string; open: boolean; onClose: () => void; repository?: string; reference?: string }) {
   const deploy = useDeployContainer(project);
-  const [form, setForm] = useState({ repository, reference, name: "", host: "", env: "", ports: "", volumes: "", memory: "", cpus: "", restart: "no" });
+  const [form, setForm] = useState({ repository, reference, name: "", host: "", env: "", ports: "", volumes: "", memory: "", cpus: "", restart: "no", health: "" });
   const fields = deploy.error instanceof ApiError ? deploy.error.fieldErrors() : {};
   const set = (key: keyof typeof form) => (event: React.ChangeEvent<HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement>) =>
     setForm((current) => ({ ...current, [key]: event.target.value }));
@@ -31,6 +31,7 @@ export function RunContainerDialog({ project, open, onClose, repository = "", re
     if (form.volumes.trim()) request.volumes = lines(form.volumes);
     if (form.memory.trim()) request.memory = form.memory.trim();
     if (form.cpus.trim()) request.cpus = Number(form.cpus);
+    if (form.health.trim()) request.healthcheck = { cmd: form.health.trim() };
     deploy.mutate(request, { onSuccess: close });
   };
   return (
@@ -65,6 +66,9 @@ export function RunContainerDialog({ project, open, onClose, repository = "", re
           </Field>
           <Field label="CPUs" hint="e.g. 0.5; empty for no limit." error={fields.cpus}>
             <input type="number" min={0} step={0.1} value={form.cpus} onChange={set("cpus")} />
+          </Field>
+          <Field label="Health check" hint="A shell command that succeeds while the container is healthy; empty for the image's." error={fields.healthcheck}>
+            <input value={form.health} onChange={set("health")} spellCheck={false} />
           </Field>
           <Field label="Restart policy" error={fields.restart}>
             <select value={form.restart} onChange={set("restart")}>
