@@ -57,65 +57,86 @@ def build_parser(agent_commands: bool = True) -> argparse.ArgumentParser:
     p.add_argument("-u", "--username")
     p.add_argument("-p", "--password")
     sub.add_parser("images", help="list images")
+    rmi = sub.add_parser("rmi", help="remove images (untag one of several tags)")
+    rmi.add_argument("-f", "--force", action="store_true", help="untag even an image in use")
+    rmi.add_argument("images", nargs="+")
+    image = sub.add_parser("image", help="manage images")
+    image_sub = image.add_subparsers(dest="image_command", required=True)
+    image_sub.add_parser("prune", help="remove untagged unused images and unused layers")
+    container = sub.add_parser("container", help="manage containers")
+    container_sub = container.add_subparsers(dest="container_command", required=True)
+    container_sub.add_parser("prune", help="remove every container that is not running")
+    port = sub.add_parser("port", help="list a container's published ports")
+    port.add_argument("container")
+    port.add_argument("private_port", nargs="?", help="PORT[/PROTO]")
+    rename = sub.add_parser("rename", help="rename a container")
+    rename.add_argument("container")
+    rename.add_argument("new_name")
+    diff = sub.add_parser("diff", help="list what a container changed in its image's files")
+    diff.add_argument("container")
 
     run = sub.add_parser("run", help="create and start a container")
     run.add_argument("-d", "--detach", action="store_true")
-    run.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
-    run.add_argument("-t", "--tty", action="store_true", help="give the container a terminal")
-    run.add_argument("-e", "--env", action="append", default=[])
-    run.add_argument("--env-file", action="append", default=[])
-    run.add_argument(
-        "--ulimit", action="append", default=[], help="NAME=SOFT[:HARD], as nofile=1024"
-    )
-    run.add_argument("-v", "--volume", action="append", default=[])
-    run.add_argument("--tmpfs", action="append", default=[])
-    run.add_argument(
-        "--mount",
-        action="append",
-        default=[],
-        help="type=bind|volume|tmpfs,source=…,target=…[,readonly]",
-    )
-    run.add_argument(
-        "--add-host", action="append", default=[], help="NAME:IP (IP may be host-gateway)"
-    )
-    run.add_argument("--dns", action="append", default=[])
-    run.add_argument("--dns-search", action="append", default=[])
-    run.add_argument("-p", "--publish", action="append", default=[])
-    run.add_argument("-l", "--label", action="append", default=[])
-    run.add_argument("--memory", "-m")
-    run.add_argument("--cpus", type=float)
-    run.add_argument("--cpu-shares", type=int)
-    run.add_argument("--pids-limit", type=int)
-    run.add_argument("--network", "--net", default="bridge")
-    run.add_argument("--name")
-    run.add_argument("--rm", action="store_true")
-    run.add_argument("--restart", default="no")
-    run.add_argument("--hostname", "-H")
-    run.add_argument("--user", "-u")
-    run.add_argument("--workdir", "-w")
-    run.add_argument("--entrypoint")
-    run.add_argument("--init", action="store_true")
-    run.add_argument("--read-only", action="store_true")
-    run.add_argument("--cap-add", action="append", default=[])
-    run.add_argument("--cap-drop", action="append", default=[])
-    run.add_argument(
-        "--userns",
-        default="",
-        choices=("host", "auto"),
-        help="user namespace: 'auto' gives the container its own, whose root is an "
-        "unprivileged host uid/gid range of 65536 ids; 'host' (the default) shares the host's",
-    )
-    run.add_argument(
-        "--health-cmd", help="command (run by /bin/sh) that tells the container is healthy"
-    )
-    for flag in ("interval", "timeout", "start-period"):
-        run.add_argument(f"--health-{flag}", help="a duration, as 30s or 1m30s")
-    run.add_argument("--health-retries", type=int)
-    run.add_argument(
-        "--no-healthcheck", action="store_true", help="ignore the image's health check"
-    )
-    run.add_argument("image")
-    run.add_argument("args", nargs=argparse.REMAINDER)
+    create = sub.add_parser("create", help="create a container, not started")
+    for command in (run, create):
+        command.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
+        command.add_argument(
+            "-t", "--tty", action="store_true", help="give the container a terminal"
+        )
+        command.add_argument("-e", "--env", action="append", default=[])
+        command.add_argument("--env-file", action="append", default=[])
+        command.add_argument(
+            "--ulimit", action="append", default=[], help="NAME=SOFT[:HARD], as nofile=1024"
+        )
+        command.add_argument("-v", "--volume", action="append", default=[])
+        command.add_argument("--tmpfs", action="append", default=[])
+        command.add_argument(
+            "--mount",
+            action="append",
+            default=[],
+            help="type=bind|volume|tmpfs,source=…,target=…[,readonly]",
+        )
+        command.add_argument(
+            "--add-host", action="append", default=[], help="NAME:IP (IP may be host-gateway)"
+        )
+        command.add_argument("--dns", action="append", default=[])
+        command.add_argument("--dns-search", action="append", default=[])
+        command.add_argument("-p", "--publish", action="append", default=[])
+        command.add_argument("-l", "--label", action="append", default=[])
+        command.add_argument("--memory", "-m")
+        command.add_argument("--cpus", type=float)
+        command.add_argument("--cpu-shares", type=int)
+        command.add_argument("--pids-limit", type=int)
+        command.add_argument("--network", "--net", default="bridge")
+        command.add_argument("--name")
+        command.add_argument("--rm", action="store_true")
+        command.add_argument("--restart", default="no")
+        command.add_argument("--hostname", "-H")
+        command.add_argument("--user", "-u")
+        command.add_argument("--workdir", "-w")
+        command.add_argument("--entrypoint")
+        command.add_argument("--init", action="store_true")
+        command.add_argument("--read-only", action="store_true")
+        command.add_argument("--cap-add", action="append", default=[])
+        command.add_argument("--cap-drop", action="append", default=[])
+        command.add_argument(
+            "--userns",
+            default="",
+            choices=("host", "auto"),
+            help="user namespace: 'auto' gives the container its own, whose root is an "
+            "unprivileged host uid/gid range of 65536 ids; 'host' (the default) shares the host's",
+        )
+        command.add_argument(
+            "--health-cmd", help="command (run by /bin/sh) that tells the container is healthy"
+        )
+        for flag in ("interval", "timeout", "start-period"):
+            command.add_argument(f"--health-{flag}", help="a duration, as 30s or 1m30s")
+        command.add_argument("--health-retries", type=int)
+        command.add_argument(
+            "--no-healthcheck", action="store_true", help="ignore the image's health check"
+        )
+        command.add_argument("image")
+        command.add_argument("args", nargs=argparse.REMAINDER)
 
     ps = sub.add_parser("ps", help="list containers")
     ps.add_argument("-a", "--all", action="store_true")
@@ -265,7 +286,89 @@ def cmd_images(runtime: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rmi(runtime: Runtime, args: argparse.Namespace) -> int:
+    failed = 0
+    for reference in args.images:
+        try:
+            for done in runtime.images.remove(reference, force=args.force):
+                verb, _, what = done.partition(" ")
+                print(f"{verb.capitalize()}: {what}")
+        except Exception as e:  # the image store's errors carry no common base with ours
+            if not type(e).__module__.startswith("runtime_agent"):
+                raise
+            print(f"Error response from daemon: {e}", file=sys.stderr)
+            failed = 1
+    return failed
+
+
+def cmd_image(runtime: Runtime, args: argparse.Namespace) -> int:
+    freed = runtime.images.prune()  # the one subcommand
+    print(f"Total reclaimed space: {_size(freed)}")
+    return 0
+
+
+def cmd_container(runtime: Runtime, args: argparse.Namespace) -> int:
+    removed = runtime.prune()  # the one subcommand
+    if removed:
+        print("Deleted Containers:")
+        print("\n".join(removed))
+    print(f"Total containers removed: {len(removed)}")
+    return 0
+
+
+def cmd_port(runtime: Runtime, args: argparse.Namespace) -> int:
+    container = runtime.get(args.container)
+    wanted = None
+    if args.private_port:
+        number, _, protocol = args.private_port.partition("/")
+        wanted = (int(number), protocol or "tcp")
+    ports = [p for p in container.spec.ports if wanted in (None, (p.container_port, p.protocol))]
+    if wanted and not ports:
+        raise RuntimeAgentError(
+            f"No public port '{args.private_port}' published for {args.container}"
+        )
+    for p in ports:
+        published = f"{p.host_ip or '0.0.0.0'}:{p.host_port}"
+        print(published if wanted else f"{p.container_port}/{p.protocol} -> {published}")
+    return 0
+
+
+def cmd_rename(runtime: Runtime, args: argparse.Namespace) -> int:
+    runtime.rename(args.container, args.new_name)
+    return 0
+
+
+def cmd_diff(runtime: Runtime, args: argparse.Namespace) -> int:
+    for kind, path in runtime.diff(args.container):
+        print(f"{kind} {path}")
+    return 0
+
+
+def cmd_create(runtime: Runtime, args: argparse.Namespace) -> int:
+    image, options = _run_options(runtime, args, auto_remove=args.rm)
+    print(runtime.create(image, options).id)
+    return 0
+
+
 def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
+    # Attached, the CLI removes the container itself once it has the exit code.
+    image, options = _run_options(runtime, args, auto_remove=args.rm and args.detach)
+    container = runtime.create(image, options)
+    try:
+        runtime.start(container)
+    except StartFailed:
+        if args.rm:
+            runtime.remove(container, force=True)
+        raise
+    if args.detach:
+        print(container.id)
+        return 0
+    if args.interactive or args.tty:
+        return _attach_interactive(runtime, container, args.interactive, remove=args.rm)
+    return _attach(runtime, container, remove=args.rm)
+
+
+def _run_options(runtime: Runtime, args: argparse.Namespace, auto_remove: bool) -> tuple[Any, Any]:
     from runtime_agent.spec import (
         HealthOptions,
         Resources,
@@ -306,8 +409,7 @@ def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
             pids_limit=args.pids_limit,
         ),
         restart=parse_restart(args.restart) if args.restart else RestartPolicy(),
-        # Attached, the CLI removes the container itself once it has the exit code.
-        auto_remove=args.rm and args.detach,
+        auto_remove=auto_remove,
         init=args.init,
         read_only=args.read_only,
         cap_add=args.cap_add,
@@ -327,19 +429,7 @@ def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
             disabled=args.no_healthcheck,
         ),
     )
-    container = runtime.create(image, options)
-    try:
-        runtime.start(container)
-    except StartFailed:
-        if args.rm:
-            runtime.remove(container, force=True)
-        raise
-    if args.detach:
-        print(container.id)
-        return 0
-    if args.interactive or args.tty:
-        return _attach_interactive(runtime, container, args.interactive, remove=args.rm)
-    return _attach(runtime, container, remove=args.rm)
+    return image, options
 
 
 def _env_file(path: str) -> list[str]:
@@ -721,6 +811,13 @@ COMMANDS = {
     "start": cmd_start,
     "attach": cmd_attach,
     "pause": cmd_pause,
+    "create": cmd_create,
+    "rmi": cmd_rmi,
+    "image": cmd_image,
+    "container": cmd_container,
+    "port": cmd_port,
+    "rename": cmd_rename,
+    "diff": cmd_diff,
     "top": cmd_top,
     "cp": cmd_cp,
     "unpause": cmd_unpause,

@@ -11,6 +11,7 @@ import os
 import select
 import shutil
 import signal
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,12 +23,26 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime_agent import cgroups, seccomp, shim
 from runtime_agent.cgroups import Cgroup
-from runtime_agent.container import BLANK_PREFIX, Container, State, Status, locked_table
+from runtime_agent.container import (
+    BLANK_PREFIX,
+    Container,
+    State,
+    Status,
+    atomic_write,
+    locked_table,
+)
 from runtime_agent.errors import Conflict, InvalidSpec, NoSuchContainer, StartFailed
 from runtime_agent.network import BridgeNetwork, hosts_file, resolv_conf, veth_name
 from runtime_agent.process import Plan, drop_privileges, join_cgroup, reset_signals
 from runtime_agent.settings import Settings
-from runtime_agent.spec import HOST_GATEWAY, ContainerSpec, HealthCheck, MountSpec, RunOptions
+from runtime_agent.spec import (
+    HOST_GATEWAY,
+    ContainerSpec,
+    HealthCheck,
+    MountSpec,
+    RunOptions,
+    name_problem,
+)
 from runtime_agent.trace import mark
 from runtime_agent.userns import IdRanges, become_root
 from runtime_agent.volumes import VolumeStore
@@ -527,6 +542,55 @@ class Runtime:
             # A frozen process takes its signal only once thawed: as Docker, kill unpauses.
             self._thaw(container, st)
         _signal(pid, sig)
+
+    def rename(self, ref: str | Container, new_name: str) -> None:
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        spec = container.spec
+        problem = name_problem(new_name)
+        if problem:
+            raise InvalidSpec(problem)
+        renamed = dataclasses.replace(spec, name=new_name)
+        if new_name == spec.name:
+            raise Conflict(
+                f"Renaming a container with the same name as its current name: {new_name}"
+            )
+        with self._names() as names, container.locked():
+            self._check_name(names, new_name)
+            atomic_write(container.dir / "config.json", json.dumps(renamed.to_dict()).encode())
+            names.pop(spec.name, None)
+            names[new_name] = container.id
+            container.__dict__["spec"] = renamed
+
+    def diff(self, ref: str | Container) -> list[tuple[str, str]]:
+        """What the container changed in its image: (kind, path) with kind A(dded), C(hanged) or
+        D(eleted), as ``docker diff`` lists them, from its writable layer."""
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        layers = [Path(d) for d in container.spec.layer_dirs]
+        upper = container.upper
+        changes = []
+        for directory, subdirs, files in os.walk(upper):
+            for name in sorted([*subdirs, *files]):
+                path = Path(directory, name)
+                inside = "/" + str(path.relative_to(upper))
+                st = path.lstat()
+                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:  # an overlay whiteout
+                    changes.append(("D", inside))
+                elif any((layer / inside.lstrip("/")).exists() for layer in layers):
+                    changes.append(("C", inside))
+                else:
+                    changes.append(("A", inside))
+            subdirs.sort()
+        return sorted(changes, key=lambda change: change[1])
+
+    def prune(self) -> list[str]:
+        """Remove every container that is not running; the ids removed."""
+        removed = []
+        for container in self.list(all=True):
+            if container.state.status in (Status.EXITED, Status.CREATED, Status.DEAD):
+                with contextlib.suppress(Conflict, NoSuchContainer):
+                    self.remove(container)
+                    removed.append(container.id)
+        return removed
 
     def top(self, ref: str | Container) -> list[ProcessInfo]:
         """The container's processes, as ``docker top`` lists them (host pids and users)."""

@@ -414,9 +414,13 @@ def _check_args(spec: ContainerSpec) -> str | None:
 
 
 def _check_name(spec: ContainerSpec) -> str | None:
-    if _NAME_RE.match(spec.name):
+    return name_problem(spec.name)
+
+
+def name_problem(name: str) -> str | None:
+    if _NAME_RE.match(name):
         return None
-    return f"Invalid container name ({spec.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+    return f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
 
 
 def _check_hostname(spec: ContainerSpec) -> str | None:

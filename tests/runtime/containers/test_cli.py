@@ -8,6 +8,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -162,3 +163,57 @@ def test_env_file_top_and_logs_since_until(
         assert _cli(state, "logs", "--since", "1h", "berth-more").stdout.count("\n") == 2
     finally:
         assert _cli(state, "rm", "-f", "berth-more").returncode == 0
+
+
+def test_create_port_diff_rename_and_container_prune(runtime: Runtime, busybox: Image) -> None:
+    state = runtime.state_dir
+    created = _cli(state, "create", "--name", "berth-made", "-p", "127.0.0.1:18181:80",
+                   "-p", "18153:53/udp", "busybox", "sh", "-c",
+                   "echo new > /added; rm /etc/group; echo extra >> /etc/passwd")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    container_id = created.stdout.strip()
+    assert runtime.get(container_id).state.status == "created"
+    assert _cli(state, "port", "berth-made").stdout == (
+        "80/tcp -> 127.0.0.1:18181\n53/udp -> 0.0.0.0:18153\n"
+    )
+    assert _cli(state, "port", "berth-made", "53/udp").stdout == "0.0.0.0:18153\n"
+    assert _cli(state, "start", "berth-made").returncode == 0
+    assert runtime.wait(runtime.get("berth-made"), timeout=10) == 0
+    assert _cli(state, "diff", "berth-made").stdout.splitlines() == [
+        "A /added", "C /etc", "D /etc/group", "C /etc/passwd",
+    ]  # fmt: skip
+    assert _cli(state, "rename", "berth-made", "berth-renamed").returncode == 0
+    assert runtime.get("berth-renamed").id == container_id
+    taken = _cli(state, "run", "-d", "--name", "berth-renamed", "busybox", "true")
+    assert taken.returncode == 1 and "is already in use" in taken.stderr
+    # The old name is free again.
+    assert _cli(state, "create", "--name", "berth-made", "busybox", "true").returncode == 0
+    pruned = _cli(state, "container", "prune")
+    assert pruned.stdout.splitlines()[0] == "Deleted Containers:"
+    assert container_id in pruned.stdout.splitlines()
+    assert runtime.list(all=True) == []
+
+
+def test_rmi_untags_then_deletes_and_image_prune(
+    runtime: Runtime, busybox: Image, make_layout: Callable[..., Path]
+) -> None:
+    state = runtime.state_dir
+    # An image of its own (another config) that shares every layer with the session's busybox.
+    layout = make_layout("rmi", config={"Env": ["PATH=/bin", "MADE_FOR=rmi"]})
+    for name in ("berth-rmi-one", "berth-rmi-two"):  # one image, two names
+        runtime.images.import_layout(layout, tag="latest", name=name)
+    assert _cli(state, "rmi", "berth-rmi-one").stdout == "Untagged: berth-rmi-one:latest\n"
+    used = _cli(state, "run", "-d", "--name", "berth-rmi-user", "berth-rmi-two", "sleep", "30")
+    assert used.returncode == 0
+    try:
+        refused = _cli(state, "rmi", "berth-rmi-two")
+        assert refused.returncode == 1 and "is in use by container" in refused.stderr
+    finally:
+        assert _cli(state, "rm", "-f", "berth-rmi-user").returncode == 0
+    removed = _cli(state, "rmi", "berth-rmi-two").stdout.splitlines()
+    assert removed[0] == "Untagged: berth-rmi-two:latest"
+    assert removed[-1].startswith("Deleted: sha256:")
+    # The busybox image keeps the layers they shared.
+    assert runtime.images.get("busybox").id == busybox.id
+    assert all(Path(d).is_dir() for d in busybox.layer_dirs)
+    assert _cli(state, "image", "prune").stdout.startswith("Total reclaimed space: ")
