@@ -69,6 +69,16 @@ def build_parser(agent_commands: bool = True) -> argparse.ArgumentParser:
     port = sub.add_parser("port", help="list a container's published ports")
     port.add_argument("container")
     port.add_argument("private_port", nargs="?", help="PORT[/PROTO]")
+    tag = sub.add_parser("tag", help="give an image another name")
+    tag.add_argument("source")
+    tag.add_argument("target")
+    update = sub.add_parser("update", help="change containers' limits and restart policy")
+    update.add_argument("--memory", "-m")
+    update.add_argument("--cpus", type=float)
+    update.add_argument("--cpu-shares", type=int)
+    update.add_argument("--pids-limit", type=int)
+    update.add_argument("--restart")
+    update.add_argument("containers", nargs="+")
     rename = sub.add_parser("rename", help="rename a container")
     rename.add_argument("container")
     rename.add_argument("new_name")
@@ -331,6 +341,24 @@ def cmd_port(runtime: Runtime, args: argparse.Namespace) -> int:
         published = f"{p.host_ip or '0.0.0.0'}:{p.host_port}"
         print(published if wanted else f"{p.container_port}/{p.protocol} -> {published}")
     return 0
+
+
+def cmd_tag(runtime: Runtime, args: argparse.Namespace) -> int:
+    runtime.images.tag(args.source, args.target)
+    return 0
+
+
+def cmd_update(runtime: Runtime, args: argparse.Namespace) -> int:
+    from runtime_agent.spec import Resources, parse_memory, parse_restart
+
+    resources = Resources(
+        memory=parse_memory(args.memory) if args.memory else None,
+        cpus=args.cpus,
+        cpu_shares=args.cpu_shares,
+        pids_limit=args.pids_limit,
+    )
+    restart = parse_restart(args.restart) if args.restart else None
+    return _each(runtime, args.containers, lambda c: runtime.update(c, resources, restart))
 
 
 def cmd_rename(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -817,6 +845,8 @@ COMMANDS = {
     "container": cmd_container,
     "port": cmd_port,
     "rename": cmd_rename,
+    "tag": cmd_tag,
+    "update": cmd_update,
     "diff": cmd_diff,
     "top": cmd_top,
     "cp": cmd_cp,

@@ -40,6 +40,8 @@ from runtime_agent.spec import (
     ContainerSpec,
     HealthCheck,
     MountSpec,
+    Resources,
+    RestartPolicy,
     RunOptions,
     name_problem,
 )
@@ -542,6 +544,40 @@ class Runtime:
             # A frozen process takes its signal only once thawed: as Docker, kill unpauses.
             self._thaw(container, st)
         _signal(pid, sig)
+
+    def update(
+        self,
+        ref: str | Container,
+        resources: Resources | None = None,
+        restart: RestartPolicy | None = None,
+    ) -> None:
+        """Change the limits of a container, running ones at once (``docker update``); given
+        fields replace the container's, others stay. A new restart policy applies from the next
+        start: a running shim keeps the policy it started with."""
+        container = ref if isinstance(ref, Container) else self.get(ref)
+        spec = container.spec
+        given = {
+            k: v for k, v in dataclasses.asdict(resources or Resources()).items() if v is not None
+        }
+        updated = dataclasses.replace(
+            spec,
+            resources=dataclasses.replace(spec.resources, **given),
+            restart=restart or spec.restart,
+        )
+        updated.validate()
+        with container.locked() as st:
+            if st.running:
+                cgroup = self.cgroup(container.id)
+                cgroup.check(updated.resources)
+                try:
+                    cgroup.apply(updated.resources)
+                except OSError as e:
+                    # EBUSY: a memory limit below what the container uses now.
+                    raise Conflict(
+                        f"Cannot update container {container.id}: {e.strerror}"
+                    ) from None
+            atomic_write(container.dir / "config.json", json.dumps(updated.to_dict()).encode())
+            container.__dict__["spec"] = updated
 
     def rename(self, ref: str | Container, new_name: str) -> None:
         container = ref if isinstance(ref, Container) else self.get(ref)

@@ -116,10 +116,15 @@ class CgroupV1(Cgroup):
     def apply(self, resources: Resources) -> None:
         if "memory" in self._dirs and resources.memory:
             mem = self._dirs["memory"]
-            write(mem / "memory.limit_in_bytes", resources.memory)
-            if (mem / "memory.memsw.limit_in_bytes").exists():
-                # Equal memory+swap limit means no swap, as Docker does without --memory-swap.
-                write(mem / "memory.memsw.limit_in_bytes", resources.memory)
+            memsw = mem / "memory.memsw.limit_in_bytes"
+            # Equal memory+swap limit means no swap, as Docker does without --memory-swap. The
+            # kernel keeps memory <= memory+swap at every step: a raise goes memsw first.
+            files = [mem / "memory.limit_in_bytes"]
+            if memsw.exists():
+                raising = resources.memory > read_int(memsw)
+                files = [memsw, *files] if raising else [*files, memsw]
+            for path in files:
+                write(path, resources.memory)
         if "cpu" in self._dirs:
             cpu = self._dirs["cpu"]
             if resources.cpus:

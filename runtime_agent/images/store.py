@@ -23,10 +23,20 @@ from .errors import (
     ImageError,
     ImageInUse,
     ImageNotFound,
+    InvalidReference,
     LayerInUse,
 )
 from .manifest import Descriptor, Platform
-from .reference import DEFAULT_TAG, LayoutReference, check_digest, parse_reference, split_local_name
+from .reference import (
+    DEFAULT_TAG,
+    HOST_RE,
+    REPOSITORY_RE,
+    TAG_RE,
+    LayoutReference,
+    check_digest,
+    parse_reference,
+    split_local_name,
+)
 
 if TYPE_CHECKING:
     # httpx and the unpacker (tarfile, zstandard) cost more to import than a container start:
@@ -485,6 +495,30 @@ class ImageStore:
         for source in self.holder_sources:
             found.update(source(image_id))
         return sorted(found)
+
+    def tag(self, reference: str, target: str) -> str:
+        """Give the image ``reference`` names the name ``target`` (``name[:tag]``); a tag moves
+        from the image that had it, as `docker tag` moves it."""
+        name, tag = split_local_name(target)
+        host, slash, path = name.partition("/")
+        if not (slash and ("." in host or ":" in host or host == "localhost")):
+            host, path = "", name
+        if (
+            not REPOSITORY_RE.match(path)
+            or (host and not HOST_RE.match(host))
+            or (tag is not None and not TAG_RE.match(tag))
+        ):
+            raise InvalidReference(f"invalid reference format: {target!r}")
+        tagged = f"{name}:{tag or DEFAULT_TAG}"
+        with self._store_lock():
+            record = self._find(reference)
+            for other in self._records():
+                if other["id"] != record["id"] and tagged in other["repo_tags"]:
+                    other["repo_tags"].remove(tagged)
+                    self._write_record(other)
+            record["repo_tags"] = sorted({*record["repo_tags"], tagged})
+            self._write_record(record)
+        return tagged
 
     def remove(self, reference: str, *, force: bool = False) -> list[str]:
         """Untag, or delete an image and the layers no other image uses; returns what was done.

@@ -217,3 +217,17 @@ def test_rmi_untags_then_deletes_and_image_prune(
     assert runtime.images.get("busybox").id == busybox.id
     assert all(Path(d).is_dir() for d in busybox.layer_dirs)
     assert _cli(state, "image", "prune").stdout.startswith("Total reclaimed space: ")
+
+
+def test_tag_names_an_image_and_moves_a_tag(runtime: Runtime, busybox: Image) -> None:
+    state = runtime.state_dir
+    assert _cli(state, "tag", "busybox", "127.0.0.1:5000/team/box:v1").returncode == 0
+    try:
+        assert runtime.images.get("127.0.0.1:5000/team/box:v1").id == busybox.id
+        refused = _cli(state, "tag", "busybox", "Team/Box")
+        assert (refused.returncode, refused.stderr) == (
+            1, "Error response from daemon: invalid reference format: 'Team/Box'\n"
+        )  # fmt: skip
+    finally:
+        assert _cli(state, "rmi", "127.0.0.1:5000/team/box:v1").returncode == 0
+    assert runtime.images.get("busybox").id == busybox.id

@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
+
 from runtime_agent.container import Container
+from runtime_agent.errors import InvalidSpec
 from runtime_agent.runtime import Runtime
-from runtime_agent.spec import Resources
+from runtime_agent.spec import Resources, RestartPolicy
 from tests.runtime.containers.conftest import output
 from tests.runtime.containers.test_lifecycle import wait_for
 
@@ -76,3 +79,30 @@ def test_stats_report_memory_limit(runtime: Runtime, container: Make) -> None:
     assert stats["pids"] == 1
     runtime.kill(c)
     assert output(runtime, c) == ""
+
+
+def test_update_changes_a_running_containers_limits(runtime: Runtime, container: Make) -> None:
+    c = container("sleep", "30", resources=Resources(memory=32 << 20, pids_limit=10))
+    runtime.update(
+        c, Resources(memory=96 << 20, cpus=0.5, pids_limit=20), RestartPolicy("on-failure", 2)
+    )
+    assert runtime.cgroup(c.id).paths()
+    for path in runtime.cgroup(c.id).paths():
+        if (path / "memory.limit_in_bytes").exists():
+            assert (path / "memory.limit_in_bytes").read_text().strip() == str(96 << 20)
+        if (path / "pids.max").exists():
+            assert (path / "pids.max").read_text().strip() == "20"
+        if (path / "cpu.cfs_quota_us").exists():
+            assert (path / "cpu.cfs_quota_us").read_text().strip() == "50000"
+    host = runtime.inspect(c)["HostConfig"]
+    assert (host["Memory"], host["PidsLimit"], host["RestartPolicy"]["Name"]) == (
+        96 << 20,
+        20,
+        "on-failure",
+    )
+    # Fields not given stay as they were.
+    runtime.update(c, Resources(pids_limit=30))
+    assert runtime.get(c.id).spec.resources == Resources(memory=96 << 20, cpus=0.5, pids_limit=30)
+    with pytest.raises(InvalidSpec) as refused:
+        runtime.update(c, Resources(memory=1024))
+    assert refused.value.message == "Minimum memory limit allowed is 6MB"
