@@ -401,7 +401,7 @@ class Runtime:
                 "/etc/resolv.conf": resolv_conf(servers=spec.dns, search=spec.dns_search).encode(),
                 "/etc/hostname": f"{spec.hostname}\n".encode(),
             },
-            seccomp_bpf=seccomp.default_filter(spec.capabilities),
+            seccomp_bpf=seccomp.default_filter(spec.capabilities, self.state_dir / "seccomp"),
             new_net=spec.network != "host",
             attachment=attachment,
             host_root_id=self.id_ranges.allocate(spec.id) if spec.private_userns else None,
@@ -965,7 +965,7 @@ class Runtime:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             terminal_r, terminal_w = ours.detach(), theirs.detach()
         # libseccomp is not reachable once inside the container.
-        bpf = seccomp.default_filter(spec.capabilities)
+        bpf = seccomp.default_filter(spec.capabilities, self.state_dir / "seccomp")
         try:
             pid = os.fork()
             if pid == 0:

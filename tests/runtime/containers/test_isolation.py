@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,6 +103,47 @@ def test_an_added_capability_lets_its_syscalls_through(runtime: Runtime, contain
         cap_add=["SYS_ADMIN"],
     )  # fmt: skip
     assert output(runtime, admin) == "1\n"
+
+
+# Syscalls since Linux 6.8, numbered alike on every arch: statmount, listmount, mseal.
+RECENT_SYSCALLS = (457, 458, 462)
+
+
+def _errno_of(number: int) -> int:
+    """The errno of ``syscall(number, 0, 0, 0, 0)`` on the host, in a child of its own."""
+    probe = (
+        "import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
+        f"libc.syscall({number}, 0, 0, 0, 0); print(ctypes.get_errno())"
+    )
+    return int(subprocess.run(["/usr/bin/python3", "-c", probe], capture_output=True,
+                              text=True, timeout=10, check=True).stdout)  # fmt: skip
+
+
+def test_a_syscall_the_filter_does_not_know_is_refused_as_unimplemented(
+    runtime: Runtime, container: Make
+) -> None:
+    import ctypes
+    import errno
+    import platform
+
+    from runtime_agent import seccomp
+
+    lib = ctypes.CDLL("libseccomp.so.2")
+    lib.seccomp_syscall_resolve_num_arch.restype = ctypes.c_void_p
+    native = seccomp._NATIVE_ARCH[platform.machine()]
+    # One the kernel has (any answer but ENOSYS) and this libseccomp does not know.
+    candidates = [
+        n for n in RECENT_SYSCALLS
+        if not lib.seccomp_syscall_resolve_num_arch(native, n) and _errno_of(n) != errno.ENOSYS
+    ]  # fmt: skip
+    if not candidates:
+        pytest.skip("every syscall this kernel has is known to this libseccomp")
+    probe = (
+        "import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
+        f"libc.syscall({candidates[0]}, 0, 0, 0, 0); print(ctypes.get_errno())"
+    )
+    c = container("/usr/bin/python3", "-c", probe, mounts=HOST_PYTHON)
+    assert output(runtime, c) == f"{errno.ENOSYS}\n"
 
 
 def test_masked_and_read_only_paths(runtime: Runtime, container: Make) -> None:

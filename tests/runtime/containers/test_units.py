@@ -227,3 +227,19 @@ def test_ages_are_worded_as_docker_words_them() -> None:
         "5 minutes", "About an hour", "30 hours", "3 days",
     ]  # fmt: skip
     assert [age(days=20), age(days=90), age(days=800)] == ["2 weeks", "3 months", "2 years"]
+
+
+def test_the_seccomp_filter_is_built_once_per_machine_and_set_of_capabilities(tmp_path: Path) -> None:
+    from runtime_agent import seccomp
+
+    plain = seccomp.default_filter([], tmp_path)
+    assert plain is not None and plain == seccomp.default_filter([])
+    cached = list(tmp_path.glob("*.bpf"))
+    assert [p.read_bytes() for p in cached] == [plain]
+    # Another capability that opens syscalls is another filter; one that opens none is not.
+    assert seccomp.default_filter(["CAP_CHOWN"], tmp_path) == plain
+    traced = seccomp.default_filter(["CAP_SYS_PTRACE"], tmp_path)
+    assert traced != plain and len(list(tmp_path.glob("*.bpf"))) == 2
+    # What a later process reads is what it would have built.
+    seccomp._cached_filter.cache_clear()
+    assert seccomp.default_filter([], tmp_path) == plain
