@@ -152,12 +152,17 @@ def test_the_process_forked_ahead_waits_in_a_spare_cgroup_that_becomes_the_conta
         first = runtime.run(image, RunOptions(command=["true"], network="none"))
         runtime.wait(first, timeout=10)
         runtime.remove(first)
+
+        def waiting() -> set[str]:
+            return {
+                p.read_text().strip() for p in (s / "cgroup.procs" for s in standby_cgroups(root))
+            }
+
+        # The standby makes its spare in every hierarchy, then moves its process into each.
         wait_for(lambda: len(standby_cgroups(root)) == len(hierarchies(CGROUP_MOUNT)))
+        wait_for(lambda: "" not in waiting())
         spare_pid = int(standby_cgroups(root)[0].name.removeprefix("standby-"))
-        waiting = {
-            p.read_text().strip() for p in (s / "cgroup.procs" for s in standby_cgroups(root))
-        }
-        assert len(waiting) == 1 and waiting != {""}  # its container process, in every hierarchy
+        assert len(waiting()) == 1  # its container process, in every hierarchy
         # When the next container starts with limits
         c = runtime.run(
             image,

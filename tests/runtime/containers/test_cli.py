@@ -16,6 +16,7 @@ from runtime_agent.images import Image
 from runtime_agent.runtime import Runtime
 from tests.runtime.containers.conftest import BRIDGE, SUBNET
 from tests.runtime.containers.test_lifecycle import _cli
+from tests.runtime.containers.test_volumes_network import _port
 
 
 def test_run_streams_output_and_exits_with_the_containers_code(
@@ -167,16 +168,17 @@ def test_env_file_top_and_logs_since_until(
 
 def test_create_port_diff_rename_and_container_prune(runtime: Runtime, busybox: Image) -> None:
     state = runtime.state_dir
-    created = _cli(state, "create", "--name", "berth-made", "-p", "127.0.0.1:18181:80",
-                   "-p", "18153:53/udp", "busybox", "sh", "-c",
+    tcp, udp = _port(4), _port(5)
+    created = _cli(state, "create", "--name", "berth-made", "-p", f"127.0.0.1:{tcp}:80",
+                   "-p", f"{udp}:53/udp", "busybox", "sh", "-c",
                    "echo new > /added; rm /etc/group; echo extra >> /etc/passwd")  # fmt: skip
     assert created.returncode == 0, created.stderr
     container_id = created.stdout.strip()
     assert runtime.get(container_id).state.status == "created"
     assert _cli(state, "port", "berth-made").stdout == (
-        "80/tcp -> 127.0.0.1:18181\n53/udp -> 0.0.0.0:18153\n"
+        f"80/tcp -> 127.0.0.1:{tcp}\n53/udp -> 0.0.0.0:{udp}\n"
     )
-    assert _cli(state, "port", "berth-made", "53/udp").stdout == "0.0.0.0:18153\n"
+    assert _cli(state, "port", "berth-made", "53/udp").stdout == f"0.0.0.0:{udp}\n"
     assert _cli(state, "start", "berth-made").returncode == 0
     assert runtime.wait(runtime.get("berth-made"), timeout=10) == 0
     assert _cli(state, "diff", "berth-made").stdout.splitlines() == [

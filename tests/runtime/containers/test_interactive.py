@@ -100,9 +100,13 @@ def test_a_shell_on_a_terminal_sizes_job_control_and_exit_code(
         terminal.expect(b"/dev/pts/0\r\n40 120\r\n")
         # The container follows our terminal's size.
         terminal.resize(30, 100)
-        time.sleep(0.2)  # SIGWINCH reaches the CLI asynchronously
-        terminal.type("stty size\r")
-        terminal.expect(b"30 100\r\n")
+        # SIGWINCH reaches the CLI, and the size the container, asynchronously: ask until it has.
+        for _ in range(50):
+            terminal.seen = b""
+            terminal.type("stty size\r")
+            if b"30 100\r\n" in terminal.expect(b"\r\n/ # "):
+                break
+        assert b"30 100\r\n" in terminal.seen
         # ^C goes through the terminal to the foreground job alone; the shell prompts again.
         terminal.type("sleep 30\r")
         # Typed any sooner, ^C reaches the shell's line editor, which reads it as a character.

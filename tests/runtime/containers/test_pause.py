@@ -46,6 +46,7 @@ def test_a_paused_container_does_nothing_until_unpaused(runtime: Runtime, contai
     c = container(*TICKING)
     before = wait_for_ticks(runtime, c, 1)
     runtime.pause(c)
+    time.sleep(0.1)  # a line written just before the freeze may still be on its way to the log
     frozen = ticks(runtime, c)
     time.sleep(0.3)  # six ticks' time
     assert ticks(runtime, c) == frozen
