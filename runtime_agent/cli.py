@@ -669,7 +669,9 @@ def cmd_cp(runtime: Runtime, args: argparse.Namespace) -> int:
             sys.stdout.buffer.flush()
             return 0
         target = Path(args.destination)
-        if target.is_dir():
+        # SRC/. copies what the directory holds: into DEST, which is made if need be.
+        contents = source[1].endswith("/.") or source[1] == "."
+        if target.is_dir() and not contents:
             copy.unpack_on_host(chunks, target)
         elif args.destination.endswith("/"):
             raise InvalidSpec(f"destination directory {args.destination} must exist")
@@ -689,7 +691,8 @@ def cmd_cp(runtime: Runtime, args: argparse.Namespace) -> int:
     if not local.exists():
         raise InvalidSpec(f"could not find the file {args.source} on the host")
     inside = destination[1] or "/"
-    if copy.kind_of(runtime, container, inside) == "directory":
+    contents = args.source.endswith("/.")
+    if not contents and copy.kind_of(runtime, container, inside) == "directory":
         copy.extract(runtime, container, inside, copy.tar_of(local, local.name))
     else:
         parent, _, name = inside.rstrip("/").rpartition("/")

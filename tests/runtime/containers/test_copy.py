@@ -146,3 +146,26 @@ def test_copy_errors_are_clear(runtime: Runtime, container: Make, tmp_path: Path
             1,
             f"Error response from daemon: {message}\n",
         )
+
+
+def test_a_directorys_contents_with_slash_dot(
+    runtime: Runtime, container: Make, tmp_path: Path
+) -> None:
+    c = ready(runtime, container("sh", "-c", SETUP))
+    state, name = runtime.state_dir, c.spec.name
+    site = tmp_path / "site"
+    (site / "css").mkdir(parents=True)
+    (site / "index.html").write_text("<h1>hi</h1>\n")
+    (site / "css" / "main.css").write_text("h1 {}\n")
+    # Into an existing directory, and into one the copy makes.
+    assert _cli(state, "cp", f"{site}/.", f"{name}:/data").returncode == 0
+    assert _cli(state, "cp", f"{site}/.", f"{name}:/www").returncode == 0
+    listed = runtime.exec(c, ["sh", "-c", "ls /data /www /www/css"]).stdout.decode().split()
+    assert listed == ["/data:", "css", "etc-link", "index.html", "passwd-link", "sub",
+                      "/www:", "css", "index.html", "/www/css:", "main.css"]  # fmt: skip
+    out = tmp_path / "out"
+    out.mkdir()
+    assert _cli(state, "cp", f"{name}:/www/.", str(out)).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == ["css", "index.html"]
+    assert _cli(state, "cp", f"{name}:/www/.", str(tmp_path / "fresh")).returncode == 0
+    assert (tmp_path / "fresh" / "css" / "main.css").read_text() == "h1 {}\n"
