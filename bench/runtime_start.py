@@ -18,10 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runtime_agent import linux, seccomp, trace  # noqa: E402
+from runtime_agent import trace  # noqa: E402
+from runtime_agent.container.spec import RunOptions  # noqa: E402
 from runtime_agent.images import ImageStore  # noqa: E402
-from runtime_agent.runtime import Runtime  # noqa: E402
-from runtime_agent.spec import RunOptions  # noqa: E402
+from runtime_agent.kernel import linux, seccomp  # noqa: E402
+from runtime_agent.runtime.api import Runtime  # noqa: E402
 from tests.support.images import build_busybox_layout  # noqa: E402
 
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from runtime_agent.errors import Conflict, InvalidSpec, RuntimeAgentError, StartFailed
 
 if TYPE_CHECKING:
-    from runtime_agent.container import Container
-    from runtime_agent.runtime import Runtime
+    from runtime_agent.container.state import Container
+    from runtime_agent.runtime.api import Runtime
 
 # Every command is a new interpreter: modules load where a command needs them, so that --help
 # and `run` do not pay for the fleet agent, the registry client or the image unpacker.
@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from runtime_agent.agent.commands import AGENT_COMMANDS
 
         return AGENT_COMMANDS[args.command](args)
-    from runtime_agent.runtime import Runtime
+    from runtime_agent.runtime.api import Runtime
 
     runtime = Runtime(args.state, zygote=False)
     try:
@@ -349,7 +349,7 @@ def cmd_tag(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 def cmd_update(runtime: Runtime, args: argparse.Namespace) -> int:
-    from runtime_agent.spec import Resources, parse_memory, parse_restart
+    from runtime_agent.container.spec import Resources, parse_memory, parse_restart
 
     resources = Resources(
         memory=parse_memory(args.memory) if args.memory else None,
@@ -397,7 +397,7 @@ def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 def _run_options(runtime: Runtime, args: argparse.Namespace, auto_remove: bool) -> tuple[Any, Any]:
-    from runtime_agent.spec import (
+    from runtime_agent.container.spec import (
         HealthOptions,
         Resources,
         RestartPolicy,
@@ -464,7 +464,7 @@ def _env_file(path: str) -> list[str]:
     import os
     from pathlib import Path
 
-    from runtime_agent.spec import parse_env_file
+    from runtime_agent.container.spec import parse_env_file
 
     try:
         text = Path(path).read_text()
@@ -517,7 +517,7 @@ def _print_logs(runtime: Runtime, container: Container, **options: Any) -> None:
 
 
 def _relay_until_done(runtime: Runtime, container: Container, with_stdin: bool) -> None:
-    from runtime_agent import attach
+    from runtime_agent.container import attach
 
     connection = None
     deadline = time.monotonic() + 10
@@ -583,7 +583,7 @@ def cmd_ps(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 def _status(st: Any) -> str:
-    from runtime_agent.container import Status
+    from runtime_agent.container.state import Status
 
     if st.status == Status.RUNNING:
         up = f"Up {_duration(st.started_at)}"
@@ -626,7 +626,7 @@ def cmd_logs(runtime: Runtime, args: argparse.Namespace) -> int:
 
 def _instant(value: str) -> datetime:
     """``--since``/``--until``: a timestamp, Unix seconds, or an age such as 10m (before now)."""
-    from runtime_agent.spec import parse_duration
+    from runtime_agent.container.spec import parse_duration
 
     try:
         return datetime.fromtimestamp(float(value), UTC)
@@ -654,7 +654,7 @@ def _container_path(value: str) -> tuple[str, str] | None:
 def cmd_cp(runtime: Runtime, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from runtime_agent import copy
+    from runtime_agent.runtime import copy
 
     source, destination = _container_path(args.source), _container_path(args.destination)
     if (source is None) == (destination is None):

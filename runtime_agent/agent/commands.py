@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runtime_agent.settings import Settings
+from runtime_agent.runtime.settings import Settings
 
 
 def _labels(values: list[str]) -> dict[str, str]:
@@ -100,7 +100,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from runtime_agent.agent.portal import Heartbeat, JoinFailed, join
     from runtime_agent.agent.server import Agent, AgentServer, container_summary, parse_listen
     from runtime_agent.images import ImageStore
-    from runtime_agent.runtime import Runtime
+    from runtime_agent.runtime.api import Runtime
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     log = logging.getLogger("berth.agent")

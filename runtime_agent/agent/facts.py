@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from runtime_agent import cgroups
+from runtime_agent.kernel import cgroups
 
 AGENT_VERSION = "1"
 

@@ -26,13 +26,7 @@ from runtime_agent.agent import credential as credentials
 from runtime_agent.agent.facts import host_facts
 from runtime_agent.agent.pull import pull_with_token
 from runtime_agent.agent.signing import DEFAULT_WINDOW_SECONDS, NonceCache, SignatureError, verify
-from runtime_agent.container import Container, Status
-from runtime_agent.errors import Conflict, InvalidSpec, NotFound, RuntimeAgentError, StartFailed
-from runtime_agent.images import ImageError, ImageNotFound, InvalidReference
-from runtime_agent.images.errors import AuthenticationFailed, ImageInUse, RegistryError
-from runtime_agent.network import PortAllocated, port_taken, published_ports
-from runtime_agent.runtime import ImageLike, Runtime
-from runtime_agent.spec import (
+from runtime_agent.container.spec import (
     HealthOptions,
     MountSpec,
     PortMapping,
@@ -45,6 +39,12 @@ from runtime_agent.spec import (
     parse_tmpfs,
     parse_volume,
 )
+from runtime_agent.container.state import Container, Status
+from runtime_agent.errors import Conflict, InvalidSpec, NotFound, RuntimeAgentError, StartFailed
+from runtime_agent.images import ImageError, ImageNotFound, InvalidReference
+from runtime_agent.images.errors import AuthenticationFailed, ImageInUse, RegistryError
+from runtime_agent.isolation.network import PortAllocated, port_taken, published_ports
+from runtime_agent.runtime.api import ImageLike, Runtime
 
 log = logging.getLogger("berth.agent")
 

@@ -95,7 +95,7 @@ class AgentProcess:
     def clean_up(self) -> list[str]:
         """Removes every container the agent made and its bridge; returns what was left behind."""
         from runtime_agent.images import ImageStore
-        from runtime_agent.runtime import Runtime
+        from runtime_agent.runtime.api import Runtime
 
         self.stop()
         runtime = Runtime(

@@ -301,7 +301,7 @@ def test_a_worker_killed_mid_deploy_leaves_the_deployment_to_complete(
 
 def _runtime(agent: AgentProcess) -> Any:
     from runtime_agent.images import ImageStore
-    from runtime_agent.runtime import Runtime
+    from runtime_agent.runtime.api import Runtime
 
     return Runtime(agent.state, images=ImageStore(agent.state), bridge=agent.bridge, subnet=agent.subnet)
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from runtime_agent.container import Container
+from runtime_agent.container.spec import RunOptions
+from runtime_agent.container.state import Container
 from runtime_agent.errors import NoSuchContainer
 from runtime_agent.images import Image, ImageStore
-from runtime_agent.runtime import Runtime
-from runtime_agent.spec import RunOptions
+from runtime_agent.runtime.api import Runtime
 
 if os.geteuid() != 0:
     pytest.skip("container tests need root (namespaces, mounts, cgroups)", allow_module_level=True)

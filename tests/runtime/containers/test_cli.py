@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from runtime_agent.images import Image
-from runtime_agent.runtime import Runtime
+from runtime_agent.runtime.api import Runtime
 from tests.runtime.containers.conftest import BRIDGE, SUBNET
 from tests.runtime.containers.test_lifecycle import _cli
 from tests.runtime.containers.test_volumes_network import _port

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime_agent.container import Container
-from runtime_agent.runtime import Runtime
+from runtime_agent.container.state import Container
+from runtime_agent.runtime.api import Runtime
 from tests.runtime.containers.conftest import BRIDGE, SUBNET, leftovers
 from tests.runtime.containers.test_lifecycle import _cli
 from tests.runtime.containers.test_userns import host_root

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from runtime_agent.container import Container
+from runtime_agent.container.spec import HealthCheck, HealthOptions, parse_duration
+from runtime_agent.container.state import Container
 from runtime_agent.errors import InvalidSpec
 from runtime_agent.images import Image
-from runtime_agent.runtime import Runtime
-from runtime_agent.spec import HealthCheck, HealthOptions, parse_duration
+from runtime_agent.runtime.api import Runtime
 from tests.runtime.containers.test_lifecycle import _cli
 
 Make = Callable[..., Container]

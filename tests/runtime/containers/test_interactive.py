@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime_agent import attach
-from runtime_agent.container import Container
+from runtime_agent.container import attach
+from runtime_agent.container.state import Container
 from runtime_agent.images import Image
-from runtime_agent.runtime import Runtime
+from runtime_agent.runtime.api import Runtime
 from tests.runtime.containers.conftest import BRIDGE, SUBNET, leftovers, output
 from tests.runtime.containers.test_lifecycle import _cli
 

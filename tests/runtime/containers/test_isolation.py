@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from runtime_agent.container import Container
+from runtime_agent.container.spec import MountSpec
+from runtime_agent.container.state import Container
 from runtime_agent.errors import StartFailed
 from runtime_agent.images import Image
-from runtime_agent.runtime import Runtime
-from runtime_agent.spec import MountSpec
+from runtime_agent.runtime.api import Runtime
 from tests.runtime.containers.conftest import output
 
 Make = Callable[..., Container]
@@ -126,7 +126,7 @@ def test_a_syscall_the_filter_does_not_know_is_refused_as_unimplemented(
     import errno
     import platform
 
-    from runtime_agent import seccomp
+    from runtime_agent.kernel import seccomp
 
     lib = ctypes.CDLL("libseccomp.so.2")
     lib.seccomp_syscall_resolve_num_arch.restype = ctypes.c_void_p

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime_agent.container import Container
+from runtime_agent.container.state import Container
 from runtime_agent.errors import Conflict
 from runtime_agent.images import Image
-from runtime_agent.runtime import Runtime
+from runtime_agent.runtime.api import Runtime
 from tests.runtime.containers.conftest import leftovers
 from tests.runtime.containers.test_lifecycle import _cli
 

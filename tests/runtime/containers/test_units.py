@@ -8,11 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime_agent.container import Container, State, Status
-from runtime_agent.errors import Conflict, InvalidSpec, NetworkError, RuntimeAgentError
-from runtime_agent.network import BridgeNetwork
-from runtime_agent.pathrs import secure_join
-from runtime_agent.spec import (
+from runtime_agent.container.spec import (
     ContainerSpec,
     MountSpec,
     PortMapping,
@@ -23,7 +19,11 @@ from runtime_agent.spec import (
     parse_restart,
     parse_volume,
 )
-from runtime_agent.userns import ID_COUNT, ID_LIMIT, IdRanges
+from runtime_agent.container.state import Container, State, Status
+from runtime_agent.errors import Conflict, InvalidSpec, NetworkError, RuntimeAgentError
+from runtime_agent.isolation.network import BridgeNetwork
+from runtime_agent.kernel.pathrs import secure_join
+from runtime_agent.kernel.userns import ID_COUNT, ID_LIMIT, IdRanges
 
 IMAGE_CONFIG = {
     "config": {
@@ -230,7 +230,7 @@ def test_ages_are_worded_as_docker_words_them() -> None:
 
 
 def test_the_seccomp_filter_is_built_once_per_machine_and_set_of_capabilities(tmp_path: Path) -> None:
-    from runtime_agent import seccomp
+    from runtime_agent.kernel import seccomp
 
     plain = seccomp.default_filter([], tmp_path)
     assert plain is not None and plain == seccomp.default_filter([])

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime_agent.container import Container
+from runtime_agent.container.spec import MountSpec, RestartPolicy
+from runtime_agent.container.state import Container
 from runtime_agent.images import Image
-from runtime_agent.runtime import Runtime
-from runtime_agent.spec import MountSpec, RestartPolicy
+from runtime_agent.runtime.api import Runtime
 from tests.runtime.containers.conftest import leftovers, output
 from tests.runtime.containers.test_lifecycle import _cli
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from runtime_agent import linux
-from runtime_agent.container import Container
+from runtime_agent.container.spec import MountSpec, PortMapping, parse_mount
+from runtime_agent.container.state import Container
 from runtime_agent.errors import Conflict, InvalidSpec, NoSuchVolume
-from runtime_agent.runtime import Runtime
-from runtime_agent.spec import MountSpec, PortMapping, parse_mount
+from runtime_agent.kernel import linux
+from runtime_agent.runtime.api import Runtime
 from tests.runtime.containers.conftest import SUBNET, leftovers, output
 
 Make = Callable[..., Container]

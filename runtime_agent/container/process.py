@@ -13,9 +13,11 @@ import termios
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from runtime_agent import linux, userns
+from runtime_agent.container.spec import CAPABILITY_NUMBERS, ContainerSpec
 from runtime_agent.errors import StartFailed
-from runtime_agent.linux import (
+from runtime_agent.isolation.network import Attachment, configure_inside
+from runtime_agent.kernel import linux, userns
+from runtime_agent.kernel.linux import (
     MNT_DETACH,
     MS_BIND,
     MS_MOVE,
@@ -28,9 +30,7 @@ from runtime_agent.linux import (
     MS_REMOUNT,
     MS_STRICTATIME,
 )
-from runtime_agent.network import Attachment, configure_inside
-from runtime_agent.pathrs import ensure_dir, ensure_file
-from runtime_agent.spec import CAPABILITY_NUMBERS, ContainerSpec
+from runtime_agent.kernel.pathrs import ensure_dir, ensure_file
 from runtime_agent.trace import mark
 
 # Docker's masked and read-only paths.

@@ -20,11 +20,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from runtime_agent import shim
-from runtime_agent.cgroups import Cgroup, CgroupV1
-from runtime_agent.cgroups.v1 import hierarchies
-from runtime_agent.container import BLANK_PREFIX, Container, make_blank
-from runtime_agent.spec import Resources
+from runtime_agent.container import shim
+from runtime_agent.container.spec import Resources
+from runtime_agent.container.state import BLANK_PREFIX, Container, make_blank
+from runtime_agent.kernel.cgroups import Cgroup, CgroupV1
+from runtime_agent.kernel.cgroups.v1 import hierarchies
 from runtime_agent.trace import mark
 
 SPARE_PREFIX = "standby-"
@@ -46,7 +46,7 @@ class ZygoteClient:
         ``staging``, an empty directory: the process forked ahead mounts /dev, /proc and /sys
         there in a mount namespace of its own. ``tidy`` (a trash and a scratch directory): on
         :meth:`tidy`, the helper empties the one and keeps a blank container directory in the
-        other (see :class:`runtime_agent.runtime.Janitor`)."""
+        other (see :class:`runtime_agent.runtime.api.Janitor`)."""
         self._options = {
             "spare_root": spare_cgroups[0] if spare_cgroups else "",
             "spare_mount": os.fspath(spare_cgroups[1]) if spare_cgroups else "",
@@ -67,7 +67,7 @@ class ZygoteClient:
             [
                 sys.executable,
                 "-m",
-                "runtime_agent.zygote",
+                "runtime_agent.container.zygote",
                 str(theirs.fileno()),
                 json.dumps(self._options),
             ],
@@ -98,7 +98,7 @@ class ZygoteClient:
         return ours
 
     def spawn(self, *args: Any, done_fd: int = -1) -> int:
-        """Same contract as :func:`runtime_agent.shim.spawn`, run by a standby shim.
+        """Same contract as :func:`runtime_agent.container.shim.spawn`, run by a standby shim.
 
         The report pipe goes with the request, so the shim and the container process answer
         us directly; the shim closes ``done_fd`` (if given) once it has recorded the exit.
@@ -150,7 +150,8 @@ class ZygoteClient:
 
 
 def _package_root() -> str:
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # The directory holding runtime_agent/, two levels up from runtime_agent/container/.
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     existing = os.environ.get("PYTHONPATH")
     return f"{here}:{existing}" if existing else here
 
@@ -164,7 +165,7 @@ def serve(
     scratch: str = "",
 ) -> None:
     # Whatever unpickling a request imports is imported once here, not once per forked shim.
-    import runtime_agent.runtime  # noqa: F401
+    import runtime_agent.runtime.api  # noqa: F401
 
     if spare_root:
         _remove_abandoned_spares(spare_root, Path(spare_mount))
@@ -339,7 +340,7 @@ def _remove_abandoned_spares(root: str, mount: Path) -> None:
 def _is_standby(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"runtime_agent.zygote" in f.read()
+            return b"runtime_agent.container.zygote" in f.read()
     except OSError:
         return False
 

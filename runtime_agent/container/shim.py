@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NoReturn
 
-from runtime_agent import linux
-from runtime_agent.cgroups import Cgroup
-from runtime_agent.container import Container, Status
+from runtime_agent.container.process import Plan, exit_code_for, setup_and_exec, stage_mounts
+from runtime_agent.container.spec import Resources
+from runtime_agent.container.state import Container, Status
 from runtime_agent.errors import StartFailed
-from runtime_agent.network import BridgeNetwork
-from runtime_agent.process import Plan, exit_code_for, setup_and_exec, stage_mounts
-from runtime_agent.spec import Resources
+from runtime_agent.isolation.network import BridgeNetwork
+from runtime_agent.kernel import linux
+from runtime_agent.kernel.cgroups import Cgroup
 from runtime_agent.trace import mark
 
 LOG_LINE_MAX = 16 * 1024  # like Docker's json-file driver, longer lines are split
@@ -515,13 +515,13 @@ class Shim:
             sel.register(fd, selectors.EVENT_READ)
         server = None
         if console >= 0:
-            from runtime_agent.attach import AttachServer
+            from runtime_agent.container.attach import AttachServer
 
             server = AttachServer(self.container.dir, console, terminal)
             server.register(sel)
         health = None
         if self.plan.spec.healthcheck and pid:
-            from runtime_agent.health import HealthChecker
+            from runtime_agent.container.health import HealthChecker
 
             health = HealthChecker(
                 self.container, self.plan.spec.healthcheck, pid, self.cgroup, self.plan.seccomp_bpf

@@ -21,21 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from runtime_agent import cgroups, seccomp, shim
-from runtime_agent.cgroups import Cgroup
-from runtime_agent.container import (
-    BLANK_PREFIX,
-    Container,
-    State,
-    Status,
-    atomic_write,
-    locked_table,
-)
-from runtime_agent.errors import Conflict, InvalidSpec, NoSuchContainer, StartFailed
-from runtime_agent.network import BridgeNetwork, hosts_file, resolv_conf, veth_name
-from runtime_agent.process import Plan, drop_privileges, join_cgroup, reset_signals
-from runtime_agent.settings import Settings
-from runtime_agent.spec import (
+from runtime_agent.container import shim
+from runtime_agent.container.process import Plan, drop_privileges, join_cgroup, reset_signals
+from runtime_agent.container.spec import (
     HOST_GATEWAY,
     ContainerSpec,
     HealthCheck,
@@ -45,13 +33,26 @@ from runtime_agent.spec import (
     RunOptions,
     name_problem,
 )
+from runtime_agent.container.state import (
+    BLANK_PREFIX,
+    Container,
+    State,
+    Status,
+    atomic_write,
+    locked_table,
+)
+from runtime_agent.errors import Conflict, InvalidSpec, NoSuchContainer, StartFailed
+from runtime_agent.isolation.network import BridgeNetwork, hosts_file, resolv_conf, veth_name
+from runtime_agent.isolation.volumes import VolumeStore
+from runtime_agent.kernel import cgroups, seccomp
+from runtime_agent.kernel.cgroups import Cgroup
+from runtime_agent.kernel.userns import IdRanges, become_root
+from runtime_agent.runtime.settings import Settings
 from runtime_agent.trace import mark
-from runtime_agent.userns import IdRanges, become_root
-from runtime_agent.volumes import VolumeStore
 
 if TYPE_CHECKING:
+    from runtime_agent.container.zygote import ZygoteClient
     from runtime_agent.images import ImageStore
-    from runtime_agent.zygote import ZygoteClient
 
 
 class ImageLike(Protocol):
@@ -173,7 +174,7 @@ class Runtime:
         self._zygote: ZygoteClient | None = None
         trash, scratch = self.state_dir / "trash", self.state_dir / "creating"
         if zygote:
-            from runtime_agent.zygote import ZygoteClient
+            from runtime_agent.container.zygote import ZygoteClient
 
             spare = None if self._unified else (self.cgroup_root, self.cgroup_mount)
             self._zygote = ZygoteClient(spare, self.staging_dir, (trash, scratch))
@@ -992,8 +993,8 @@ class Runtime:
                 os.close(out_w)
                 os.close(err_w)
         if terminal_r >= 0:
-            from runtime_agent import attach
-            from runtime_agent.shim import receive_console
+            from runtime_agent.container import attach
+            from runtime_agent.container.shim import receive_console
 
             terminal = receive_console(terminal_r)  # -1 when the exec failed first
             if terminal >= 0:
@@ -1056,7 +1057,7 @@ def release_container(
 
 
 def _allowed(state: State) -> frozenset[Status]:
-    from runtime_agent.container import TRANSITIONS
+    from runtime_agent.container.state import TRANSITIONS
 
     return TRANSITIONS[state.status]
 
@@ -1132,7 +1133,7 @@ def _exec_child(
     stdin: bool = False,
     terminal_fd: int = -1,
 ) -> None:
-    from runtime_agent.process import _resolve_executable, open_terminal
+    from runtime_agent.container.process import _resolve_executable, open_terminal
 
     join_cgroup(procs)
     for fd in ns_fds:
@@ -1168,7 +1169,7 @@ def _exec_child(
     os.chdir(workdir or spec.workdir)
     executable = _resolve_executable(argv[0], environ)
     if bpf:
-        from runtime_agent.linux import seccomp_set_filter
+        from runtime_agent.kernel.linux import seccomp_set_filter
 
         seccomp_set_filter(bpf)
     reset_signals()

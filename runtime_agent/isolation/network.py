@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime_agent.container import locked_table
+from runtime_agent.container.spec import PortMapping
+from runtime_agent.container.state import locked_table
 from runtime_agent.errors import Conflict, NetworkError
-from runtime_agent.spec import PortMapping
 
 NAT_CHAIN = "BERTH"
 POSTROUTING_CHAIN = "BERTH-POSTROUTING"

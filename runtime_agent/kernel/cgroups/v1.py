@@ -8,7 +8,9 @@ import functools
 import os
 from pathlib import Path
 
-from runtime_agent.cgroups.base import (
+from runtime_agent.container.spec import Resources
+from runtime_agent.errors import Conflict
+from runtime_agent.kernel.cgroups.base import (
     CFS_PERIOD_US,
     Cgroup,
     CgroupStats,
@@ -16,8 +18,6 @@ from runtime_agent.cgroups.base import (
     wait_for_file,
     write,
 )
-from runtime_agent.errors import Conflict
-from runtime_agent.spec import Resources
 
 CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "devices", "freezer")
 

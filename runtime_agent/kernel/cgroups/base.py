@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime_agent.spec import Resources
+from runtime_agent.container.spec import Resources
 
 CFS_PERIOD_US = 100_000
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-from runtime_agent.cgroups.base import (
+from runtime_agent.container.spec import Resources
+from runtime_agent.errors import InvalidSpec
+from runtime_agent.kernel.cgroups.base import (
     CFS_PERIOD_US,
     Cgroup,
     CgroupStats,
@@ -13,8 +15,6 @@ from runtime_agent.cgroups.base import (
     wait_for_file,
     write,
 )
-from runtime_agent.errors import InvalidSpec
-from runtime_agent.spec import Resources
 
 WANTED = ("cpu", "memory", "pids")
 

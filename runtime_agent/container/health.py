@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runtime_agent.cgroups import Cgroup
-    from runtime_agent.container import Container
-    from runtime_agent.spec import HealthCheck
+    from runtime_agent.container.spec import HealthCheck
+    from runtime_agent.container.state import Container
+    from runtime_agent.kernel.cgroups import Cgroup
 
 LOG_ENTRIES = 5  # Docker keeps the last five results
 OUTPUT_LIMIT = 4096  # and at most this much of each one's output
@@ -74,7 +74,7 @@ class HealthChecker:
                 os.kill(self.probe.pid, signal.SIGTERM)
 
     def _start(self) -> None:
-        from runtime_agent.runtime import NAMESPACES, USERNS_NAMESPACES, _exec_child
+        from runtime_agent.runtime.api import NAMESPACES, USERNS_NAMESPACES, _exec_child
 
         spec = self.container.spec
         names = USERNS_NAMESPACES if spec.private_userns else NAMESPACES

@@ -10,13 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from runtime_agent import linux
-from runtime_agent.container import locked_table
+from runtime_agent.container.state import locked_table
 from runtime_agent.errors import RuntimeAgentError
+from runtime_agent.kernel import linux
 
 if TYPE_CHECKING:
-    from runtime_agent.process import Plan
-    from runtime_agent.spec import MountSpec
+    from runtime_agent.container.process import Plan
+    from runtime_agent.container.spec import MountSpec
 
 ID_COUNT = 65536  # ids 0-65535 inside, as podman's --userns=auto gives by default
 # Ids from 2^31 on are negative to tools that keep them in a signed int; ranges stay below.

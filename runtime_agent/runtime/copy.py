@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from runtime_agent import linux
 from runtime_agent.errors import NotFound, RuntimeAgentError
+from runtime_agent.kernel import linux
 
 if TYPE_CHECKING:
-    from runtime_agent.container import Container
-    from runtime_agent.runtime import Runtime
+    from runtime_agent.container.state import Container
+    from runtime_agent.runtime.api import Runtime
 
 CHUNK = 1 << 16
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from runtime_agent.cgroups.base import Cgroup, CgroupStats
-from runtime_agent.cgroups.v1 import CgroupV1
-from runtime_agent.cgroups.v2 import CgroupV2
+from runtime_agent.kernel.cgroups.base import Cgroup, CgroupStats
+from runtime_agent.kernel.cgroups.v1 import CgroupV1
+from runtime_agent.kernel.cgroups.v2 import CgroupV2
 
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
 

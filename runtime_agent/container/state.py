@@ -15,9 +15,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from runtime_agent import linux
+from runtime_agent.container.spec import ContainerSpec
 from runtime_agent.errors import Conflict, NoSuchContainer
-from runtime_agent.spec import ContainerSpec
+from runtime_agent.kernel import linux
 
 
 class Status(StrEnum):
