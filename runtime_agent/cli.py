@@ -349,7 +349,8 @@ def cmd_tag(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 def cmd_update(runtime: Runtime, args: argparse.Namespace) -> int:
-    from runtime_agent.container.spec import Resources, parse_memory, parse_restart
+    from runtime_agent.container.spec import parse_memory, parse_restart
+    from runtime_agent.kernel.cgroups import Resources
 
     resources = Resources(
         memory=parse_memory(args.memory) if args.memory else None,
@@ -399,7 +400,6 @@ def cmd_run(runtime: Runtime, args: argparse.Namespace) -> int:
 def _run_options(runtime: Runtime, args: argparse.Namespace, auto_remove: bool) -> tuple[Any, Any]:
     from runtime_agent.container.spec import (
         HealthOptions,
-        Resources,
         RestartPolicy,
         RunOptions,
         parse_duration,
@@ -411,6 +411,7 @@ def _run_options(runtime: Runtime, args: argparse.Namespace, auto_remove: bool) 
         parse_ulimit,
         parse_volume,
     )
+    from runtime_agent.kernel.cgroups import Resources
 
     image = _image(runtime, args.image)
     options = RunOptions(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from runtime_agent.images import Image, ImageReference, ImageStore, parse_reference
 from runtime_agent.images.errors import InvalidReference
-from runtime_agent.images.store import ProgressCallback
+from runtime_agent.images.image import ProgressCallback
 
 
 def pull_with_token(

@@ -29,8 +29,6 @@ from runtime_agent.agent.signing import DEFAULT_WINDOW_SECONDS, NonceCache, Sign
 from runtime_agent.container.spec import (
     HealthOptions,
     MountSpec,
-    PortMapping,
-    Resources,
     RestartPolicy,
     RunOptions,
     parse_memory,
@@ -43,7 +41,8 @@ from runtime_agent.container.state import Container, Status
 from runtime_agent.errors import Conflict, InvalidSpec, NotFound, RuntimeAgentError, StartFailed
 from runtime_agent.images import ImageError, ImageNotFound, InvalidReference
 from runtime_agent.images.errors import AuthenticationFailed, ImageInUse, RegistryError
-from runtime_agent.isolation.network import PortAllocated, port_taken, published_ports
+from runtime_agent.isolation.network import PortAllocated, PortMapping, port_taken, published_ports
+from runtime_agent.kernel.cgroups import Resources
 from runtime_agent.runtime.api import ImageLike, Runtime
 
 log = logging.getLogger("berth.agent")

@@ -15,6 +15,8 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from runtime_agent.container.enter import NAMESPACES, USERNS_NAMESPACES, exec_child
+
 if TYPE_CHECKING:
     from runtime_agent.container.spec import HealthCheck
     from runtime_agent.container.state import Container
@@ -69,13 +71,11 @@ class HealthChecker:
                 self._start()
         elif self.probe is not None and not self.probe.timed_out and now >= self.probe.deadline:
             self.probe.timed_out = True
-            # The exec's first process passes it on to the command as SIGKILL (see _exec_child).
+            # The exec's first process passes it on to the command as SIGKILL (see exec_child).
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.probe.pid, signal.SIGTERM)
 
     def _start(self) -> None:
-        from runtime_agent.runtime.api import NAMESPACES, USERNS_NAMESPACES, _exec_child
-
         spec = self.container.spec
         names = USERNS_NAMESPACES if spec.private_userns else NAMESPACES
         try:
@@ -93,7 +93,7 @@ class HealthChecker:
             try:
                 os.close(output_r)
                 os.close(fail_r)
-                _exec_child(
+                exec_child(
                     spec, ns_fds, procs, self.check.argv, [], None, None, output_w, output_w,
                     fail_w, self.seccomp_bpf,
                 )  # fmt: skip

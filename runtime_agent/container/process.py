@@ -11,10 +11,11 @@ import socket  # imported here: after pivot_root nothing more can be
 import stat
 import termios
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
-from runtime_agent.container.spec import CAPABILITY_NUMBERS, ContainerSpec
-from runtime_agent.errors import StartFailed
+from runtime_agent.container.spec import CAPABILITY_NUMBERS, ContainerSpec, MountSpec
+from runtime_agent.errors import RuntimeAgentError, StartFailed
 from runtime_agent.isolation.network import Attachment, configure_inside
 from runtime_agent.kernel import linux, userns
 from runtime_agent.kernel.linux import (
@@ -76,6 +77,95 @@ def namespace_flags(plan: Plan) -> int:
     return flags | linux.CLONE_NEWNET if plan.new_net else flags
 
 
+class PremadeMounts(NamedTuple):
+    """Mounts a container process makes as host root before entering its user namespace,
+    all detached, to attach in the mount namespace it then makes."""
+
+    rootfs: int  # the overlay; attached on the working directory, the plan's staging directory
+    proc: int
+    binds: dict[str, int]  # by the /proc/self/fd link that stands for each in the plan
+    etc_files: dict[str, int]  # by container path: hosts, resolv.conf, hostname
+
+
+def enter_with_mounts(plan: Plan, host_root_id: int) -> tuple[Plan, PremadeMounts]:
+    """In a new container process: make its user namespace and join it as its root.
+
+    Bind sources are cloned first: the container's root may not search the agent's state dir
+    (often 0700), and a bind mount made after unsharing the mount namespace may not come from
+    the host's. In the plan returned, each host path is replaced by a ``/proc/self/fd`` link to
+    its clone, and the root filesystem by one to the overlay. The /etc files are written to a
+    tmpfs of this process's, owned by the container's root, which may then write them. proc is
+    made here too, as host root, because the PID namespace (made by the shim before the fork,
+    so that this process is its PID 1) belongs to the host's user namespace, and proc may only
+    be mounted by a process privileged over that one.
+    """
+    userns_fd = userns.new_user_namespace(host_root_id)
+    try:
+        rootfs = userns.idmapped_overlay(plan.lower_dirs, plan.upper, plan.work, userns_fd)
+        attrs = linux.MOUNT_ATTR_NOSUID | linux.MOUNT_ATTR_NODEV | linux.MOUNT_ATTR_NOEXEC
+        premade = PremadeMounts(
+            rootfs,
+            linux.fsmount_detached("proc", [], attrs),
+            {},
+            _etc_files(plan.etc_files, host_root_id),
+        )
+
+        def clone(mount: MountSpec, path: str) -> str:
+            if not path:
+                return ""  # a tmpfs, made inside
+            fd = linux.open_tree_clone(path, recursive=True)
+            premade.binds[f"/proc/self/fd/{fd}"] = fd
+            if mount.idmap or mount.type == "volume":
+                _idmap_volume(fd, userns_fd, mount)
+            return f"/proc/self/fd/{fd}"
+
+        # The unshared mount namespace takes our working directory along, not our fds.
+        os.chdir(plan.staging)
+        plan = replace(
+            plan,
+            rootfs=f"/proc/self/fd/{rootfs}",
+            mount_sources=[
+                clone(m, s) for m, s in zip(plan.spec.mounts, plan.mount_sources, strict=True)
+            ],
+        )
+        os.setns(userns_fd, linux.CLONE_NEWUSER)
+        userns.become_root()
+    finally:
+        os.close(userns_fd)
+    return plan, premade
+
+
+def _idmap_volume(mount_fd: int, userns_fd: int, mount: MountSpec) -> None:
+    try:
+        linux.idmap_mount(mount_fd, userns_fd, recursive=True)
+    except OSError as error:
+        what = f"volume {mount.source}" if mount.type == "volume" else f"bind {mount.source}"
+        why = error.strerror
+        if error.errno == errno.EINVAL:
+            why = "its filesystem does not support idmapped mounts"
+        raise RuntimeAgentError(f"{what} cannot be idmapped for {mount.target}: {why}") from None
+
+
+def _etc_files(contents: dict[str, bytes], owner: int) -> dict[str, int]:
+    """Each file, written to a detached tmpfs, as a detached bind mount of it."""
+    attrs = linux.MOUNT_ATTR_NOSUID | linux.MOUNT_ATTR_NODEV
+    files = linux.fsmount_detached("tmpfs", [("mode", "755"), ("size", "64k")], attrs)
+    try:
+        clones = {}
+        for target, data in contents.items():
+            name = os.path.basename(target)
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644, dir_fd=files)
+            try:
+                os.write(fd, data)
+                os.fchown(fd, owner, owner)
+            finally:
+                os.close(fd)
+            clones[target] = linux.open_tree_clone(f"/proc/self/fd/{files}/{name}")
+        return clones
+    finally:
+        os.close(files)
+
+
 def join_cgroup(procs_files: Sequence[str]) -> None:
     for path in procs_files:
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
@@ -110,11 +200,11 @@ def _private_tmpfs(staging: str) -> None:
 
 
 def _mount_rootfs(
-    plan: Plan, staged: str = "", premade: userns.PremadeMounts | None = None
+    plan: Plan, staged: str = "", premade: PremadeMounts | None = None
 ) -> None:
     """The container's root filesystem at ``plan.rootfs``; ``staged`` names where /dev, /proc
     and /sys wait already (see :func:`stage_mounts`); ``premade`` holds the mounts made before
-    entering a user namespace (see :func:`userns.enter_with_mounts`)."""
+    entering a user namespace (see :func:`enter_with_mounts`)."""
     spec = plan.spec
     root = plan.rootfs
     if premade:
@@ -173,7 +263,7 @@ def _mount_rootfs(
         linux.mount(source, target, None, MS_BIND)
 
 
-def _bind(source: str, target: str, flags: int, premade: userns.PremadeMounts | None) -> None:
+def _bind(source: str, target: str, flags: int, premade: PremadeMounts | None) -> None:
     if premade:
         linux.move_mount_fd(premade.binds[source], target)  # cloned with the same flags
     else:
@@ -304,7 +394,7 @@ def drop_privileges(spec: ContainerSpec, user: str) -> dict[str, str]:
     return extra_env
 
 
-def _resolve_executable(arg0: str, env: dict[str, str]) -> str:
+def resolve_executable(arg0: str, env: dict[str, str]) -> str:
     if "/" in arg0:
         candidates = [arg0]
     else:
@@ -354,7 +444,7 @@ def setup_and_exec(
     premade = None
     if plan.host_root_id is not None:
         # First, so that every namespace unshared below belongs to it (never forked ahead).
-        plan, premade = userns.enter_with_mounts(plan, plan.host_root_id)
+        plan, premade = enter_with_mounts(plan, plan.host_root_id)
     if unshared & linux.CLONE_NEWNET and not plan.new_net:
         os.setns(host_net, linux.CLONE_NEWNET)
     os.unshare(namespace_flags(plan) & ~unshared)
@@ -398,7 +488,7 @@ def setup_and_exec(
     for key, value in extra.items():
         env.setdefault(key, value)
     os.chdir("/" + os.path.relpath(workdir_host, plan.rootfs).lstrip("."))
-    executable = _resolve_executable(spec.args[0], env)
+    executable = resolve_executable(spec.args[0], env)
     if plan.seccomp_bpf:
         linux.seccomp_set_filter(plan.seccomp_bpf)
     reset_signals()

@@ -15,12 +15,11 @@ from datetime import UTC, datetime
 from typing import NoReturn
 
 from runtime_agent.container.process import Plan, exit_code_for, setup_and_exec, stage_mounts
-from runtime_agent.container.spec import Resources
 from runtime_agent.container.state import Container, Status
 from runtime_agent.errors import StartFailed
 from runtime_agent.isolation.network import BridgeNetwork
 from runtime_agent.kernel import linux
-from runtime_agent.kernel.cgroups import Cgroup
+from runtime_agent.kernel.cgroups import Cgroup, Resources
 from runtime_agent.trace import mark
 
 LOG_LINE_MAX = 16 * 1024  # like Docker's json-file driver, longer lines are split

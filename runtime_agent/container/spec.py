@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from runtime_agent.errors import InvalidSpec
+from runtime_agent.isolation.network import PortMapping
+from runtime_agent.kernel.cgroups import Resources
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -88,25 +90,6 @@ class MountSpec:
     # host root's files show as the container root's, and what it writes is host root's.
     # Named volumes always are; a bind only when asked.
     idmap: bool = False
-
-
-@dataclass
-class PortMapping:
-    container_port: int
-    host_port: int
-    host_ip: str = "0.0.0.0"
-    protocol: str = "tcp"
-
-    def __str__(self) -> str:
-        return f"{self.host_ip}:{self.host_port}->{self.container_port}/{self.protocol}"
-
-
-@dataclass
-class Resources:
-    memory: int | None = None
-    cpus: float | None = None
-    cpu_shares: int | None = None
-    pids_limit: int | None = None
 
 
 @dataclass

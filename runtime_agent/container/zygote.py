@@ -7,6 +7,7 @@ milliseconds per fork, this helper about one. The agent starts it once and sends
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import pickle
@@ -17,13 +18,13 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from runtime_agent.container import shim
-from runtime_agent.container.spec import Resources
 from runtime_agent.container.state import BLANK_PREFIX, Container, make_blank
-from runtime_agent.kernel.cgroups import Cgroup, CgroupV1
+from runtime_agent.kernel.cgroups import Cgroup, CgroupV1, Resources
 from runtime_agent.kernel.cgroups.v1 import hierarchies
 from runtime_agent.trace import mark
 
@@ -40,19 +41,23 @@ class ZygoteClient:
         spare_cgroups: tuple[str, Path] | None = None,
         staging: Path | None = None,
         tidy: tuple[Path, Path] | None = None,
+        preload: tuple[str, ...] = (),
     ) -> None:
         """``spare_cgroups`` (root, mount) of a v1 hierarchy: each standby then puts its process
         forked ahead into a cgroup of its own at once, renamed to the container's on start.
         ``staging``, an empty directory: the process forked ahead mounts /dev, /proc and /sys
         there in a mount namespace of its own. ``tidy`` (a trash and a scratch directory): on
         :meth:`tidy`, the helper empties the one and keeps a blank container directory in the
-        other (see :class:`runtime_agent.runtime.api.Janitor`)."""
+        other (see :class:`runtime_agent.runtime.api.Janitor`). ``preload``: the modules that
+        requests name (the caller's own, for the function a shim calls on ``--rm``), imported
+        once by the helper rather than by each shim it forks."""
         self._options = {
             "spare_root": spare_cgroups[0] if spare_cgroups else "",
             "spare_mount": os.fspath(spare_cgroups[1]) if spare_cgroups else "",
             "staging": os.fspath(staging) if staging else "",
             "trash": os.fspath(tidy[0]) if tidy else "",
             "scratch": os.fspath(tidy[1]) if tidy else "",
+            "preload": list(preload),
         }
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
@@ -163,9 +168,11 @@ def serve(
     staging: str = "",
     trash: str = "",
     scratch: str = "",
+    preload: Sequence[str] = (),
 ) -> None:
     # Whatever unpickling a request imports is imported once here, not once per forked shim.
-    import runtime_agent.runtime.api  # noqa: F401
+    for module in preload:
+        importlib.import_module(module)
 
     if spare_root:
         _remove_abandoned_spares(spare_root, Path(spare_mount))

@@ -16,9 +16,10 @@ from .errors import (
     UnsafeLayer,
     UnsupportedImage,
 )
+from .image import Image, ProgressCallback
 from .manifest import Platform
 from .reference import ImageReference, LayoutReference, parse_reference
-from .store import Image, ImageStore, ProgressCallback
+from .store import ImageStore
 
 __all__ = [
     "AmbiguousReference",

@@ -7,9 +7,9 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .errors import ImageError, InvalidLayout
+from .image import Image, ImageSink, LayerToFetch
 from .manifest import (
     MAX_METADATA_SIZE,
     Descriptor,
@@ -21,10 +21,6 @@ from .manifest import (
     verify_blob,
 )
 from .reference import DEFAULT_TAG, TAG_RE
-from .store import LayerToFetch
-
-if TYPE_CHECKING:
-    from .store import Image, ImageStore
 
 REF_NAME = "org.opencontainers.image.ref.name"
 _READ_STEP = 1 << 20
@@ -109,7 +105,7 @@ def default_name(path: Path) -> str:
 
 
 def import_layout(
-    store: ImageStore, path: Path, *, tag: str | None, name: str | None, platform: Platform
+    store: ImageSink, path: Path, *, tag: str | None, name: str | None, platform: Platform
 ) -> Image:
     layout = Layout(path)
     top = _choose(layout.index(), tag, path)

@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from .errors import ImageError, RegistryError, UnsupportedImage
+from .image import Image, ImageSink, LayerToFetch, ProgressCallback
 from .manifest import Descriptor, Index, Manifest, Platform, parse, parse_config
 from .registry import RegistryClient
-from .store import LayerToFetch, ProgressCallback
 
 if TYPE_CHECKING:
     from .reference import ImageReference
-    from .store import Image, ImageStore
 
 _REPLAY_STEP = 1 << 20
 
@@ -28,7 +27,7 @@ class PullCancelled(RegistryError):
 
 
 def pull_image(
-    store: ImageStore,
+    store: ImageSink,
     ref: ImageReference,
     *,
     credentials: tuple[str, str] | None,

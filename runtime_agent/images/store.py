@@ -10,9 +10,8 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from .errors import (
     InvalidReference,
     LayerInUse,
 )
+from .image import ChunkSource, Image, LayerToFetch, ProgressCallback
 from .manifest import Descriptor, Platform
 from .reference import (
     DEFAULT_TAG,
@@ -48,51 +48,6 @@ if TYPE_CHECKING:
 _SHORT_ID = re.compile(r"^[0-9a-f]{4,64}$")
 # Each layer decompresses on its own thread; past a few, the CPU rather than the network limits.
 MAX_PARALLEL_LAYERS = 4
-
-ProgressCallback = Callable[[str, int, int], None]
-"""Called as progress(layer_digest, bytes_done, bytes_total) while a layer downloads."""
-
-ChunkSource = Callable[[], AbstractContextManager[Iterable[bytes]]]
-"""Opens a layer's compressed bytes as an iterable of chunks (a file, a download)."""
-
-
-@dataclass(frozen=True)
-class Image:
-    """A stored image; `layer_dirs` are ready to use as overlay lowerdirs (lowest first)."""
-
-    id: str
-    digest: str
-    manifest_digest: str
-    repo_tags: list[str]
-    repo_digests: list[str]
-    config: dict[str, Any]
-    layers: list[str]
-    layer_dirs: list[Path]
-    size: int
-    created: str
-    platform: str
-
-    @property
-    def short_id(self) -> str:
-        return self.id.split(":", 1)[1][:12]
-
-    @property
-    def references(self) -> list[str]:
-        return [*self.repo_tags, *self.repo_digests]
-
-    @property
-    def runtime_config(self) -> dict[str, Any]:
-        """The config's `config` section: Env, Entrypoint, Cmd, WorkingDir, User, ExposedPorts, Labels."""
-        section = self.config.get("config")
-        return section if isinstance(section, dict) else {}
-
-
-@dataclass(frozen=True)
-class LayerToFetch:
-    diff_id: str
-    descriptor: Descriptor
-    open: ChunkSource
-
 
 class _LayerVanished(Exception):
     """A layer was garbage-collected between unpacking and recording the image."""

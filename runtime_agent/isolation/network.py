@@ -14,12 +14,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime_agent.container.spec import PortMapping
-from runtime_agent.container.state import locked_table
 from runtime_agent.errors import Conflict, NetworkError
+from runtime_agent.kernel.files import locked_table
 
 NAT_CHAIN = "BERTH"
 POSTROUTING_CHAIN = "BERTH-POSTROUTING"
+
+
+@dataclass
+class PortMapping:
+    container_port: int
+    host_port: int
+    host_ip: str = "0.0.0.0"
+    protocol: str = "tcp"
+
+    def __str__(self) -> str:
+        return f"{self.host_ip}:{self.host_port}->{self.container_port}/{self.protocol}"
 
 
 def _run(argv: Sequence[str], stdin: str | None = None, check: bool = True) -> str:

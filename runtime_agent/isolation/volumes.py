@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runtime_agent.container.state import atomic_write
 from runtime_agent.errors import Conflict, InvalidSpec, NoSuchVolume
+from runtime_agent.kernel.files import atomic_write
 
 _NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
-from runtime_agent.container.state import locked_table
 from runtime_agent.errors import RuntimeAgentError
 from runtime_agent.kernel import linux
-
-if TYPE_CHECKING:
-    from runtime_agent.container.process import Plan
-    from runtime_agent.container.spec import MountSpec
+from runtime_agent.kernel.files import locked_table
 
 ID_COUNT = 65536  # ids 0-65535 inside, as podman's --userns=auto gives by default
 # Ids from 2^31 on are negative to tools that keep them in a signed int; ranges stay below.
@@ -146,92 +140,3 @@ def become_root() -> None:
     os.setresgid(0, 0, 0)
     os.setresuid(0, 0, 0)
     os.setgroups([0])
-
-
-class PremadeMounts(NamedTuple):
-    """Mounts a container process makes as host root before entering its user namespace,
-    all detached, to attach in the mount namespace it then makes."""
-
-    rootfs: int  # the overlay; attached on the working directory, the plan's staging directory
-    proc: int
-    binds: dict[str, int]  # by the /proc/self/fd link that stands for each in the plan
-    etc_files: dict[str, int]  # by container path: hosts, resolv.conf, hostname
-
-
-def enter_with_mounts(plan: Plan, host_root_id: int) -> tuple[Plan, PremadeMounts]:
-    """In a new container process: make its user namespace and join it as its root.
-
-    Bind sources are cloned first: the container's root may not search the agent's state dir
-    (often 0700), and a bind mount made after unsharing the mount namespace may not come from
-    the host's. In the plan returned, each host path is replaced by a ``/proc/self/fd`` link to
-    its clone, and the root filesystem by one to the overlay. The /etc files are written to a
-    tmpfs of this process's, owned by the container's root, which may then write them. proc is
-    made here too, as host root, because the PID namespace (made by the shim before the fork,
-    so that this process is its PID 1) belongs to the host's user namespace, and proc may only
-    be mounted by a process privileged over that one.
-    """
-    userns_fd = new_user_namespace(host_root_id)
-    try:
-        rootfs = idmapped_overlay(plan.lower_dirs, plan.upper, plan.work, userns_fd)
-        attrs = linux.MOUNT_ATTR_NOSUID | linux.MOUNT_ATTR_NODEV | linux.MOUNT_ATTR_NOEXEC
-        premade = PremadeMounts(
-            rootfs,
-            linux.fsmount_detached("proc", [], attrs),
-            {},
-            _etc_files(plan.etc_files, host_root_id),
-        )
-
-        def clone(mount: MountSpec, path: str) -> str:
-            if not path:
-                return ""  # a tmpfs, made inside
-            fd = linux.open_tree_clone(path, recursive=True)
-            premade.binds[f"/proc/self/fd/{fd}"] = fd
-            if mount.idmap or mount.type == "volume":
-                _idmap_volume(fd, userns_fd, mount)
-            return f"/proc/self/fd/{fd}"
-
-        # The unshared mount namespace takes our working directory along, not our fds.
-        os.chdir(plan.staging)
-        plan = replace(
-            plan,
-            rootfs=f"/proc/self/fd/{rootfs}",
-            mount_sources=[
-                clone(m, s) for m, s in zip(plan.spec.mounts, plan.mount_sources, strict=True)
-            ],
-        )
-        os.setns(userns_fd, linux.CLONE_NEWUSER)
-        become_root()
-    finally:
-        os.close(userns_fd)
-    return plan, premade
-
-
-def _idmap_volume(mount_fd: int, userns_fd: int, mount: MountSpec) -> None:
-    try:
-        linux.idmap_mount(mount_fd, userns_fd, recursive=True)
-    except OSError as error:
-        what = f"volume {mount.source}" if mount.type == "volume" else f"bind {mount.source}"
-        why = error.strerror
-        if error.errno == errno.EINVAL:
-            why = "its filesystem does not support idmapped mounts"
-        raise RuntimeAgentError(f"{what} cannot be idmapped for {mount.target}: {why}") from None
-
-
-def _etc_files(contents: dict[str, bytes], owner: int) -> dict[str, int]:
-    """Each file, written to a detached tmpfs, as a detached bind mount of it."""
-    attrs = linux.MOUNT_ATTR_NOSUID | linux.MOUNT_ATTR_NODEV
-    files = linux.fsmount_detached("tmpfs", [("mode", "755"), ("size", "64k")], attrs)
-    try:
-        clones = {}
-        for target, data in contents.items():
-            name = os.path.basename(target)
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644, dir_fd=files)
-            try:
-                os.write(fd, data)
-                os.fchown(fd, owner, owner)
-            finally:
-                os.close(fd)
-            clones[target] = linux.open_tree_clone(f"/proc/self/fd/{files}/{name}")
-        return clones
-    finally:
-        os.close(files)

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime_agent.container import shim
-from runtime_agent.container.process import Plan, drop_privileges, join_cgroup, reset_signals
+from runtime_agent.container.enter import NAMESPACES, USERNS_NAMESPACES, exec_child
+from runtime_agent.container.process import Plan
 from runtime_agent.container.spec import (
     HOST_GATEWAY,
     ContainerSpec,
     HealthCheck,
     MountSpec,
-    Resources,
     RestartPolicy,
     RunOptions,
     name_problem,
@@ -38,15 +38,14 @@ from runtime_agent.container.state import (
     Container,
     State,
     Status,
-    atomic_write,
-    locked_table,
 )
 from runtime_agent.errors import Conflict, InvalidSpec, NoSuchContainer, StartFailed
 from runtime_agent.isolation.network import BridgeNetwork, hosts_file, resolv_conf, veth_name
 from runtime_agent.isolation.volumes import VolumeStore
 from runtime_agent.kernel import cgroups, seccomp
-from runtime_agent.kernel.cgroups import Cgroup
-from runtime_agent.kernel.userns import IdRanges, become_root
+from runtime_agent.kernel.cgroups import Cgroup, Resources
+from runtime_agent.kernel.files import atomic_write, locked_table
+from runtime_agent.kernel.userns import IdRanges
 from runtime_agent.runtime.settings import Settings
 from runtime_agent.trace import mark
 
@@ -76,11 +75,6 @@ class ExecResult:
     stdout: bytes
     stderr: bytes
 
-
-NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mnt")  # mnt last: it changes our root
-# The PID namespace belongs to the host's user namespace (the shim makes it), so it is joined
-# while we are host root; the rest belong to the container's, joined as its root.
-USERNS_NAMESPACES = ("pid", "user", "ipc", "uts", "net", "cgroup", "mnt")
 
 # What the container process mounts over, made once in a lower layer shared by every container
 # (Docker's "-init" layer): otherwise each start copies /etc up into its upper dir and creates
@@ -177,7 +171,9 @@ class Runtime:
             from runtime_agent.container.zygote import ZygoteClient
 
             spare = None if self._unified else (self.cgroup_root, self.cgroup_mount)
-            self._zygote = ZygoteClient(spare, self.staging_dir, (trash, scratch))
+            self._zygote = ZygoteClient(
+                spare, self.staging_dir, (trash, scratch), preload=(release_container.__module__,)
+            )
         self.janitor = Janitor(trash, scratch, self._zygote.tidy if self._zygote else None)
 
     def close(self) -> None:
@@ -363,7 +359,7 @@ class Runtime:
             self._mount_targets = path
         return self._mount_targets
 
-    def _plan_for_copy(self, container: Container) -> CopyPlan:
+    def plan_for_copy(self, container: Container) -> CopyPlan:
         """A stopped container's root filesystem, to mount for ``cp``."""
         lower = [str(self.mount_targets_layer()), *reversed(container.spec.layer_dirs)]
         return CopyPlan(lower, str(container.upper), str(container.work))
@@ -974,7 +970,7 @@ class Runtime:
                 try:
                     if terminal_r >= 0:
                         os.close(terminal_r)
-                    _exec_child(
+                    exec_child(
                         spec, ns_fds, procs, argv, env, user, workdir, out_w, err_w, fail_w, bpf,
                         stdin=stdin, terminal_fd=terminal_w,
                     )  # fmt: skip
@@ -1118,64 +1114,6 @@ def _drain(fds: list[int]) -> dict[int, bytes]:
     return data
 
 
-def _exec_child(
-    spec: ContainerSpec,
-    ns_fds: list[int],
-    procs: list[str],
-    argv: Sequence[str],
-    env: Sequence[str],
-    user: str | None,
-    workdir: str | None,
-    out_w: int,
-    err_w: int,
-    fail_w: int,
-    bpf: bytes | None,
-    stdin: bool = False,
-    terminal_fd: int = -1,
-) -> None:
-    from runtime_agent.container.process import _resolve_executable, open_terminal
-
-    join_cgroup(procs)
-    for fd in ns_fds:
-        os.setns(fd)
-    if spec.private_userns:
-        become_root()
-    # setns into a PID namespace applies to children only: the process to exec is one more fork.
-    child = os.fork()
-    if child:
-        os.close(fail_w)
-        # A health check that runs out of time ends here: the command must go too, with what it
-        # started (the session it leads, made below).
-        signal.signal(signal.SIGTERM, lambda *_: _kill_group(child))
-        _, status = os.waitpid(child, 0)
-        code = os.waitstatus_to_exitcode(status)
-        os._exit(128 - code if code < 0 else code)
-    if not stdin:
-        devnull = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(devnull, 0)
-    if out_w != 1:
-        os.dup2(out_w, 1)
-    if err_w != 2:
-        os.dup2(err_w, 2)
-    if terminal_fd >= 0:
-        # In the container's mount namespace now: the terminal is one of its devpts.
-        open_terminal(spec.user if user is None else user, terminal_fd, stdin_too=True)
-    else:
-        os.setsid()
-    environ = dict(e.partition("=")[::2] for e in spec.env)
-    environ.update(dict(e.partition("=")[::2] for e in env))
-    for key, value in drop_privileges(spec, spec.user if user is None else user).items():
-        environ.setdefault(key, value)
-    os.chdir(workdir or spec.workdir)
-    executable = _resolve_executable(argv[0], environ)
-    if bpf:
-        from runtime_agent.kernel.linux import seccomp_set_filter
-
-        seccomp_set_filter(bpf)
-    reset_signals()
-    os.execve(executable, list(argv), environ)
-
-
 def _mount_mode(mount: MountSpec, private_userns: bool) -> str:
     """Docker's ``Mode`` of an inspected mount: its options, idmapping as it is in effect."""
     options = ["ro"] if mount.readonly else []
@@ -1230,14 +1168,6 @@ def _process_info(pid: int) -> ProcessInfo:
         cpu_time=f"{days}-{clock}" if days else clock,
         command=command,
     )
-
-
-def _kill_group(leader: int) -> None:
-    try:
-        os.killpg(leader, signal.SIGKILL)
-    except ProcessLookupError:  # not yet its own group: the process alone
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(leader, signal.SIGKILL)
 
 
 def _healthcheck_config(check: HealthCheck) -> dict[str, Any]:

@@ -121,7 +121,7 @@ def _inside(
     error_r, error_w = os.pipe()
     scratch = "" if pid else tempfile.mkdtemp(prefix="copy.", dir=runtime.state_dir)
     mount_ns = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC) if pid else -1
-    plan = None if pid else runtime._plan_for_copy(container)
+    plan = None if pid else runtime.plan_for_copy(container)
     child = os.fork()
     if child == 0:
         code = 1

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from runtime_agent.kernel.cgroups.base import Cgroup, CgroupStats
+from runtime_agent.kernel.cgroups.base import Cgroup, CgroupStats, Resources
 from runtime_agent.kernel.cgroups.v1 import CgroupV1
 from runtime_agent.kernel.cgroups.v2 import CgroupV2
 
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
 
-__all__ = ["Cgroup", "CgroupStats", "CgroupV1", "CgroupV2", "cgroup_for", "is_unified"]
+__all__ = [
+    "Cgroup", "CgroupStats", "CgroupV1", "CgroupV2", "Resources", "cgroup_for", "is_unified",
+]
 
 
 def is_unified(mount: Path = CGROUP_MOUNT) -> bool:

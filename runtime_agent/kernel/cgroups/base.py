@@ -11,9 +11,17 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime_agent.container.spec import Resources
-
 CFS_PERIOD_US = 100_000
+
+
+@dataclass
+class Resources:
+    """The limits a cgroup enforces: a container's --memory, --cpus, --cpu-shares, --pids-limit."""
+
+    memory: int | None = None
+    cpus: float | None = None
+    cpu_shares: int | None = None
+    pids_limit: int | None = None
 
 
 @dataclass

@@ -8,12 +8,12 @@ import functools
 import os
 from pathlib import Path
 
-from runtime_agent.container.spec import Resources
 from runtime_agent.errors import Conflict
 from runtime_agent.kernel.cgroups.base import (
     CFS_PERIOD_US,
     Cgroup,
     CgroupStats,
+    Resources,
     read_int,
     wait_for_file,
     write,

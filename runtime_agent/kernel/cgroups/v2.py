@@ -5,12 +5,12 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
-from runtime_agent.container.spec import Resources
 from runtime_agent.errors import InvalidSpec
 from runtime_agent.kernel.cgroups.base import (
     CFS_PERIOD_US,
     Cgroup,
     CgroupStats,
+    Resources,
     read_int,
     wait_for_file,
     write,

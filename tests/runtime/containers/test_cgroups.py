@@ -10,12 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from runtime_agent.container.spec import Resources, RunOptions
+from runtime_agent.container.spec import RunOptions
 from runtime_agent.container.zygote import ZygoteClient
 from runtime_agent.errors import InvalidSpec
 from runtime_agent.images import ImageStore
 from runtime_agent.kernel import linux
-from runtime_agent.kernel.cgroups import CGROUP_MOUNT, CgroupV1, CgroupV2, cgroup_for, is_unified
+from runtime_agent.kernel.cgroups import (
+    CGROUP_MOUNT,
+    CgroupV1,
+    CgroupV2,
+    Resources,
+    cgroup_for,
+    is_unified,
+)
 from runtime_agent.kernel.cgroups.v1 import DEVICE_RULES, hierarchies
 from runtime_agent.runtime.api import Runtime
 from tests.runtime.containers.test_lifecycle import wait_for

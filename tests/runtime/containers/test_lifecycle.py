@@ -14,17 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from runtime_agent.container.spec import (
-    MountSpec,
-    PortMapping,
-    Resources,
-    RestartPolicy,
-    RunOptions,
-)
+from runtime_agent.container.spec import MountSpec, RestartPolicy, RunOptions
 from runtime_agent.container.state import Container, Status
 from runtime_agent.errors import Conflict, InvalidSpec, NoSuchContainer
 from runtime_agent.images import Image
 from runtime_agent.images.errors import ImageInUse, ImageNotFound
+from runtime_agent.isolation.network import PortMapping
+from runtime_agent.kernel.cgroups import Resources
 from runtime_agent.runtime.api import Runtime
 from tests.runtime.containers.conftest import BRIDGE, SUBNET, leftovers, output
 from tests.support.images import build_busybox_layout

@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from runtime_agent.container.spec import Resources, RestartPolicy
+from runtime_agent.container.spec import RestartPolicy
 from runtime_agent.container.state import Container
 from runtime_agent.errors import InvalidSpec
+from runtime_agent.kernel.cgroups import Resources
 from runtime_agent.runtime.api import Runtime
 from tests.runtime.containers.conftest import output
 from tests.runtime.containers.test_lifecycle import wait_for

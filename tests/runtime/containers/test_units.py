@@ -11,7 +11,6 @@ import pytest
 from runtime_agent.container.spec import (
     ContainerSpec,
     MountSpec,
-    PortMapping,
     RestartPolicy,
     RunOptions,
     parse_memory,
@@ -21,7 +20,7 @@ from runtime_agent.container.spec import (
 )
 from runtime_agent.container.state import Container, State, Status
 from runtime_agent.errors import Conflict, InvalidSpec, NetworkError, RuntimeAgentError
-from runtime_agent.isolation.network import BridgeNetwork
+from runtime_agent.isolation.network import BridgeNetwork, PortMapping
 from runtime_agent.kernel.pathrs import secure_join
 from runtime_agent.kernel.userns import ID_COUNT, ID_LIMIT, IdRanges
 

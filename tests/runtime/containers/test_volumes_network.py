@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from runtime_agent.container.spec import MountSpec, PortMapping, parse_mount
+from runtime_agent.container.spec import MountSpec, parse_mount
 from runtime_agent.container.state import Container
 from runtime_agent.errors import Conflict, InvalidSpec, NoSuchVolume
+from runtime_agent.isolation.network import PortMapping
 from runtime_agent.kernel import linux
 from runtime_agent.runtime.api import Runtime
 from tests.runtime.containers.conftest import SUBNET, leftovers, output
