@@ -70,18 +70,10 @@ class ImageSink(Protocol):
 
     def partial_path(self, diff_id: str, descriptor: Descriptor) -> Path: ...
 
-    def commit_image(
-        self,
-        *,
-        config_digest: str,
-        blobs: dict[str, bytes],
-        digest: str,
-        manifest_digest: str,
-        diff_ids: list[str],
-        repo_tags: list[str],
-        repo_digests: list[str],
-        platform: str,
-    ) -> Image: ...
+    @property
+    def commit_image(self) -> Callable[..., Image]:
+        """Records an image from its fields, given by keyword (see ``ImageStore.commit_image``)."""
+        ...
 
     def store_image(
         self,
