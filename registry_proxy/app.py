@@ -25,11 +25,8 @@ from urllib.parse import parse_qs, quote, urlencode
 
 import aiohttp
 
-from registry_proxy import errors
-from registry_proxy.distribution import MAX_MANIFEST_BYTES, OCI_INDEX
-from registry_proxy.errors import RegistryError
-from registry_proxy.pulls import PullRecorder
-from registry_proxy.tokens import (
+from portal.registry.distribution import MAX_MANIFEST_BYTES, OCI_INDEX
+from portal.registry.tokens import (
     MAX_NAME_LENGTH,
     NAME,
     SERVICE,
@@ -42,6 +39,9 @@ from registry_proxy.tokens import (
     issue,
     parse_scopes,
 )
+from registry_proxy import errors
+from registry_proxy.errors import RegistryError
+from registry_proxy.pulls import PullRecorder
 
 logger = logging.getLogger(__name__)
 
