@@ -122,7 +122,7 @@ class Stack:
         from django.conf import settings
         from django.core.management import call_command
 
-        from registry_proxy.distribution import DistributionProcess, DistributionSetup
+        from portal.registry.distribution import DistributionProcess, DistributionSetup
 
         call_command("migrate", verbosity=0)
         from portal.accounts.models import User

@@ -14,7 +14,8 @@ django.setup()
 from a2wsgi import WSGIMiddleware  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
-from portal.system.health import register_check  # noqa: E402
+from portal.artifacts.services import distribution  # noqa: E402
+from portal.system.health import ComponentDown, register_check  # noqa: E402
 from registry_proxy.app import RegistryApp  # noqa: E402
 
 registry = RegistryApp()
@@ -22,9 +23,6 @@ registry = RegistryApp()
 
 def check_registry() -> None:
     """distribution answers Berth's own credentials on /v2/."""
-    from portal.artifacts.services import distribution
-    from portal.system.health import ComponentDown
-
     if not distribution().ping():
         raise ComponentDown("distribution does not answer (or refuses Berth's credentials)")
 

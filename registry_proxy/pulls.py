@@ -7,6 +7,10 @@ import threading
 from collections import deque
 from datetime import UTC, datetime
 
+from django.db import close_old_connections
+
+from portal.artifacts.services import record_pulls
+
 logger = logging.getLogger(__name__)
 
 PullRow = tuple[str, str, str | None, str, datetime]
@@ -47,10 +51,6 @@ class PullRecorder:
                 batch.append(self._pending.popleft())
             if not batch:
                 return 0
-            from django.db import close_old_connections
-
-            from portal.artifacts.services import record_pulls
-
             try:
                 close_old_connections()
                 record_pulls(batch)

@@ -38,12 +38,12 @@ from portal.audit.services import record
 from portal.projects.models import Project
 from portal.rbac.principals import AnonymousPrincipal, Principal, Resource, require
 from portal.rbac.roles import Action, ProjectResource
-from portal.utilities.errors import BerthError, Conflict, InvalidInput, NotFound
-from registry_proxy.distribution import (
+from portal.registry.distribution import (
     DistributionClient,
     DistributionError,
     DistributionNotFound,
 )
+from portal.utilities.errors import BerthError, Conflict, InvalidInput, NotFound
 
 # Image configs are a few KiB; anything near this is not one worth reading whole.
 CONFIG_MAX_BYTES = 1024 * 1024

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from portal.rbac.principals import Principal, ProjectLike, Resource
 from portal.rbac.roles import Action, ProjectResource
-from registry_proxy.tokens import KeyRing, Scope, issue
+from portal.registry.tokens import KeyRing, Scope, issue
 
 
 class FleetPuller(Principal):

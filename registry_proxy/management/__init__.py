@@ -1,0 +1,1 @@
+"""The registry proxy's management commands: distribution in the foreground, signing-key rotation."""

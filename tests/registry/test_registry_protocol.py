@@ -184,7 +184,7 @@ def test_the_oauth2_password_grant_issues_a_token(berth: Berth, developer: Any) 
 
 def test_an_expired_token_or_one_from_an_unknown_key_is_refused(berth: Berth, developer: Any) -> None:
     from portal.rbac.principals import AnonymousPrincipal
-    from registry_proxy.tokens import KeyRing, Scope, issue
+    from portal.registry.tokens import KeyRing, Scope, issue
 
     old, _, _ = issue(berth.app.keys, AnonymousPrincipal(), [Scope("repository", "proto/a", ("pull",))], 60,
                       now=time.time() - 120)

@@ -10,7 +10,7 @@ import pytest
 
 from portal.rbac.principals import Resource
 from portal.rbac.roles import Action, ProjectResource, SystemResource
-from registry_proxy.tokens import (
+from portal.registry.tokens import (
     InvalidToken,
     KeyRing,
     RepositoryResource,
@@ -72,7 +72,7 @@ def test_a_rotation_by_another_process_within_one_clock_tick_is_seen(tmp_path: P
 
 def test_the_verifier_caches_by_string_and_still_enforces_expiry(tmp_path: Path) -> None:
     from portal.rbac.principals import AnonymousPrincipal
-    from registry_proxy.tokens import issue
+    from portal.registry.tokens import issue
 
     ring = KeyRing(tmp_path / "keys")
     verifier = TokenVerifier(ring, max_entries=2)

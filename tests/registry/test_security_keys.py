@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from portal.rbac.principals import AnonymousPrincipal
-from registry_proxy import tokens
-from registry_proxy.tokens import InvalidToken, KeyRing, TokenVerifier, issue
+from portal.registry import tokens
+from portal.registry.tokens import InvalidToken, KeyRing, TokenVerifier, issue
 
 
 def test_a_token_signed_by_a_key_retired_in_another_process_stops_verifying(
@@ -56,7 +56,7 @@ def test_a_retired_key_stops_verifying_within_the_recheck_interval(tmp_path: Pat
 def test_many_scopes_cost_a_fixed_number_of_queries(make_user: Any, make_project: Any,
                                                     django_assert_max_num_queries: Any) -> None:
     from portal.rbac.principals import UserPrincipal
-    from registry_proxy.tokens import Scope, access_for
+    from portal.registry.tokens import Scope, access_for
 
     user = make_user()
     make_project("kept", members={user: "developer"})

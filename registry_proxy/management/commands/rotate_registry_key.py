@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from registry_proxy.tokens import KeyRing
+from portal.registry.tokens import KeyRing
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from registry_proxy.distribution import DistributionProcess, DistributionSetup
+from portal.registry.distribution import DistributionProcess, DistributionSetup
 
 
 class Command(BaseCommand):

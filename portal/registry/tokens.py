@@ -21,6 +21,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from portal.projects.models import Project
 from portal.rbac.principals import Principal, Resource
 from portal.rbac.roles import Action, ProjectResource, SystemResource
 
@@ -184,8 +185,6 @@ def grant(principal: Principal, scope: Scope, projects: dict[str, Any] | None = 
         # Only names /v2/ accepts are granted: `..`, NUL (a 500 from PostgreSQL's lookup) or upper case would
         # put entries in the token no request can use, or that other code might read differently.
         return []
-    from portal.projects.models import Project
-
     project_name = scope.name.split("/", 1)[0]
     if projects is not None and project_name in projects:
         project = projects[project_name]
@@ -221,8 +220,6 @@ def access_for(principal: Principal, scopes: list[Scope]) -> list[dict[str, Any]
 def _projects_named(principal: Principal, scopes: list[Scope]) -> dict[str, Any]:
     """Every project the scopes name, and the caller's roles in them, in one query each: an anonymous token
     request may name thousands of projects, and one query per project made it a cheap way to load the database."""
-    from portal.projects.models import Project
-
     names = {scope.name.split("/", 1)[0] for scope in scopes
              if scope.type == "repository" and len(scope.name) <= MAX_NAME_LENGTH and NAME.match(scope.name)}
     if not names:

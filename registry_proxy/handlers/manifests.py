@@ -1,0 +1,161 @@
+"""`/v2/<name>/manifests/<reference>`: reads served from Berth's index and caches, pushes and deletes indexed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+from portal.artifacts.services import (
+    cached_manifest,
+    delete_tag,
+    record_manifest_delete,
+    record_manifest_push,
+    tag_deleted,
+)
+from portal.registry.distribution import MAX_MANIFEST_BYTES
+from portal.utilities.errors import Forbidden, NotFound
+from registry_proxy import errors
+from registry_proxy.caches import TAG_CACHE_SECONDS, CachedManifest
+from registry_proxy.checks.valid_reference import DIGEST, valid_reference
+from registry_proxy.plumbing import API_VERSION, Context, Send
+from registry_proxy.proxy import Proxy
+
+logger = logging.getLogger(__name__)
+
+
+def accepts(accept_header: str, media_type: str) -> bool:
+    if not accept_header:
+        return False
+    for part in accept_header.split(","):
+        value = part.split(";", 1)[0].strip()
+        if value == media_type or value == "*/*":
+            return True
+    return False
+
+
+_MISSING = object()
+
+
+async def manifest_get(app: Proxy, context: Context, send: Send) -> None:
+    request = context.request
+    reference = valid_reference(context.params["reference"])
+    name = context.name
+    now = time.monotonic()
+    found, cached = app.manifests.get((name, reference), now)
+    if not found:
+        cached = await app.run_sync(_indexed_manifest, name, reference)
+        if cached is _MISSING:
+            raise errors.manifest_unknown(f"manifest {name}:{reference} is not known")
+        if cached is not None:
+            body, media_type, digest = cached
+            lifetime = app.config.manifest_cache_seconds if ":" in reference else TAG_CACHE_SECONDS
+            cached = CachedManifest(body, media_type, digest, now + lifetime)
+            app.manifests.put((name, reference), cached, now + lifetime)
+    if cached is not None and accepts(request.headers.get("accept", ""), cached.media_type):
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            API_VERSION, (b"content-type", cached.media_type.encode()),
+            (b"content-length", str(len(cached.body)).encode()),
+            (b"docker-content-digest", cached.digest.encode()), (b"etag", f'"{cached.digest}"'.encode()),
+        ]})
+        await send({"type": "http.response.body", "body": cached.body if request.method == "GET" else b""})
+        if request.method == "GET":
+            app.pulls.add(name, cached.digest, None if ":" in reference else reference, _actor(context))
+        return
+    # Not indexed (pushed around Berth, or the index lags), or the client wants another format.
+    response = await app.upstream(context)
+    if response.status == 200 and request.method == "GET":
+        digest = response.headers.get("docker-content-digest", "")
+        if digest:
+            app.pulls.add(name, digest, None if ":" in reference else reference, _actor(context))
+    await app.relay(response, send)
+
+
+def _indexed_manifest(repository: str, reference: str) -> tuple[bytes, str, str] | object | None:
+    found = cached_manifest(repository, reference)
+    if found is None and ":" not in reference and tag_deleted(repository, reference):
+        return _MISSING
+    return found
+
+
+def _actor(context: Context) -> str:
+    return context.principal.audit_name if context.principal is not None else "anonymous"
+
+
+async def manifest_put(app: Proxy, context: Context, send: Send) -> None:
+    request = context.request
+    reference = valid_reference(context.params["reference"])
+    body = await request.read_body(MAX_MANIFEST_BYTES)
+    if reference.startswith("sha256:") and "sha256:" + hashlib.sha256(body).hexdigest() != reference:
+        raise errors.digest_invalid(f"the manifest's digest is not {reference}")
+    media_type = request.headers.get("content-type", "")
+    subject = _subject_of(body)
+    response = await app.upstream(context, data=body)
+    extra: list[tuple[bytes, bytes]] = []
+    if response.status == 201:
+        digest = response.headers.get("docker-content-digest", "")
+        if subject:
+            # distribution 2.8 knows nothing of subjects: Berth's index serves the referrers API.
+            extra.append((b"oci-subject", subject.encode()))
+        media_type = media_type or _media_type_of(body)
+        try:
+            await app.run_sync(record_manifest_push, context.principal, context.name, reference, digest, media_type,
+                               body, request.client_ip)
+        except Exception:
+            # distribution has the manifest; the scheduled reconcile indexes what this could not.
+            logger.exception("indexing %s@%s failed", context.name, digest)
+        app.manifests.pop((context.name, reference))
+        app.manifests.pop((context.name, digest))
+    await app.relay(response, send, extra)
+
+
+def _subject_of(body: bytes) -> str | None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    subject = document.get("subject") if isinstance(document, dict) else None
+    digest = subject.get("digest") if isinstance(subject, dict) else None
+    return digest if isinstance(digest, str) and DIGEST.match(digest) else None
+
+
+def _media_type_of(body: bytes) -> str:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return ""
+    value = document.get("mediaType") if isinstance(document, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+async def manifest_delete(app: Proxy, context: Context, send: Send) -> None:
+    reference = valid_reference(context.params["reference"])
+    name = context.name
+    if ":" not in reference:
+        # distribution 2.8 cannot delete a tag; Berth's index is the source of truth for tags.
+        await app.run_sync(_delete_tag, context.principal, name, reference, context.request.client_ip)
+        app.manifests.pop((name, reference))
+        await send({"type": "http.response.start", "status": 202, "headers": [API_VERSION,
+                                                                              (b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    response = await app.upstream(context)
+    if response.status == 202:
+        try:
+            await app.run_sync(record_manifest_delete, context.principal, name, reference,
+                               context.request.client_ip)
+        except Exception:
+            logger.exception("unindexing %s@%s failed", name, reference)
+        app.manifests.clear()  # tags pointing at the digest go with it
+    await app.relay(response, send)
+
+
+def _delete_tag(principal: Any, repository: str, tag: str, source_ip: str | None) -> None:
+    try:
+        delete_tag(principal, repository, tag, source_ip)
+    except NotFound as exc:
+        raise errors.manifest_unknown(exc.message) from None
+    except Forbidden as exc:
+        raise errors.denied(exc.message) from None

@@ -1,0 +1,141 @@
+"""Request and response plumbing for `/v2/`: the ASGI request, the per-request context, JSON answers and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from portal.registry.tokens import TokenPrincipal
+from registry_proxy import errors
+from registry_proxy.errors import RegistryError
+
+Scope_ = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+API_VERSION = (b"docker-distribution-api-version", b"registry/2.0")
+JSON = (b"content-type", b"application/json")
+CHUNK = 1024 * 1024
+
+
+class Request:
+    __slots__ = ("scope", "receive", "method", "path", "headers", "_query", "gone")
+
+    def __init__(self, scope: Scope_, receive: Receive) -> None:
+        self.scope, self.receive = scope, receive
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.headers: dict[str, str] = {}
+        for key, value in scope["headers"]:
+            name, text = key.decode("latin-1"), value.decode("latin-1")
+            # Clients send Accept once per media type: repeated headers are one comma-separated list.
+            self.headers[name] = f"{self.headers[name]}, {text}" if name in self.headers else text
+        self._query: dict[str, list[str]] | None = None
+        self.gone = False
+
+    @property
+    def query_string(self) -> str:
+        return self.scope.get("query_string", b"").decode("latin-1")
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        if self._query is None:
+            self._query = parse_qs(self.query_string, keep_blank_values=True)
+        return self._query
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    @property
+    def client_ip(self) -> str | None:
+        client = self.scope.get("client")
+        return client[0] if client else None
+
+    async def body_chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives. A reader task keeps taking it from the client while the previous chunks
+        are still being written upstream, so the two legs run at once (up to 8 chunks, ~2.5 MiB, apart)."""
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=8)
+
+        async def read() -> None:
+            while True:
+                message = await self.receive()
+                if message["type"] == "http.disconnect":
+                    self.gone = True
+                    await queue.put(None)
+                    return
+                chunk = message.get("body", b"")
+                if chunk:
+                    await queue.put(chunk)
+                if not message.get("more_body", False):
+                    await queue.put(b"")
+                    return
+
+        reader = asyncio.ensure_future(read())
+        try:
+            while True:
+                chunk = await queue.get()
+                if chunk is None:
+                    raise ClientGone()
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            reader.cancel()
+
+    async def read_body(self, limit: int) -> bytes:
+        chunks, size = [], 0
+        async for chunk in self.body_chunks():
+            size += len(chunk)
+            if size > limit:
+                raise RegistryError(413, "SIZE_INVALID", f"body larger than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+class ClientGone(Exception):
+    """The client went away mid-request (a truncated upload): there is nobody to answer."""
+
+
+@dataclass
+class Context:
+    request: Request
+    needs: str | None  # the route's token action on the repository: pull, push, delete; "catalog"
+    params: dict[str, str]
+    principal: TokenPrincipal | None = None
+
+    @property
+    def name(self) -> str:
+        return self.params.get("name", "")
+
+
+async def send_json(send: Send, status: int, document: Any, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    body = json.dumps(document).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [API_VERSION, JSON, (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(send: Send, error: RegistryError) -> None:
+    body = error.body()
+    try:
+        await send({"type": "http.response.start", "status": error.status,
+                    "headers": [API_VERSION, JSON, (b"content-length", str(len(body)).encode()), *error.headers]})
+        await send({"type": "http.response.body", "body": body})
+    except RuntimeError:
+        # The response had already started (the error came mid-stream): the connection is closed instead.
+        pass
+
+
+def page_size(text: str | None, maximum: int) -> int | None:
+    """`n` of a paginated list. ASCII digits only: str.isdigit() also accepts `²`, which int() refuses, and a
+    number of thousands of digits is refused by int() too; both were 500s."""
+    if text is None or text == "":
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(maximum)) or int(text) > maximum:
+        raise errors.invalid_request(f"invalid n {text[:20]!r}: a whole number up to {maximum}")
+    return int(text)

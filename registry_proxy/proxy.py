@@ -1,0 +1,246 @@
+"""The one plain streaming proxy to distribution, and the state checks and handlers share: config, caches, keys."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+from django.conf import settings
+from django.db import close_old_connections
+
+from portal.accounts.authentication import forget_verified_passwords
+from portal.registry.tokens import SERVICE, KeyRing, Scope, TokenVerifier
+from registry_proxy import errors
+from registry_proxy.caches import (
+    PROJECT_CACHE_SECONDS,
+    SETTINGS_CACHE_SECONDS,
+    ProjectInfo,
+    TtlCache,
+    load_project,
+    load_read_only,
+)
+from registry_proxy.plumbing import API_VERSION, CHUNK, ClientGone, Context, Receive, Send
+from registry_proxy.pulls import PullRecorder
+
+T = TypeVar("T")
+
+# Request headers distribution needs; everything else (Authorization above all) stays with Berth.
+FORWARDED_REQUEST_HEADERS = frozenset(
+    {"accept", "content-type", "content-length", "content-range", "range", "if-none-match", "if-match"}
+)
+# Response headers that describe one hop, or that Berth sets itself.
+DROPPED_RESPONSE_HEADERS = frozenset(
+    {b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade", b"proxy-authenticate",
+     b"www-authenticate", b"date", b"server", b"docker-distribution-api-version"}
+)
+
+
+@dataclass
+class ProxyConfig:
+    upstream: str
+    upstream_auth: tuple[str, str]
+    external_url: str
+    key_dir: Path
+    data_dir: Path | None  # filesystem storage root, for sendfile; None when storage is elsewhere
+    manifest_cache_seconds: float = 10.0
+
+    @cached_property
+    def upstream_authorization(self) -> str:
+        return aiohttp.encode_basic_auth(*self.upstream_auth)
+
+    @classmethod
+    def from_settings(cls) -> ProxyConfig:
+        sendfile = settings.REGISTRY_SENDFILE and settings.REGISTRY_STORAGE == "filesystem"
+        return cls(
+            upstream=settings.REGISTRY_URL.rstrip("/"),
+            upstream_auth=(settings.REGISTRY_USERNAME, settings.REGISTRY_PASSWORD),
+            external_url=settings.EXTERNAL_URL.rstrip("/"),
+            key_dir=Path(settings.REGISTRY_KEY_DIR),
+            data_dir=Path(settings.REGISTRY_DATA_DIR) if sendfile else None,
+            manifest_cache_seconds=float(getattr(settings, "MANIFEST_CACHE_SECONDS", 10)),
+        )
+
+
+class Proxy:
+    """What every check and handler is given: the upstream pool, the caches, the token keys, the ORM threads."""
+
+    def __init__(self, config: ProxyConfig | None = None) -> None:
+        self._config = config
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="berth-registry")
+        self.pulls = PullRecorder()
+        self.manifests = TtlCache(20_000)
+        self.projects = TtlCache(10_000)
+        self.basic = TtlCache(10_000)
+        self.read_only_cache = TtlCache(1)
+        self._keys: KeyRing | None = None
+        self._verifier: TokenVerifier | None = None
+
+    @property
+    def config(self) -> ProxyConfig:
+        if self._config is None:
+            self._config = ProxyConfig.from_settings()
+        return self._config
+
+    @property
+    def keys(self) -> KeyRing:
+        if self._keys is None:
+            self._keys = KeyRing(self.config.key_dir)
+        return self._keys
+
+    @property
+    def verifier(self) -> TokenVerifier:
+        if self._verifier is None:
+            self._verifier = TokenVerifier(self.keys)
+        return self._verifier
+
+    def reset(self, config: ProxyConfig | None = None) -> None:
+        """Forgets every cache (tests change settings and the database under a running server)."""
+        self._config = config
+        self._keys = self._verifier = None
+        for cache in (self.manifests, self.projects, self.basic, self.read_only_cache):
+            cache.clear()
+        forget_verified_passwords()
+
+    async def session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=60, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False, read_bufsize=CHUNK,
+                timeout=aiohttp.ClientTimeout(total=None, connect=5, sock_read=300),
+                skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            )
+            self._session_loop = loop
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        await asyncio.get_running_loop().run_in_executor(self.executor, self.pulls.flush)
+
+    async def run_sync(self, function: Callable[..., T], *args: Any) -> T:
+        """ORM work off the event loop, in a thread that returns its database connection in good order."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, _with_db, function, args)
+
+    # --- policy data, cached briefly ---
+
+    async def project(self, name: str) -> ProjectInfo | None:
+        now = time.monotonic()
+        found, info = self.projects.get(name, now)
+        if not found:
+            info = await self.run_sync(load_project, name)
+            self.projects.put(name, info, now + PROJECT_CACHE_SECONDS)
+        return info
+
+    async def read_only(self) -> bool:
+        now = time.monotonic()
+        found, value = self.read_only_cache.get("read_only", now)
+        if not found:
+            value = await self.run_sync(load_read_only)
+            self.read_only_cache.put("read_only", value, now + SETTINGS_CACHE_SECONDS)
+        return bool(value)
+
+    def challenge(self, scope: Scope | None = None, error: str | None = None) -> str:
+        parts = [f'Bearer realm="{self.config.external_url}/service/token"', f'service="{SERVICE}"']
+        if scope is not None:
+            parts.append(f'scope="{scope}"')
+        if error:
+            parts.append(f'error="{error}"')
+        return ",".join(parts)
+
+    # --- upstream ---
+
+    async def upstream(self, context: Context, *, method: str | None = None, path: str | None = None,
+                       query: str | None = None, data: Any = None, headers: dict[str, str] | None = None,
+                       ) -> aiohttp.ClientResponse:
+        request = context.request
+        url = self.config.upstream + (path or quote(request.path, safe="/:@"))
+        query = request.query_string if query is None else query
+        if query:
+            url += "?" + query
+        forwarded = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
+        forwarded["Authorization"] = self.config.upstream_authorization
+        if headers:
+            forwarded.update(headers)
+        try:
+            session = await self.session()
+            response = await session.request(method or request.method, aiohttp.client.URL(url, encoded=True),
+                                             data=data, headers=forwarded, allow_redirects=False)
+        except ClientGone:
+            raise
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            if request.gone:
+                # The client hung up mid-body; aiohttp reports it as its own failure to send.
+                raise ClientGone() from exc
+            raise errors.unavailable(
+                f"the registry storage (distribution) is unavailable: {exc.__class__.__name__}"
+            ) from None
+        if response.status == 401:
+            response.release()
+            raise errors.unavailable("Berth cannot sign in to its registry storage (check BERTH_REGISTRY_PASSWORD)")
+        return response
+
+    def rewrite_headers(self, raw: Any, extra: list[tuple[bytes, bytes]] = ()) -> list[tuple[bytes, bytes]]:
+        headers = [API_VERSION]
+        for key, value in raw:
+            lowered = key.lower()
+            if lowered in DROPPED_RESPONSE_HEADERS:
+                continue
+            if lowered == b"location" and value.startswith(b"/"):
+                value = self.config.external_url.encode() + value
+            headers.append((lowered, value))
+        headers.extend(extra)
+        return headers
+
+    async def relay(self, response: aiohttp.ClientResponse, send: Send, extra: list[tuple[bytes, bytes]] = (),
+                    receive: Receive | None = None) -> None:
+        """Streams distribution's answer to the client, chunk by chunk as it arrives. With `receive`, a
+        client that hangs up stops the transfer (uvicorn's send goes quiet instead of failing)."""
+        gone = asyncio.ensure_future(_disconnected(receive)) if receive is not None else None
+        complete = False
+        try:
+            await send({"type": "http.response.start", "status": response.status,
+                        "headers": self.rewrite_headers(response.raw_headers, extra)})
+            # Whole MiB chunks: per-chunk Python work, not copying, bounds a streamed transfer.
+            async for chunk in response.content.iter_chunked(CHUNK):
+                if gone is not None and gone.done():
+                    return
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            complete = True
+        finally:
+            if gone is not None:
+                gone.cancel()
+            # An unfinished body cannot go back to the pool: the connection is dropped instead.
+            response.release() if complete else response.close()
+
+    async def proxy(self, context: Context, send: Send, **kwargs: Any) -> None:
+        request = context.request
+        if request.method in ("PUT", "PATCH", "POST") and "data" not in kwargs:
+            kwargs["data"] = request.body_chunks()
+        response = await self.upstream(context, **kwargs)
+        await self.relay(response, send, receive=request.receive if request.method == "GET" else None)
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _with_db[T](function: Callable[..., T], args: tuple[Any, ...]) -> T:
+    close_old_connections()
+    try:
+        return function(*args)
+    finally:
+        close_old_connections()
