@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from portal.fleet import services
+from portal.fleet import convergence
 from portal.fleet.agent_client import HostUnreachable
 from portal.fleet.models import Container, ContainerStatus, Host, HostStatus
 
@@ -19,7 +19,7 @@ MAX_RETRIES = 6
 def converge_container(self: Any, container_id: str) -> str:
     """Drives one container to its desired state; an unreachable host is retried with backoff."""
     try:
-        return services.converge(container_id)
+        return convergence.converge(container_id)
     except HostUnreachable as exc:
         if self.request.retries >= MAX_RETRIES:
             Container.objects.filter(pk=container_id, status__in=(ContainerStatus.PENDING, ContainerStatus.PULLING,
@@ -37,12 +37,12 @@ def reconcile_fleet() -> dict[str, Any]:
     reachable = []
     for host in Host.objects.with_status().exclude(status=HostStatus.UNREACHABLE):
         try:
-            report[host.name] = services.reconcile_host(host)
+            report[host.name] = convergence.reconcile_host(host)
             reachable.append(host.pk)
         except HostUnreachable as exc:
             report[host.name] = {"error": exc.message}
     # Work for an unreachable host waits for it to come back, rather than piling up retries.
-    stalled = services.stalled_containers(reachable)
+    stalled = convergence.stalled_containers(reachable)
     for container_id in stalled:
         converge_container.delay(container_id)
     report["requeued"] = len(stalled)

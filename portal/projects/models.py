@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.apps import apps
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from portal.rbac.roles import Role
 
-if TYPE_CHECKING:
-    from portal.rbac.principals import Principal
+
+class Viewer(Protocol):
+    """What filtering projects needs of a caller. `rbac.principals.Principal` is one; it is named
+    by this protocol because principals build on these models, not the other way round."""
+
+    def visible_projects_q(self) -> Q: ...
 
 
 class ProjectQuerySet(models.QuerySet["Project"]):
-    def visible_to(self, principal: Principal) -> ProjectQuerySet:
+    def visible_to(self, principal: Viewer) -> ProjectQuerySet:
         return self.filter(principal.visible_projects_q())
 
-    def with_counts(self, principal: Principal) -> ProjectQuerySet:
+    def with_counts(self, principal: Viewer) -> ProjectQuerySet:
         """Adds member and repository counts, the storage size and the caller's role as subqueries: one query a page."""
         annotations = dict(_count_annotations())
         user_id = getattr(getattr(principal, "user", None), "pk", None)

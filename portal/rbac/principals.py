@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from django.db.models import Q
 
+from portal.accounts.models import User
+from portal.projects.models import Member
 from portal.rbac.roles import (
     ALL_PROJECT_PERMISSIONS,
     PUBLIC_PROJECT_PERMISSIONS,
@@ -17,11 +19,9 @@ from portal.rbac.roles import (
     Role,
     SystemResource,
 )
+from portal.robots.models import Robot
+from portal.system.models import SystemSettings
 from portal.utilities.errors import Forbidden
-
-if TYPE_CHECKING:
-    from portal.accounts.models import User
-    from portal.robots.models import Robot
 
 
 class ProjectLike(Protocol):
@@ -122,8 +122,6 @@ class UserPrincipal(Principal):
         self.is_active = self.user.is_active
 
     def preload_roles(self, project_ids: list[int]) -> None:
-        from portal.projects.models import Member
-
         missing = [pid for pid in project_ids if pid not in self._roles]
         if not missing:
             return
@@ -146,9 +144,7 @@ class UserPrincipal(Principal):
 
     def can_system(self, action: Action, resource: SystemResource) -> bool:
         if resource is SystemResource.PROJECT and action is Action.CREATE:
-            from portal.system.services import get_system_settings
-
-            return not get_system_settings().project_creation_admin_only
+            return not SystemSettings.load().project_creation_admin_only
         # Signed-in users may list usernames (the search used to add members); reading user
         # records, with their e-mail addresses, stays with administrators.
         return resource is SystemResource.USER and action is Action.LIST
@@ -156,8 +152,6 @@ class UserPrincipal(Principal):
     def visible_projects_q(self) -> Q:
         if self.is_system_admin:
             return Q()
-        from portal.projects.models import Member
-
         # `id IN (their project ids)` is evaluated once, as a hashed set; a correlated EXISTS
         # probed the member index once for every private project row the count walks.
         return Q(public=True) | Q(pk__in=Member.objects.filter(user_id=self.user.pk).values("project_id"))

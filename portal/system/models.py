@@ -12,3 +12,8 @@ class SystemSettings(models.Model):
     read_only = models.BooleanField(default=False)
     registry_token_lifetime_seconds = models.PositiveIntegerField(default=1800)
     updated_at = models.DateTimeField(auto_now=True)
+
+    @classmethod
+    def load(cls) -> SystemSettings:
+        """The row, made with the defaults the first time it is asked for."""
+        return cls.objects.get_or_create(pk=1)[0]

@@ -25,8 +25,7 @@ SETTING_NAMES = ("project_creation_admin_only", "read_only", "registry_token_lif
 
 
 def get_system_settings() -> SystemSettings:
-    settings_row, _ = SystemSettings.objects.get_or_create(pk=1)
-    return settings_row
+    return SystemSettings.load()
 
 
 def is_read_only() -> bool:

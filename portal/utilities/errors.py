@@ -1,4 +1,4 @@
-"""Berth's API errors: one hierarchy with stable codes, mapped to HTTP in DRF's exception handler."""
+"""Berth's API errors: one hierarchy with stable codes, and their mapping to /api/ responses."""
 
 from __future__ import annotations
 
@@ -87,17 +87,24 @@ def _first_message(detail: Any) -> str:
     return str(detail)
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, BerthError):
-        response = Response(error_body(exc.code, exc.message, exc.detail), status=exc.status_code)
-        _record_denial(exc, context)
-        return response
+def as_api_exception(exc: Exception) -> Exception:
+    """Django's own refusals as the DRF exceptions they stand for; anything else unchanged."""
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
-    elif isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
+        return exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    return exc
+
+
+def error_response(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """The response /api/ gives for `exc` (after `as_api_exception`), or None for an unexpected error.
+
+    The mapping alone: `portal.api.exceptions.exception_handler`, DRF's handler, adds the audit of refusals.
+    """
+    if isinstance(exc, BerthError):
+        return Response(error_body(exc.code, exc.message, exc.detail), status=exc.status_code)
 
     from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -111,20 +118,4 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         detail = getattr(exc, "detail", str(exc))
         response.data = error_body(code, str(detail))
-    _record_denial(exc, context)
     return response
-
-
-def _record_denial(exc: Exception, context: dict[str, Any]) -> None:
-    """Refused writes and failed authentication are audited, as the brief demands of every write."""
-    request = context.get("request")
-    if request is None:
-        return
-    is_write = request.method not in ("GET", "HEAD", "OPTIONS")
-    denied = isinstance(exc, exceptions.PermissionDenied | Forbidden)
-    unauthenticated = isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated)
-    if not ((is_write and denied) or (unauthenticated and request.META.get("HTTP_AUTHORIZATION"))):
-        return
-    from portal.audit.services import record_refusal
-
-    record_refusal(request, denied=denied, message=str(getattr(exc, "detail", exc)))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from portal.fleet import services
+from portal.fleet import convergence, services
 from portal.fleet.agent_client import agents_answered_by
 from portal.fleet.models import Container, Host
 from tests.fleet.fake_agent import FakeAgent
@@ -211,7 +211,7 @@ def test_reconcile_repairs_records(world: dict[str, Any], agent: FakeAgent) -> N
     del agent.containers[vanished]
     agent.containers["orphan"] = {"id": "orphan", "name": "o", "labels": {"berth.container": "0" * 8 + "-0000-0000-0000-" + "0" * 12},
                                   "status": "running", "exit_code": 0}
-    services.reconcile_host(Host.objects.get(name="node-a"))
+    convergence.reconcile_host(Host.objects.get(name="node-a"))
     state = {c.name: (c.status, c.error_code) for c in Container.objects.all()}
     assert state == {"dies": ("failed", "exited"), "oom": ("failed", "out_of_memory"),
                      "vanishes": ("failed", "removed_on_host")}
@@ -225,7 +225,7 @@ def test_a_health_check_goes_to_the_agent_and_its_verdict_comes_back(world: dict
     sent = next(c for c in agent.containers.values() if c["name"] == "checked")
     assert (record.spec["healthcheck"], sent["healthcheck"], record.health) == (check, check, "starting")
     sent["health"] = "unhealthy"
-    services.reconcile_host(Host.objects.get(name="node-a"))
+    convergence.reconcile_host(Host.objects.get(name="node-a"))
     listed = world["guest"].get("/api/v1/projects/team/containers").json()["results"]
     assert [(c["name"], c["status"], c["health"]) for c in listed] == [("checked", "running", "unhealthy")]
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from portal.accounts.models import PersonalToken, User
-from portal.utilities.api import StrictModelSerializer, StrictSerializer
+from portal.utilities.serializers import StrictModelSerializer, StrictSerializer
 
 
 class UserSerializer(StrictModelSerializer):

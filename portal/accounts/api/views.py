@@ -41,9 +41,9 @@ from portal.accounts.models import PersonalToken, User
 from portal.audit.services import record
 from portal.rbac.principals import Resource, UserPrincipal, require
 from portal.rbac.roles import Action, SystemResource
-from portal.utilities.api import StrictSerializer
 from portal.utilities.errors import Forbidden, InvalidInput, NotFound
 from portal.utilities.requests import client_address
+from portal.utilities.serializers import StrictSerializer
 
 
 class LoginSerializer(StrictSerializer):

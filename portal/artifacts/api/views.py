@@ -14,6 +14,7 @@ from rest_framework import generics, mixins, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.base import ProjectScopedMixin
 from portal.artifacts import services
 from portal.artifacts.api.pagination import CountedPagination
 from portal.artifacts.api.serializers import (
@@ -35,7 +36,6 @@ from portal.artifacts.models import LISTED, Artifact, ArtifactReference, Reposit
 from portal.projects.models import Project
 from portal.rbac.principals import Resource
 from portal.rbac.roles import Action, ProjectResource
-from portal.utilities.api import ProjectScopedMixin
 from portal.utilities.errors import NotFound
 
 LAST = OpenApiParameter("last", str, description="Keyset paging: the tags after this name (sorting by name).")

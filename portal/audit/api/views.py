@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from rest_framework import mixins, viewsets
 
+from portal.api.base import ProjectActionPermission, ProjectScopedMixin
 from portal.audit.api.serializers import AuditEntrySerializer
 from portal.audit.filters import AuditEntryFilter
 from portal.audit.models import AuditEntry
 from portal.rbac.principals import Resource, require
 from portal.rbac.roles import Action, ProjectResource, SystemResource
-from portal.utilities.api import ProjectActionPermission, ProjectScopedMixin
 
 ORDERING_FIELDS = ["time", "actor", "action", "resource_type", "outcome"]
 # The id breaks ties between rows written in the same microsecond, so pages never overlap.

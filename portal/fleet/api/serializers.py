@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from portal.fleet.models import Container, Host, JoinToken
-from portal.utilities.api import StrictSerializer
+from portal.utilities.serializers import StrictSerializer
 
 
 class JoinTokenSerializer(serializers.ModelSerializer):

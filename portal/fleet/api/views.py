@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.base import ProjectActionPermission, ProjectScopedMixin
 from portal.fleet import services
 from portal.fleet.api.serializers import (
     ContainerSerializer,
@@ -34,7 +35,6 @@ from portal.fleet.filters import ContainerFilter, HostFilter
 from portal.fleet.models import Container, Host, JoinToken
 from portal.rbac.principals import Resource, require
 from portal.rbac.roles import Action, ProjectResource, SystemResource
-from portal.utilities.api import ProjectActionPermission, ProjectScopedMixin
 from portal.utilities.errors import Conflict, InvalidInput, NotFound
 from portal.utilities.requests import client_address
 

@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from portal.projects.models import Member, Project
 from portal.rbac.roles import Role
-from portal.utilities.api import StrictModelSerializer, StrictSerializer
+from portal.utilities.serializers import StrictModelSerializer, StrictSerializer
 
 
 class ProjectSerializer(StrictModelSerializer):

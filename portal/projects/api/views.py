@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.base import ProjectActionPermission, ProjectScopedMixin, visible_project
 from portal.projects import services
 from portal.projects.api.serializers import (
     MemberCreateSerializer,
@@ -23,7 +24,6 @@ from portal.projects.api.serializers import (
 from portal.projects.filters import MemberFilter, ProjectFilter
 from portal.projects.models import Member, Project
 from portal.rbac.roles import ProjectResource
-from portal.utilities.api import ProjectActionPermission, ProjectScopedMixin, visible_project
 from portal.utilities.errors import NotFound
 from portal.utilities.requests import client_address
 

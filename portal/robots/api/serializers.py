@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from portal.rbac.roles import Action, ProjectResource
 from portal.robots.models import Robot
-from portal.utilities.api import StrictModelSerializer, StrictSerializer
+from portal.utilities.serializers import StrictModelSerializer, StrictSerializer
 
 
 class RobotPermissionSerializer(StrictSerializer):

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.api.base import visible_project
 from portal.projects.models import Project
 from portal.projects.services import PROJECT_NAME_PATTERN
 from portal.rbac.principals import require
@@ -26,7 +27,6 @@ from portal.robots.api.serializers import (
 )
 from portal.robots.filters import RobotFilter
 from portal.robots.models import Robot
-from portal.utilities.api import visible_project
 from portal.utilities.errors import NotFound
 from portal.utilities.requests import client_address
 

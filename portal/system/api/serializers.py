@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from portal.system.models import SystemSettings
 from portal.system.services import TOKEN_LIFETIME_BOUNDS
-from portal.utilities.api import StrictModelSerializer, StrictSerializer
+from portal.utilities.serializers import StrictModelSerializer, StrictSerializer
 
 
 class SystemSettingsSerializer(StrictModelSerializer):

@@ -1,11 +1,10 @@
-"""Base pieces every app's API uses: project lookup by name, permission checks, strict input."""
+"""The base of views under /projects/{project_name}/…: project lookup by name and permission checks."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
-from rest_framework import permissions, serializers
+from rest_framework import permissions
 
 from portal.projects.models import Project
 from portal.rbac.principals import Principal, Resource, require
@@ -23,21 +22,6 @@ METHOD_ACTIONS = {
     "PATCH": Action.UPDATE,
     "DELETE": Action.DELETE,
 }
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, so a typo is a 400 instead of silently ignored."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - {name for name, field in self.fields.items() if not field.read_only})
-            if unknown:
-                raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
-        return super().to_internal_value(data)
-
-
-class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
-    pass
 
 
 def visible_project(principal: Principal, name: str) -> Project:
@@ -78,7 +62,3 @@ class ProjectActionPermission(permissions.BasePermission):
             action = Action.READ
         view.require(action)
         return True
-
-
-def ordered(queryset: QuerySet[Any], *fields: str) -> QuerySet[Any]:
-    return queryset if queryset.ordered else queryset.order_by(*fields)
