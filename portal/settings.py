@@ -40,8 +40,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 REDIS_URL = env.str("BERTH_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL: Celery broker and shared cache.")
 
 AUDIT_RETENTION_DAYS = env.int("BERTH_AUDIT_RETENTION_DAYS", 90, "Audit log rows older than this many days are purged daily.")
-LOGIN_MAX_FAILURES = env.int("BERTH_LOGIN_MAX_FAILURES", 5, "Failed logins per account or address within the window before refusal.")
-LOGIN_FAILURE_WINDOW_SECONDS = env.int("BERTH_LOGIN_FAILURE_WINDOW", 300, "Window, in seconds, over which failed logins are counted.")
+LOGIN_MAX_FAILURES = env.int("BERTH_LOGIN_MAX_FAILURES", 5, "Failed sign-ins of one account from one address within the window after which that address is refused (429) for that account; other addresses, personal access tokens and generated robot secrets are never refused.")
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("BERTH_LOGIN_FAILURE_WINDOW", 300, "Window, in seconds, over which failed sign-ins are counted; refused attempts are not counted, so they do not prolong it.")
 METRICS_ALLOWED_NETWORKS = env.list("BERTH_METRICS_ALLOWED", ["127.0.0.1/32", "::1/128"], "Networks allowed to read /metrics without a token.")
 TRUSTED_PROXIES = env.list("BERTH_TRUSTED_PROXIES", [], "Networks of reverse proxies whose X-Forwarded-For is believed.")
 METRICS_TOKEN = env.optional_str("BERTH_METRICS_TOKEN", "Bearer token that also grants /metrics.")

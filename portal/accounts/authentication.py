@@ -18,10 +18,16 @@ from portal.accounts.models import PersonalToken, User
 from portal.audit.models import Outcome
 from portal.audit.services import recent_login_failures, record
 from portal.rbac.principals import Principal, RobotPrincipal, UserPrincipal
-from portal.robots.models import ROBOT_PREFIX, Robot
+from portal.robots.models import ROBOT_PREFIX, ROBOT_SECRET_LABEL, Robot
 from portal.utilities.errors import TooManyAttempts
 from portal.utilities.requests import client_address
-from portal.utilities.secrets import display_prefix, verify_secret
+from portal.utilities.secrets import (
+    display_prefix,
+    hash_chosen_secret,
+    is_fast_hash,
+    spend_slow_hash,
+    verify_secret,
+)
 
 TOKEN_LABEL = "berth_pat"
 # The challenge sent with 401s of the API. Not `Basic`, which would make browsers pop up their own
@@ -36,12 +42,17 @@ class InvalidCredentials(exceptions.AuthenticationFailed):
 
 
 def authenticate_credentials(username: str, secret: str, source_ip: str | None) -> Principal:
-    """Checks a username and a password, CLI secret or robot secret; audits and slows failures."""
+    """Checks a username and a password, CLI secret or robot secret; audits failures and slows their source.
+
+    The source is the address *and* the account: failures from one address for one account refuse further
+    guessable credentials from there until the window passes, while the owner elsewhere (or a CI job with a
+    token or a generated robot secret, which no one can guess) still signs in. Nothing ever locks an account.
+    """
     # No account, token or robot secret holds a NUL, and PostgreSQL refuses one in any text parameter (a 500):
     # such credentials are never looked up, and are audited under a printable name.
     malformed = "\x00" in username or "\x00" in secret
     username = printable(username)
-    if recent_login_failures(username, source_ip) >= _max_failures():
+    if guessable(username, secret) and recent_login_failures(username, source_ip) >= _max_failures():
         record(None, "login", "user", username, outcome=Outcome.FAILURE, source_ip=source_ip,
                actor_name=username, detail={"reason": "too many failed attempts"})
         raise TooManyAttempts("too many failed sign-in attempts; wait a few minutes and try again")
@@ -51,6 +62,15 @@ def authenticate_credentials(username: str, secret: str, source_ip: str | None) 
                actor_name=username, detail={"reason": "invalid credentials"})
         raise InvalidCredentials()
     return principal
+
+
+def guessable(username: str, secret: str) -> bool:
+    """Whether a credential could be guessed, judged by its shape alone (never by what is stored, so a refusal
+    tells nothing about the account): a personal access token or a generated robot secret holds 256 random
+    bits, and a chosen robot secret may not take the generated prefix."""
+    if username.startswith(ROBOT_PREFIX):
+        return not secret.startswith(ROBOT_SECRET_LABEL + "_")
+    return not secret.startswith(TOKEN_LABEL + "_")
 
 
 def printable(text: str) -> str:
@@ -69,10 +89,8 @@ def _check(username: str, secret: str) -> Principal | None:
     if not username or not secret:
         return None
     if username.startswith(ROBOT_PREFIX):
-        robot = find_robot(username)
-        if robot is None or not robot.is_usable() or not verify_secret(secret, robot.secret_hash):
-            return None
-        return RobotPrincipal(robot)
+        robot = _check_robot(username, secret)
+        return RobotPrincipal(robot) if robot is not None else None
     if secret.startswith(TOKEN_LABEL + "_"):
         # Checked before the account is looked up: the same work whether the name exists or not, so a
         # token-shaped password (one fast hash) cannot tell existing accounts from the slow-hashed missing ones.
@@ -83,36 +101,69 @@ def _check(username: str, secret: str) -> Principal | None:
         # Hash anyway so a missing account takes as long as a wrong password.
         User().set_password(secret)
         return None
-    if _recently_verified(user, secret) or user.check_password(secret):
-        _remember_verified(user, secret)
+    subject = f"user:{user.pk}"
+    if _recently_verified(subject, secret, user.password) or user.check_password(secret):
+        _remember_verified(subject, secret, user.password)
         return UserPrincipal(user)
     return None
 
 
+def _check_robot(username: str, secret: str) -> Robot | None:
+    """A generated secret costs one fast hash; any other costs one slow hash whether the robot exists, has a
+    chosen secret (slow-hashed) or a generated one, so timing tells nothing about the robot."""
+    robot = find_robot(username)
+    if robot is not None and not robot.is_usable():
+        robot = None
+    if not guessable(username, secret):
+        # A chosen secret never has the generated prefix: only a generated one (fast-hashed) can match.
+        if robot is None or not is_fast_hash(robot.secret_hash):
+            return None
+        return robot if verify_secret(secret, robot.secret_hash) else None
+    if robot is None:
+        spend_slow_hash(secret)
+        return None
+    subject, stored = f"robot:{robot.pk}", robot.secret_hash
+    if _recently_verified(subject, secret, stored):
+        return robot
+    if is_fast_hash(stored):
+        spend_slow_hash(secret)
+        if not verify_secret(secret, stored):
+            return None
+        # A secret chosen before chosen secrets were slow-hashed: it keeps working, stored slow-hashed from now on.
+        upgraded = hash_chosen_secret(secret)
+        Robot.objects.filter(pk=robot.pk, secret_hash=stored).update(secret_hash=upgraded)
+        robot.secret_hash = stored = upgraded
+    elif not verify_secret(secret, stored):
+        return None
+    _remember_verified(subject, secret, stored)
+    return robot
+
+
 # Password hashing is deliberately slow (scrypt, ~0.1 s of CPU), and clients such as docker and podman send
-# the same Basic credentials on every token request. A successful check is remembered for a few minutes as
-# an HMAC of the credentials, bound to the stored password hash, so a password change ends it at once.
+# the same Basic credentials on every token request. A successful check of a password or a chosen robot
+# secret is remembered for a few minutes as an HMAC of the credentials, bound to the stored hash, so a
+# change of the password or secret ends it at once.
 _VERIFIED_TTL_SECONDS = 300
 _VERIFIED_MAX_ENTRIES = 4096
 _verified: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
 _verified_lock = threading.Lock()
 
 
-def _credential_key(user: User, secret: str) -> bytes:
+def _credential_key(subject: str, secret: str) -> bytes:
     from django.conf import settings
 
-    message = f"{user.pk}\0{secret}".encode()
+    message = f"{subject}\0{secret}".encode()
     return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).digest()
 
 
-def _recently_verified(user: User, secret: str) -> bool:
-    key = _credential_key(user, secret)
+def _recently_verified(subject: str, secret: str, stored_hash: str) -> bool:
+    key = _credential_key(subject, secret)
     with _verified_lock:
         entry = _verified.get(key)
     if entry is None:
         return False
-    stored_hash, expires = entry
-    return expires > time.monotonic() and hmac.compare_digest(stored_hash, user.password)
+    remembered_hash, expires = entry
+    return expires > time.monotonic() and hmac.compare_digest(remembered_hash, stored_hash)
 
 
 def forget_verified_passwords() -> None:
@@ -120,10 +171,10 @@ def forget_verified_passwords() -> None:
         _verified.clear()
 
 
-def _remember_verified(user: User, secret: str) -> None:
-    key = _credential_key(user, secret)
+def _remember_verified(subject: str, secret: str, stored_hash: str) -> None:
+    key = _credential_key(subject, secret)
     with _verified_lock:
-        _verified[key] = (user.password, time.monotonic() + _VERIFIED_TTL_SECONDS)
+        _verified[key] = (stored_hash, time.monotonic() + _VERIFIED_TTL_SECONDS)
         _verified.move_to_end(key)
         while len(_verified) > _VERIFIED_MAX_ENTRIES:
             _verified.popitem(last=False)

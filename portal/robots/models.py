@@ -9,6 +9,8 @@ from django.utils import timezone
 from portal.projects.models import Project
 
 ROBOT_PREFIX = "robot$"
+# Generated secrets start with it; sign-in knows them by it (they are random, never worth slowing down).
+ROBOT_SECRET_LABEL = "berth_robot"
 
 
 class Robot(models.Model):

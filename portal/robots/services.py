@@ -22,15 +22,15 @@ from portal.rbac.roles import (
     SystemResource,
     permission_label,
 )
-from portal.robots.models import ROBOT_PREFIX, Robot, RobotPermission
+from portal.robots.models import ROBOT_PREFIX, ROBOT_SECRET_LABEL, Robot, RobotPermission
 from portal.utilities.errors import Conflict, InvalidInput, NotFound
-from portal.utilities.secrets import hash_secret, new_secret
+from portal.utilities.secrets import hash_chosen_secret, hash_secret, new_secret
 
-SECRET_LABEL = "berth_robot"
+SECRET_LABEL = ROBOT_SECRET_LABEL
 ALL_PROJECTS = "*"
 GRANTABLE_LABELS = sorted(permission_label(p) for p in ROBOT_GRANTABLE)
-# A robot secret is checked with one fast hash (see utilities.secrets), so one chosen by a person
-# must be long and varied enough that the hash alone would not give it away.
+# A secret a person chooses is stored with a salted slow hash; still, it is a robot's only credential and
+# scripts keep it in files, so it must be long and varied as well.
 MIN_CHOSEN_SECRET_LENGTH = 16
 # Longer than any real need ("never" exists for that) and far from the calendar's end.
 MAX_EXPIRY_DAYS = 36500
@@ -89,6 +89,11 @@ def validate_robot_name(name: str) -> str:
 
 
 def validate_chosen_secret(secret: str) -> str:
+    if secret.startswith(SECRET_LABEL + "_"):
+        # The prefix tells sign-in that a secret is a generated one, checked by its fast hash alone and never
+        # slowed down by failed attempts; a person's choice must not pass for one.
+        raise InvalidInput(f"a chosen robot secret may not start with {SECRET_LABEL + '_'!r}, which marks generated ones",
+                           code="weak_secret", detail={"secret": [f"starts with {SECRET_LABEL + '_'!r}"]})
     classes = [r"[a-z]", r"[A-Z]", r"[0-9]"]
     if not MIN_CHOSEN_SECRET_LENGTH <= len(secret) <= 128 or not all(re.search(c, secret) for c in classes):
         raise InvalidInput(
@@ -169,9 +174,9 @@ def create_robot(actor: Principal, *, name: str, project: Project | None = None,
     require(actor, Action.CREATE, robot_resource(project))
     validate_robot_name(name)
     grants = parse_grants(project, permissions)
-    clear = validate_chosen_secret(secret) if secret else new_secret(SECRET_LABEL)
+    clear, secret_hash = _new_secret(secret)
     robot = Robot(name=name, project=project, description=description, disabled=disabled,
-                  expires_at=_expiry(expires_in_days), secret_hash=hash_secret(clear),
+                  expires_at=_expiry(expires_in_days), secret_hash=secret_hash,
                   created_by=actor.user if isinstance(actor, UserPrincipal) else None)
     try:
         with transaction.atomic():
@@ -210,14 +215,22 @@ def update_robot(actor: Principal, robot: Robot, changes: dict[str, Any], source
 def refresh_secret(actor: Principal, robot: Robot, secret: str | None = None, source_ip: str | None = None) -> str:
     """Replaces the robot's secret (generated, or a strong one the caller chose); the old one stops working."""
     require(actor, Action.UPDATE, robot_resource(robot.project))
-    clear = validate_chosen_secret(secret) if secret else new_secret(SECRET_LABEL)
+    clear, secret_hash = _new_secret(secret)
     with transaction.atomic():
-        robot.secret_hash = hash_secret(clear)
+        robot.secret_hash = secret_hash
         robot.secret_refreshed_at = timezone.now()
         robot.save(update_fields=["secret_hash", "secret_refreshed_at", "updated_at"])
         record(actor, "refresh_secret", "robot", robot.full_name, project=robot.project, source_ip=source_ip,
                detail={"secret_chosen": bool(secret)})
     return clear
+
+
+def _new_secret(chosen: str | None) -> tuple[str, str]:
+    """The clear secret and its stored form: a generated one is random and fast-hashed, a chosen one slow-hashed."""
+    if chosen:
+        return validate_chosen_secret(chosen), hash_chosen_secret(chosen)
+    clear = new_secret(SECRET_LABEL)
+    return clear, hash_secret(clear)
 
 
 def delete_robot(actor: Principal, robot: Robot, source_ip: str | None = None) -> None:

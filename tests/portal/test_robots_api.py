@@ -251,7 +251,62 @@ def test_refresh_secret_accepts_a_strong_chosen_secret_only(admin_user, make_rob
     chosen = admin.post("/api/v1/robots/sys/secret", {"secret": STRONG}, format="json")
     assert chosen.status_code == 200 and chosen.json() == {"secret": STRONG}
     robot.refresh_from_db()
-    assert robot.secret_hash == hash_secret(STRONG)
+    assert_slow_hash_of(STRONG, robot.secret_hash)
+
+
+def assert_slow_hash_of(secret: str, stored: str) -> None:
+    """Stored as passwords are: with the first configured (salted, slow) hasher, never the fast SHA-256."""
+    from django.contrib.auth.hashers import check_password, get_hasher, identify_hasher
+
+    assert identify_hasher(stored).algorithm == get_hasher().algorithm
+    assert check_password(secret, stored) and secret not in stored and stored != hash_secret(secret)
+
+
+def test_chosen_secrets_are_salted_and_slow_and_generated_ones_stay_fast(make_user, make_project, client_for):
+    owner = make_user()
+    make_project("app", members={owner: "project_admin"})
+    client = client_for(owner)
+    for name in ("one", "two"):
+        response = client.post("/api/v1/projects/app/robots",
+                               {"name": name, "permissions": [PULL], "secret": STRONG}, format="json")
+        assert response.status_code == 201, response.content
+    generated = client.post("/api/v1/projects/app/robots", {"name": "gen", "permissions": [PULL]}, format="json")
+
+    one, two, gen = (Robot.objects.get(name=name) for name in ("one", "two", "gen"))
+    assert_slow_hash_of(STRONG, one.secret_hash)
+    assert one.secret_hash != two.secret_hash  # salted: the same secret is stored differently
+    assert gen.secret_hash == hash_secret(generated.json()["secret"])
+    assert client_for("robot$app+one", STRONG).get("/api/v1/projects/app").status_code == 200
+    assert client_for("robot$app+one", STRONG + "x").get("/api/v1/projects/app").status_code == 401
+    assert client_for("robot$app+gen", generated.json()["secret"]).get("/api/v1/projects/app").status_code == 200
+
+
+def test_a_chosen_secret_stored_by_an_earlier_version_keeps_working_and_is_rehashed(
+    make_project, make_robot, client_for
+):
+    app = make_project("app")
+    robot, _ = make_robot("ci", project=app, permissions=[("project", "read")])
+    Robot.objects.filter(pk=robot.pk).update(secret_hash=hash_secret(STRONG))  # one unsalted SHA-256, as before
+
+    assert client_for("robot$app+ci", STRONG).get("/api/v1/projects/app").status_code == 200
+    robot.refresh_from_db()
+    assert_slow_hash_of(STRONG, robot.secret_hash)
+    assert client_for("robot$app+ci", STRONG).get("/api/v1/projects/app").status_code == 200
+    assert client_for("robot$app+ci", "Other-Secret-1234567").get("/api/v1/projects/app").status_code == 401
+
+
+def test_a_chosen_secret_may_not_pass_for_a_generated_one(admin_user, make_robot, client_for):
+    robot, old = make_robot("sys")
+    response = client_for(admin_user).post("/api/v1/robots/sys/secret", {"secret": "berth_robot_" + STRONG},
+                                           format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {
+        "code": "weak_secret",
+        "message": "a chosen robot secret may not start with 'berth_robot_', which marks generated ones",
+        "fields": {"secret": ["starts with 'berth_robot_'"]},
+    }
+    robot.refresh_from_db()
+    assert robot.secret_hash == hash_secret(old)
 
 
 def test_disable_enable_and_expiry(make_user, make_project, make_robot, client_for):

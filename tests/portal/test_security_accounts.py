@@ -63,6 +63,44 @@ def test_a_password_costs_one_slow_hash_for_an_existing_and_a_missing_account(ma
     assert len(existing) == len(password_work) == 1
 
 
+@pytest.fixture
+def secret_work(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Counts the slow hashes a robot's sign-in costs (chosen secrets are hashed as passwords are)."""
+    from portal.utilities import secrets
+
+    calls: list[str] = []
+    make, check = secrets.make_password, secrets.check_password
+    monkeypatch.setattr(secrets, "make_password", lambda raw, *a, **k: calls.append("make") or make(raw, *a, **k))
+    monkeypatch.setattr(secrets, "check_password", lambda raw, *a, **k: calls.append("check") or check(raw, *a, **k))
+    return calls
+
+
+def test_a_guessed_robot_secret_costs_one_slow_hash_whatever_the_robot(make_project, make_robot, secret_work):
+    from portal.robots.models import Robot
+    from portal.utilities.secrets import hash_chosen_secret
+
+    app = make_project("app")
+    make_robot("generated", project=app)
+    chosen, _ = make_robot("chosen", project=app)
+    Robot.objects.filter(pk=chosen.pk).update(secret_hash=hash_chosen_secret("Chosen-Secret-With-Digits-123"))
+    costs = []
+    for name in ("robot$app+generated", "robot$app+chosen", "robot$app+missing", "robot$nowhere+ci"):
+        secret_work.clear()
+        _attempt(name, "Guessed-Secret-0000")
+        costs.append(len(secret_work))
+
+    assert costs == [1, 1, 1, 1]
+
+
+def test_a_generated_robot_secret_costs_no_slow_hash(make_project, make_robot, secret_work):
+    robot, secret = make_robot("ci", project=make_project("app"))
+    principal = authentication.authenticate_credentials(robot.full_name, secret, "192.0.2.7")
+    _attempt(robot.full_name, "berth_robot_" + "x" * 43)
+    _attempt("robot$app+missing", "berth_robot_" + "x" * 43)
+
+    assert principal.audit_name == robot.full_name and secret_work == []
+
+
 def test_a_token_still_signs_in_only_its_own_owner(make_user, client_for, anonymous):
     from portal.accounts.services import create_token
     from portal.rbac.principals import UserPrincipal
