@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from portal.utilities.encryption import check_keys, new_key
 from portal.utilities.env import (
     ConfigurationError,
     Environment,
@@ -22,6 +23,17 @@ _secret = env.optional_str("BERTH_SECRET_KEY", "Django secret key; generated und
 if _secret is None and PRODUCTION:
     raise ConfigurationError("BERTH_SECRET_KEY is required when BERTH_PRODUCTION is true")
 SECRET_KEY = _secret or persistent_secret(VAR_DIR / "secret_key")
+
+# Credentials Berth must use again (deploy-time secrets, next webhook and registry credentials) are
+# encrypted at rest with these; a new key goes first and the old ones stay until values are re-encrypted.
+_encryption_keys = env.list(
+    "BERTH_ENCRYPTION_KEYS", [],
+    "Fernet keys, comma-separated, newest first, that encrypt stored secrets: the first encrypts, all decrypt; "
+    "generated under BERTH_VAR_DIR in development.",
+)  # fmt: skip
+if not _encryption_keys and PRODUCTION:
+    raise ConfigurationError("BERTH_ENCRYPTION_KEYS is required when BERTH_PRODUCTION is true")
+ENCRYPTION_KEYS = check_keys(_encryption_keys or [persistent_secret(VAR_DIR / "encryption_key", generate=new_key)])
 
 ALLOWED_HOSTS = env.list("BERTH_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"], "Host names the portal answers to.")
 CSRF_TRUSTED_ORIGINS = env.list("BERTH_CSRF_TRUSTED_ORIGINS", [], "Origins (scheme://host[:port]) trusted for CSRF behind a proxy.")

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from portal.fleet.agent_client import AgentClient, AgentFailure, HostUnreachable
 from portal.fleet.models import Container, ContainerStatus, DesiredState, Host
+from portal.utilities import encryption
 
 log = logging.getLogger("berth.fleet")
 CONTAINER_LABEL = "berth.container"
@@ -243,19 +244,13 @@ def _create(client: AgentClient, container: Container, dequeued: float) -> str:
     timings["pulled"] = time.time()
     _set(container, status=ContainerStatus.CREATING, progress={"bytes_done": done, "bytes_total": total,
                                                               "layers": len(layers)}, timings=timings)
-    spec = container.spec
-    body = {
-        "image": image_id, "name": container.name,
-        "labels": {CONTAINER_LABEL: str(container.pk), "berth.project": container.project.name,
-                   "berth.image": container.image},
-        "env": spec.get("env") or [], "ports": spec.get("ports") or [], "volumes": spec.get("volumes") or [],
-        "restart": spec.get("restart") or "no",
-    }  # fmt: skip
-    for key in ("command", "memory", "cpus", "pids_limit", "healthcheck"):
-        if spec.get(key) is not None:
-            body[key] = spec[key]
     try:
-        actual = client.create({**body, "start": False})
+        body = agent_create_body(container, image_id)
+    except encryption.DecryptionError as exc:
+        _fail(container, "secret_unreadable", f"the secret environment of {container.name} cannot be decrypted: {exc}")
+        return "failed"
+    try:
+        actual = client.create(body)
         timings["created"] = time.time()
         actual = client.start(actual["id"])
         timings["started"] = time.time()
@@ -266,6 +261,26 @@ def _create(client: AgentClient, container: Container, dequeued: float) -> str:
         return "failed"
     _set(container, timings=timings, **observed_fields(container, actual))
     return container.status
+
+
+def agent_create_body(container: Container, image_id: str) -> dict[str, Any]:
+    """The agent's create request: the spec, with the secret environment decrypted at this moment only.
+
+    The body is sent and dropped; it must not be logged or kept (it holds the secrets in clear).
+    """
+    spec = container.spec
+    decrypted = [f"{name}={encryption.decrypt(token)}" for name, token in (container.secret_env or {}).items()]
+    body = {
+        "image": image_id, "name": container.name,
+        "labels": {CONTAINER_LABEL: str(container.pk), "berth.project": container.project.name,
+                   "berth.image": container.image},
+        "env": [*(spec.get("env") or []), *decrypted], "ports": spec.get("ports") or [],
+        "volumes": spec.get("volumes") or [], "restart": spec.get("restart") or "no", "start": False,
+    }  # fmt: skip
+    for key in ("command", "memory", "cpus", "pids_limit", "healthcheck"):
+        if spec.get(key) is not None:
+            body[key] = spec[key]
+    return body
 
 
 def reconcile_host(host: Host) -> dict[str, int]:

@@ -132,6 +132,9 @@ class Container(models.Model):
     digest = models.CharField(max_length=100)
     # The run options as the agent takes them (env, command, ports, volumes, limits, restart).
     spec = models.JSONField(default=dict)
+    # Environment variables marked secret: name → Fernet token (portal.utilities.encryption). Kept out
+    # of `spec` so nothing that reads or shows the spec can reach them; decrypted only for the agent.
+    secret_env = models.JSONField(default=dict, blank=True)
     memory = models.BigIntegerField(null=True, blank=True)
     cpus = models.FloatField(null=True, blank=True)
     desired_state = models.CharField(max_length=16, choices=DesiredState.choices, default=DesiredState.RUNNING)

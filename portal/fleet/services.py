@@ -32,6 +32,7 @@ from portal.fleet.tasks import converge_container
 from portal.projects.models import Project
 from portal.rbac.principals import Principal, Resource, require
 from portal.rbac.roles import Action, ProjectResource, SystemResource
+from portal.utilities import encryption
 from portal.utilities.errors import BerthError, Conflict, Forbidden, InvalidInput, NotFound
 from portal.utilities.secrets import display_prefix, hash_secret, new_secret
 from runtime_agent.agent.signing import SignatureError, load_public_key, verify
@@ -40,6 +41,7 @@ NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
 HOST_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 LABEL_KEY_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_./-]{0,62}$")
 RESTART_PATTERN = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
+ENV_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")
 
 
 class Unauthenticated(BerthError):
@@ -343,6 +345,36 @@ def _env_list(env: Any) -> list[str]:
     return [str(e) for e in env]
 
 
+def _encrypt_secret_env(secret_env: dict[str, str], plain: list[str]) -> dict[str, str]:
+    """name → ciphertext; a name may be plain or secret, not both (the agent would keep only one)."""
+    plain_names = {entry.partition("=")[0] for entry in plain}
+    for name, value in secret_env.items():
+        if not ENV_NAME_PATTERN.match(name):
+            raise InvalidInput(f"invalid variable name {name!r}: a letter or '_', then letters, digits, '_', '.', '-'",
+                               detail={"secret_env": [f"invalid variable name {name!r}"]})
+        if name in plain_names:
+            raise InvalidInput(f"{name} is given both in env and in secret_env",
+                               detail={"secret_env": [f"{name} is also in env"]})
+        if not isinstance(value, str):
+            raise InvalidInput(f"the value of secret {name} must be a string", detail={"secret_env": [name]})
+    return {name: encryption.encrypt(value) for name, value in secret_env.items()}
+
+
+def container_env(principal: Principal, container: Container) -> list[dict[str, Any]]:
+    """The container's environment as `principal` may see it.
+
+    Values are shown to those who may deploy in the project, as they could set them anyway; others
+    see only the names. Secret values are shown to no one: they went to the agent, and stay encrypted here.
+    """
+    may_deploy = principal.can(Action.CREATE, Resource.of_project(container.project, ProjectResource.CONTAINER))
+    shown = []
+    for entry in (container.spec or {}).get("env") or []:
+        name, _, value = str(entry).partition("=")
+        shown.append({"name": name, "value": value if may_deploy else None, "secret": False})
+    shown += [{"name": name, "value": None, "secret": True} for name in container.secret_env or {}]
+    return shown
+
+
 def choose_host(*, name: str | None, selector: dict[str, str] | None, memory: int | None, cpus: float | None,
                 ports: list[dict[str, Any]]) -> Host:
     """The named host, or the least busy online host matching the selector with room for the limits.
@@ -392,9 +424,12 @@ def deploy(
     host: str | None = None, selector: dict[str, str] | None = None, env: Any = (), command: list[str] | None = None,
     ports: Sequence[Any] = (), volumes: Sequence[str] = (), memory: Any = None, cpus: float | None = None,
     pids_limit: int | None = None, restart: str = "no", healthcheck: dict[str, Any] | None = None,
-    source_ip: str | None = None,
+    secret_env: dict[str, str] | None = None, source_ip: str | None = None,
 ) -> Container:  # fmt: skip
-    """Records a container to run an artifact of the project; a worker tells the host after commit."""
+    """Records a container to run an artifact of the project; a worker tells the host after commit.
+
+    `secret_env` values are stored encrypted and leave the portal only in the agent's create request.
+    """
     from portal.artifacts.services import repository_in, resolve_artifact
 
     require(actor, Action.CREATE, Resource.of_project(project, ProjectResource.CONTAINER))
@@ -413,8 +448,10 @@ def deploy(
         raise InvalidInput("pids_limit must be at least 1", detail={"pids_limit": ["≥ 1"]})
     memory_bytes = _parse_memory(memory)
     parsed_ports = _parse_ports(list(ports))
+    plain_env = _env_list(env)
+    encrypted_env = _encrypt_secret_env(dict(secret_env or {}), plain_env)
     spec = {
-        "command": list(command) if command else None, "env": _env_list(env), "ports": parsed_ports,
+        "command": list(command) if command else None, "env": plain_env, "ports": parsed_ports,
         "volumes": _parse_volumes(list(volumes)), "memory": memory_bytes, "cpus": cpus,
         "pids_limit": pids_limit, "restart": restart,
     }  # fmt: skip
@@ -425,11 +462,13 @@ def deploy(
             chosen = choose_host(name=host, selector=selector, memory=memory_bytes, cpus=cpus, ports=parsed_ports)
             container = Container.objects.create(
                 project=project, host=chosen, host_name=chosen.name, name=name, repository=repo.name,
-                reference=reference, digest=artifact.digest, spec=spec, memory=memory_bytes, cpus=cpus,
-                created_by=actor.audit_name, timings={"requested": time.time()},
+                reference=reference, digest=artifact.digest, spec=spec, secret_env=encrypted_env, memory=memory_bytes,
+                cpus=cpus, created_by=actor.audit_name, timings={"requested": time.time()},
             )  # fmt: skip
+            # Names of secrets only: their values never reach the audit log.
             record(actor, "create", "container", f"{name}@{chosen.name}", project=project, source_ip=source_ip,
-                   detail={"image": container.image, "reference": reference, "host": chosen.name})
+                   detail={"image": container.image, "reference": reference, "host": chosen.name,
+                           "secret_env": sorted(encrypted_env)})
             _enqueue_converge(container)
     except IntegrityError:
         raise Conflict(f"a container named {name!r} already exists on that host", code="container_exists") from None

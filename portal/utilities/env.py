@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -95,14 +95,14 @@ def database_from_url(url: str) -> dict[str, object]:
     raise ConfigurationError(f"BERTH_DATABASE_URL: unsupported scheme {parts.scheme!r} (use sqlite or postgres)")
 
 
-def persistent_secret(path: Path, length: int = 50) -> str:
-    """Returns the secret kept in `path`, creating it (mode 0600) on first use."""
+def persistent_secret(path: Path, length: int = 50, generate: Callable[[], str] | None = None) -> str:
+    """Returns the secret kept in `path`, creating it (mode 0600) on first use, with `generate` when given."""
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(length)
+    value = generate() if generate else secrets.token_urlsafe(length)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

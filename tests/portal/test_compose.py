@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = shutil.which("docker-compose")
 SETTINGS = {
     "BERTH_SECRET_KEY": "k" * 50,
+    "BERTH_ENCRYPTION_KEYS": "a" * 43 + "=",
     "POSTGRES_PASSWORD": "pg-secret",
     "BERTH_REGISTRY_PASSWORD": "registry-secret",
     "BERTH_REGISTRY_HTTP_SECRET": "http-secret",
@@ -109,6 +110,7 @@ def test_berth_services_share_one_configuration(config):
         env = config["services"][name]["environment"]
         assert env["BERTH_PRODUCTION"] == "true"
         assert env["BERTH_SECRET_KEY"] == SETTINGS["BERTH_SECRET_KEY"]
+        assert env["BERTH_ENCRYPTION_KEYS"] == SETTINGS["BERTH_ENCRYPTION_KEYS"]
         assert env["BERTH_DATABASE_URL"] == "postgres://berth:pg-secret@postgres:5432/berth"
         assert env["BERTH_REDIS_URL"] == "redis://redis:6379/0"
         assert env["BERTH_REGISTRY_URL"] == "http://registry:5000"

@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from portal.artifacts.models import Tag
+from portal.fleet.models import Container, Host
 from portal.projects.models import Member, Project
 from portal.robots.models import Robot
 from tests.fixtures.portal import PASSWORD
@@ -145,8 +147,43 @@ def test_a_guest_sees_no_delete_or_management_controls(open_page: Callable[..., 
     guest = make_user("gus")
     make_project("shop", members={owner: "project_admin", guest: "guest"})
     seed_image(owner, "shop/api", ["1.0"])
+    Host.objects.create(name="node-1", address="http://127.0.0.1:1", public_key="a" * 43,
+                        facts={"cpus": 4, "memory_bytes": 8 * 2**30}, last_heartbeat_at=timezone.now())
+
+    # The owner runs the image with a secret: the run dialog takes it, and no page shows it again.
+    deployer = open_page()
+    sign_in(deployer, "owner", PASSWORD)
+    deployer.goto("/projects/shop/repositories/api")
+    deployer.get_by_role("row").filter(has_text="1.0").get_by_role("link").first.click()
+    deployer.get_by_role("button", name="Run on a host").click()
+    dialog = deployer.get_by_role("dialog", name="Run a container")
+    dialog.get_by_label("Container name").fill("api-1")
+    dialog.get_by_label("Environment", exact=True).fill("MODE=prod")
+    dialog.get_by_label("Secret environment").fill("DB_PASSWORD=hunter2-in-the-ui")
+    dialog.get_by_role("button", name="Run").click()
+    expect(dialog).to_be_hidden()
+    assert "hunter2" not in str(Container.objects.values_list("spec", "secret_env").get(name="api-1"))
+    deployer.goto("/projects/shop/containers")
+    deployer.get_by_role("button", name="Environment of api-1").click()
+    shown = deployer.get_by_role("dialog", name="Environment of api-1").get_by_test_id("environment")
+    expect(shown).to_contain_text("MODE")
+    expect(shown).to_contain_text("prod")
+    expect(shown).to_contain_text("DB_PASSWORD")
+    expect(shown).to_contain_text("secret, not shown")
+    screenshot(deployer, "container-environment")
+    assert "hunter2" not in deployer.content()
+
     page = open_page()
     sign_in(page, "gus", PASSWORD)
+    # A guest may not deploy, so sees the variables' names and no value.
+    page.goto("/projects/shop/containers")
+    page.get_by_role("button", name="Environment of api-1").click()
+    hidden = page.get_by_role("dialog", name="Environment of api-1")
+    expect(hidden.get_by_test_id("environment")).to_contain_text("DB_PASSWORD")
+    expect(hidden.get_by_text("hidden", exact=True)).to_be_visible()
+    expect(hidden.get_by_text("Values are shown to those who may deploy in this project.")).to_be_visible()
+    assert "prod" not in hidden.inner_text() and "hunter2" not in page.content()
+    hidden.get_by_role("button", name="Close").click()
     page.goto("/projects/shop/repositories/api")
     expect(page.get_by_role("row").filter(has_text="1.0")).to_be_visible()
     expect(page.get_by_role("button", name=re.compile("^Delete"))).to_have_count(0)
@@ -162,7 +199,7 @@ def test_a_guest_sees_no_delete_or_management_controls(open_page: Callable[..., 
     # Administration is not offered to people who are not administrators.
     expect(page.get_by_role("heading", name="Administration")).to_have_count(0)
     assert Tag.objects.filter(repository__name="shop/api").count() == 1
-    assert page.js_errors == []
+    assert page.js_errors == [] and deployer.js_errors == []
 
 
 def test_main_pages_on_a_laptop_and_a_phone(open_page: Callable[..., Any], make_user: Callable[..., Any],

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.fleet import services
 from portal.fleet.models import Container, Host, JoinToken
+from portal.rbac.principals import AnonymousPrincipal
 from portal.utilities.serializers import StrictSerializer
 
 
@@ -78,16 +82,41 @@ class HostUpdateSerializer(StrictSerializer):
     draining = serializers.BooleanField(required=False)
 
 
+class EnvVariableSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    value = serializers.CharField(allow_null=True, help_text=(
+        "null when hidden: always for a secret, and for every variable when the caller may not deploy in the project."))
+    secret = serializers.BooleanField(help_text="Deployed as secret: stored encrypted, passed only to the agent.")
+
+
 class ContainerSerializer(serializers.ModelSerializer):
+    """A container as the caller may see it: the request's principal decides which env values are shown."""
+
     project = serializers.CharField(source="project.name", read_only=True)
     host = serializers.CharField(source="host_name", read_only=True)
     image = serializers.CharField(read_only=True)
+    spec = serializers.SerializerMethodField(help_text="The run options (command, ports, volumes, limits, restart, "
+                                             "healthcheck); the environment is in `env`.")
+    env = serializers.SerializerMethodField(help_text=(
+        "Environment variables in order, plain then secret. Values are shown only to those who may deploy in the "
+        "project (container:create); secret values to no one."))
 
     class Meta:
         model = Container
         fields = ["id", "name", "project", "host", "repository", "reference", "digest", "image", "status",
                   "desired_state", "error", "error_code", "progress", "exit_code", "oom_killed", "health", "spec",
-                  "created_by", "created_at", "updated_at", "started_at", "finished_at", "timings"]
+                  "env", "created_by", "created_at", "updated_at", "started_at", "finished_at", "timings"]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_spec(self, container: Container) -> dict[str, Any]:
+        return {key: value for key, value in (container.spec or {}).items() if key != "env"}
+
+    @extend_schema_field(EnvVariableSerializer(many=True))
+    def get_env(self, container: Container) -> list[dict[str, Any]]:
+        # Without a request (a serializer built by hand) nobody is known, so no value is shown.
+        request = self.context.get("request")
+        principal = getattr(request, "user", None) or AnonymousPrincipal()
+        return services.container_env(principal, container)
 
 
 class DeploySerializer(StrictSerializer):
@@ -107,6 +136,11 @@ class DeploySerializer(StrictSerializer):
     healthcheck = serializers.DictField(required=False, help_text=(
         'cmd (a shell command), interval, timeout, start_period (seconds), retries; or {"disabled": true}. '
         "Without it the image's HEALTHCHECK applies."))
+    secret_env = serializers.DictField(
+        child=serializers.CharField(max_length=32768, allow_blank=True, trim_whitespace=False), required=False,
+        default=dict, help_text=(
+            "Variables whose values are secret: stored encrypted, passed only to the agent, never shown again "
+            "(`env` lists them with value null). A name is in env or here, not both."))
 
     def validate_env(self, value: Any) -> Any:
         if isinstance(value, dict) and all(isinstance(v, str | int | float) for v in value.values()):

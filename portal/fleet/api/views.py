@@ -207,7 +207,7 @@ class ContainerList(ProjectScopedMixin, generics.ListAPIView):
         data = DeploySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         container = services.deploy(request.user, self.get_project(), source_ip=self.source_ip(), **data.validated_data)
-        return Response(ContainerSerializer(container).data, status=status.HTTP_202_ACCEPTED)
+        return Response(ContainerSerializer(container, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ArtifactContainers(ContainerList):
@@ -239,12 +239,12 @@ class ContainerView(ProjectScopedMixin, APIView):
 class ContainerDetail(ContainerView):
     def get(self, request: Request, project_name: str, container: str) -> Response:
         self.require(Action.READ)
-        return Response(ContainerSerializer(self.container()).data)
+        return Response(ContainerSerializer(self.container(), context={"request": request}).data)
 
     @extend_schema(responses={202: ContainerSerializer})
     def delete(self, request: Request, project_name: str, container: str) -> Response:
         updated = services.remove_container(request.user, self.container(), source_ip=self.source_ip())
-        return Response(ContainerSerializer(updated).data, status=status.HTTP_202_ACCEPTED)
+        return Response(ContainerSerializer(updated, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ContainerAction(ContainerView):
@@ -253,7 +253,7 @@ class ContainerAction(ContainerView):
     @extend_schema(request=None, responses={202: ContainerSerializer}, operation_id="projects_containers_action")
     def post(self, request: Request, project_name: str, container: str, action: str) -> Response:
         updated = self.actions[action](request.user, self.container(), source_ip=self.source_ip())
-        return Response(ContainerSerializer(updated).data, status=status.HTTP_202_ACCEPTED)
+        return Response(ContainerSerializer(updated, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ContainerExec(ContainerView):

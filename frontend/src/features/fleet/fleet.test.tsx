@@ -7,6 +7,7 @@ import { pollInterval } from "./api/containers";
 import { parseLogChunk } from "./api/followLogs";
 import { ContainerStatus } from "./components/ContainerStatus";
 import { ContainersTable } from "./components/ContainersTable";
+import { EnvironmentDialog } from "./components/EnvironmentDialog";
 import { RunContainerDialog } from "./components/RunContainerDialog";
 
 const container = (fields: Partial<Container>) => ({ id: "1", name: "web-1", status: "running", progress: {}, error: "", ...fields }) as Container;
@@ -65,5 +66,29 @@ describe("fleet views", () => {
       memory: "256m",
       healthcheck: { cmd: "wget -q -O- localhost" },
     });
+  });
+
+  it("sends secret environment apart, keeping '=' inside values", async () => {
+    const calls = stubFetch({ "POST /projects/web/containers": { status: 202, body: container({ status: "pending" }) } });
+    renderAt(<RunContainerDialog project="web" open onClose={() => {}} repository="team/app" reference="1.0" />);
+    await userEvent.type(screen.getByLabelText("Environment"), "MODE=prod");
+    await userEvent.type(screen.getByLabelText("Secret environment"), "DB_PASSWORD=a=b{enter}TOKEN=t");
+    await userEvent.click(screen.getByRole("button", { name: "Run" }));
+    expect(calls[0].body).toMatchObject({ env: ["MODE=prod"], secret_env: { DB_PASSWORD: "a=b", TOKEN: "t" } });
+  });
+
+  it("shows plain values, marks secrets and says why values are hidden", () => {
+    const env = [
+      { name: "MODE", value: null, secret: false },
+      { name: "DB_PASSWORD", value: null, secret: true },
+    ];
+    const { unmount } = render(<EnvironmentDialog container={container({ env })} onClose={() => {}} />);
+    expect(screen.getByText("secret, not shown")).toBeInTheDocument();
+    expect(screen.getByText("hidden")).toBeInTheDocument();
+    expect(screen.getByText("Values are shown to those who may deploy in this project.")).toBeInTheDocument();
+    unmount();
+    render(<EnvironmentDialog container={container({ env: [{ name: "MODE", value: "prod", secret: false }] })} onClose={() => {}} />);
+    expect(screen.getByText("prod")).toBeInTheDocument();
+    expect(screen.queryByText(/may deploy/)).not.toBeInTheDocument();
   });
 });

@@ -1,4 +1,4 @@
-// Containers with live status, image, host and ports; stop, restart, remove and logs where allowed.
+// Containers with live status, image, host and ports; environment, logs, stop, restart and remove where allowed.
 import { useState } from "react";
 import { Link } from "react-router";
 import type { Container } from "@/api/types";
@@ -7,6 +7,7 @@ import { artifactUrl } from "@/features/repositories/paths";
 import { formatRelative } from "@/lib/format";
 import { useContainerAction } from "../api/containers";
 import { ContainerStatus } from "./ContainerStatus";
+import { EnvironmentDialog } from "./EnvironmentDialog";
 import { LogsDialog } from "./LogsDialog";
 
 interface Port {
@@ -23,6 +24,7 @@ export function ContainersTable({ project, containers, canUpdate, canDelete, can
   const act = useContainerAction(project);
   const [removing, setRemoving] = useState<Container | null>(null);
   const [logs, setLogs] = useState<Container | null>(null);
+  const [environment, setEnvironment] = useState<Container | null>(null);
   return (
     <>
       <div className="table-wrap">
@@ -63,6 +65,9 @@ export function ContainersTable({ project, containers, canUpdate, canDelete, can
                   <td className="hide-phone">{portsOf(container) || <span className="muted">—</span>}</td>
                   <td className="hide-phone">{formatRelative(container.started_at)}</td>
                   <td className="actions">
+                    <Button size="sm" variant="ghost" onClick={() => setEnvironment(container)} aria-label={`Environment of ${container.name}`}>
+                      Env
+                    </Button>
                     {canRead ? (
                       <Button size="sm" variant="ghost" onClick={() => setLogs(container)} aria-label={`Logs of ${container.name}`}>
                         Logs
@@ -96,6 +101,7 @@ export function ContainersTable({ project, containers, canUpdate, canDelete, can
         </div>
       ) : null}
       <LogsDialog project={project} container={logs} onClose={() => setLogs(null)} />
+      <EnvironmentDialog container={environment} onClose={() => setEnvironment(null)} />
       <ConfirmDialog
         open={removing !== null}
         title={`Remove ${removing?.name ?? ""}?`}

@@ -1,4 +1,4 @@
-// Runs an artifact on a host: image, name, host, environment, ports, volumes, limits and restart policy.
+// Runs an artifact on a host: image, name, host, environment (plain and secret), ports, volumes, limits and restart policy.
 import { useState, type FormEvent } from "react";
 import { ApiError } from "@/api/client";
 import type { Deploy } from "@/api/types";
@@ -11,9 +11,18 @@ const lines = (text: string) =>
     .map((line) => line.trim())
     .filter(Boolean);
 
+// NAME=value lines as an object; the value is everything after the first "=".
+const variables = (text: string) =>
+  Object.fromEntries(
+    lines(text).map((line) => {
+      const at = line.indexOf("=");
+      return at < 0 ? [line, ""] : [line.slice(0, at), line.slice(at + 1)];
+    }),
+  );
+
 export function RunContainerDialog({ project, open, onClose, repository = "", reference = "latest" }: { project: string; open: boolean; onClose: () => void; repository?: string; reference?: string }) {
   const deploy = useDeployContainer(project);
-  const [form, setForm] = useState({ repository, reference, name: "", host: "", env: "", ports: "", volumes: "", memory: "", cpus: "", restart: "no", health: "" });
+  const [form, setForm] = useState({ repository, reference, name: "", host: "", env: "", secretEnv: "", ports: "", volumes: "", memory: "", cpus: "", restart: "no", health: "" });
   const fields = deploy.error instanceof ApiError ? deploy.error.fieldErrors() : {};
   const set = (key: keyof typeof form) => (event: React.ChangeEvent<HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement>) =>
     setForm((current) => ({ ...current, [key]: event.target.value }));
@@ -27,6 +36,7 @@ export function RunContainerDialog({ project, open, onClose, repository = "", re
     if (form.name.trim()) request.name = form.name.trim();
     if (form.host.trim()) request.host = form.host.trim();
     if (form.env.trim()) request.env = lines(form.env);
+    if (form.secretEnv.trim()) request.secret_env = variables(form.secretEnv);
     if (form.ports.trim()) request.ports = lines(form.ports);
     if (form.volumes.trim()) request.volumes = lines(form.volumes);
     if (form.memory.trim()) request.memory = form.memory.trim();
@@ -53,6 +63,9 @@ export function RunContainerDialog({ project, open, onClose, repository = "", re
         </div>
         <Field label="Environment" hint="One NAME=value per line." error={fields.env}>
           <textarea value={form.env} onChange={set("env")} rows={3} spellCheck={false} />
+        </Field>
+        <Field label="Secret environment" hint="One NAME=value per line: stored encrypted, passed only to the host, never shown again." error={fields.secret_env}>
+          <textarea value={form.secretEnv} onChange={set("secretEnv")} rows={2} spellCheck={false} autoComplete="off" />
         </Field>
         <div className="form-grid">
           <Field label="Ports" hint="One [HOST_IP:]HOST_PORT:CONTAINER_PORT[/udp] per line." error={fields.ports}>
