@@ -150,7 +150,7 @@ def test_a_secret_no_key_opens_fails_the_deployment_clearly(world: dict[str, Any
     monkeypatch.setattr("portal.fleet.services._enqueue_converge", lambda container: None)
     deploy_with_secret(world)
     settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-    services.converge(str(Container.objects.get(name="site").pk))
+    convergence.converge(str(Container.objects.get(name="site").pk))
     record = Container.objects.get(name="site")
     assert (record.status, record.error_code) == ("failed", "secret_unreadable")
     assert record.error == ("the secret environment of site cannot be decrypted: "
