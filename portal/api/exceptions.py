@@ -8,7 +8,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 
 from portal.audit.services import record_refusal
-from portal.utilities.errors import Forbidden, as_api_exception, error_response
+from portal.utilities.errors import BerthError, Forbidden, as_api_exception, error_response
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -29,4 +29,6 @@ def _record_denial(exc: Exception, context: dict[str, Any]) -> None:
     unauthenticated = isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated)
     if not ((is_write and denied) or (unauthenticated and request.META.get("HTTP_AUTHORIZATION"))):
         return
-    record_refusal(request, denied=denied, message=str(getattr(exc, "detail", exc)))
+    # Berth's own refusals keep their text in `message` (their `detail` is extra data, usually None).
+    message = exc.message if isinstance(exc, BerthError) else str(getattr(exc, "detail", exc))
+    record_refusal(request, denied=denied, message=message)

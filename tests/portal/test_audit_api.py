@@ -287,3 +287,14 @@ def test_a_robot_with_the_longest_names_is_audited_under_a_cut_name(make_user, m
     entry.refresh_from_db()
     assert entry.actor == robot.full_name[:300]
     assert len(robot.full_name) == 6 + 255 + 1 + 255
+
+
+def test_a_refused_write_is_audited_with_the_refusal_message(make_user, client_for):
+    person = make_user()
+    response = client_for(person).post("/api/v1/users", {"username": "mallory", "password": "x" * 16},
+                                       format="json")
+    assert response.status_code == 403
+    message = response.json()["errors"][0]["message"]
+    row = AuditEntry.objects.filter(outcome=Outcome.DENIED, resource="/api/v1/users").latest("id")
+    assert row.detail == {"message": message}
+    assert message != "None"
