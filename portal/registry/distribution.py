@@ -181,8 +181,11 @@ class DistributionProcess:
     def start(self, timeout: float = 15.0) -> None:
         config = self.setup.write()
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed when it exits
+        # distribution 2.8's S3 driver gives the AWS SDK its own HTTP transport, and the SDK panics at start
+        # ("unable to load custom CA bundle") whenever AWS_CA_BUNDLE is set, as some hosts set it globally.
+        environment = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
         self.process = subprocess.Popen(
-            [DISTRIBUTION_BINARY, "serve", str(config)],
+            [DISTRIBUTION_BINARY, "serve", str(config)], env=environment,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         log.close()
