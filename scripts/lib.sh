@@ -112,11 +112,14 @@ stop_postgres() {
 }
 
 # Starts a private Redis on 127.0.0.1:$2 with its files in $1 (daemonized; stop with stop_redis).
+# start_redis DIR PORT [durable]: "durable" keeps an append-only file (fsync every second), so the work
+# queued for workers and agents survives a restart or a crash of Redis; the test suite's Redis needs none.
 start_redis() {
-    local dir="$1" port="$2"
+    local dir="$1" port="$2" durability=(--save '' --appendonly no)
+    [ "${3:-}" = durable ] && durability=(--save '' --appendonly yes --appendfsync everysec)
     mkdir -p "$dir"
     redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
-    redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize yes --save '' --appendonly no \
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize yes "${durability[@]}" \
         --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
     for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
     die "Redis did not start on port $port (see $dir/redis.log)"
@@ -124,5 +127,6 @@ start_redis() {
 
 stop_redis() {
     local dir="$1" port="$2"
+    # With an append-only file, "nosave" still keeps what it logged; without one it discards nothing wanted.
     redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
 }

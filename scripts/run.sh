@@ -31,7 +31,7 @@ REDIS_HOST="$(url_part "$REDIS_URL" hostname 127.0.0.1)"
 REDIS_PORT="$(url_part "$REDIS_URL" port 6379)"
 if ! redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping >/dev/null 2>&1; then
     case "$REDIS_HOST" in 127.0.0.1|localhost) ;; *) die "Redis at $REDIS_URL does not answer" ;; esac
-    start_redis "$VAR/redis" "$REDIS_PORT"
+    start_redis "$VAR/redis" "$REDIS_PORT" durable
     OWN_REDIS=1
 fi
 
