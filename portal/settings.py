@@ -171,6 +171,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("BERTH_CELERY_EAGER", False, "Run Celery tasks in-process (tests of pure logic only).")
+# One beat schedules at a time (portal.system.beat): others wait for its lease, which lapses this long after
+# a beat dies.
+CELERY_BEAT_SCHEDULER = "portal.system.beat:SingleBeatScheduler"
+BEAT_LOCK_SECONDS = env.int("BERTH_BEAT_LOCK_SECONDS", 30, "Lifetime of the beat leader's lease in Redis; a second beat takes over this long after the first dies.")
 CELERY_BEAT_SCHEDULE = {
     "purge-audit-log": {"task": "portal.audit.tasks.purge_audit_log", "schedule": 24 * 3600.0},
 }
