@@ -43,6 +43,7 @@ from portal.registry.distribution import (
     DistributionError,
     DistributionNotFound,
 )
+from portal.registry.storage import RepositoryStorage, storage_from_settings
 from portal.utilities.errors import BerthError, Conflict, InvalidInput, NotFound
 
 # Image configs are a few KiB; anything near this is not one worth reading whole.
@@ -498,28 +499,24 @@ def tag_deleted(repository: str, tag: str) -> bool:
 
 
 def delete_repository(principal: Principal, project: Project, repository: Repository | str,
-                      source_ip: str | None = None, *, client: DistributionClient | None = None) -> int:
-    """Deletes every manifest of the repository in distribution, then the repository; returns how many."""
+                      source_ip: str | None = None, *, storage: RepositoryStorage | None = None) -> int:
+    """Deletes the repository and everything distribution stores for it; returns how many artifacts it held."""
     repo = repository if isinstance(repository, Repository) else repository_in(project, repository)
     require(principal, Action.DELETE, Resource.of_project(project, ProjectResource.REPOSITORY))
-    client = client or distribution()
+    storage = storage or storage_from_settings()
     with transaction.atomic():
         locked = _locked(repo)
         if locked is None:
             raise NotFound(f"repository {repo.name!r} not found", code="repository_not_found")
         digests = list(Artifact.objects.filter(repository=locked).values_list("digest", flat=True))
-        for digest in digests:
-            try:
-                client.delete_manifest(locked.name, digest)
-            except DistributionNotFound:
-                pass
-            except DistributionError as exc:
-                raise _unavailable(exc) from None
-        # Manifest deletion untags in distribution, so no tag is left for reconcile to bring back.
         DeletedTag.objects.filter(repository_name=locked.name).delete()
         locked.delete()
         record(principal, "delete", "repository", locked.name, project=project, source_ip=source_ip,
                detail={"artifacts": len(digests)})
+        # The storage last, inside the transaction: a failure rolls the rows back, and a process killed between
+        # the removal and the commit leaves rows a repeated delete removes (the removal is idempotent), so no
+        # deletion is ever half done with nobody left to finish it.
+        storage.remove_repository(locked.name)
     for digest in digests:
         manifest_cache.evict(locked.name, digest)
     return len(digests)
