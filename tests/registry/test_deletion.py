@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from portal.registry.distribution import DistributionNotFound
 from tests.fixtures.registry import Berth
 from tests.registry.test_registry_protocol import OCI_MANIFEST, client, error_of, sha256
 
@@ -79,3 +82,121 @@ def test_distribution_is_configured_without_its_blob_descriptor_cache(berth: Ber
     config = berth.distribution.setup.config()
 
     assert "cache" not in config["storage"]
+
+
+# --- /v2/ deletes decide as the API's do ------------------------------------------------------------------------
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def _crew(registry_user: Any, make_project: Any, name: str) -> tuple[tuple[str, str], Any, Any]:
+    """A project with a developer (pushes) and a maintainer (deletes): (developer creds, maintainer, project)."""
+    developer, developer_creds = registry_user()
+    maintainer, _ = registry_user()
+    project = make_project(name, members={developer: "developer", maintainer: "maintainer"})
+    return developer_creds, maintainer, project
+
+
+def _run(project: Any, repository: str, digest: str, status: str = "running") -> Any:
+    from portal.fleet.models import Container
+
+    return Container.objects.create(project=project, host_name="node-a", name="web", repository=repository,
+                                    reference="v1", digest=digest, status=status, created_by="tests")
+
+
+def test_v2_refuses_deleting_what_a_container_runs_as_the_api_does(
+    berth: Berth, registry_user: Any, make_project: Any, client_for: Any
+) -> None:
+    from portal.artifacts.models import Artifact
+    from portal.audit.models import AuditEntry
+    from tests.fixtures.portal import PASSWORD
+
+    developer, maintainer, project = _crew(registry_user, make_project, "guarded")
+    _, digest = client(berth, developer, "guarded/web").image("guarded/web", "v1")
+    container = _run(project, "guarded/web", digest)
+    deleter = client(berth, (maintainer.username, PASSWORD), "guarded/web", actions="pull,delete")
+
+    through_v2 = deleter.request("DELETE", f"/v2/guarded/web/manifests/{digest}")
+    through_api = client_for(maintainer).delete(f"/api/v1/projects/guarded/repositories/web/artifacts/{digest}")
+
+    message = (f"artifact {digest} is running in 1 container(s) (web on node-a); "
+               "stop them first or delete with force=true")
+    assert through_api.status_code == 409
+    assert through_api.json()["errors"][0] == {"code": "artifact_in_use", "message": message}
+    assert through_v2.status_code == 409
+    assert error_of(through_v2) == {"code": "DENIED", "message": message, "detail": {"reason": "artifact_in_use"}}
+    assert deleter.request("GET", f"/v2/guarded/web/manifests/{digest}", headers=ACCEPT).status_code == 200
+    assert berth.direct().head_manifest("guarded/web", digest)[0] == digest
+    assert Artifact.objects.filter(repository__name="guarded/web", digest=digest).exists()
+
+    container.status = "exited"
+    container.save()
+    deleted = deleter.request("DELETE", f"/v2/guarded/web/manifests/{digest}")
+
+    assert deleted.status_code == 202
+    assert deleter.request("GET", f"/v2/guarded/web/manifests/{digest}", headers=ACCEPT).status_code == 404
+    assert not Artifact.objects.filter(repository__name="guarded/web").exists()
+    assert AuditEntry.objects.filter(action="delete", resource=f"guarded/web@{digest}",
+                                     actor=maintainer.username).count() == 1
+
+
+def test_v2_refuses_deleting_a_child_of_an_index_and_deletes_the_index_with_its_children(
+    berth: Berth, registry_user: Any, make_project: Any, client_for: Any
+) -> None:
+    from tests.fixtures.portal import PASSWORD
+
+    developer, maintainer, _ = _crew(registry_user, make_project, "indexed")
+    pusher = client(berth, developer, "indexed/multi")
+    amd64_body, amd64 = pusher.image("indexed/multi", "amd64-build", layer=b"amd64")
+    arm64_body, arm64 = pusher.image("indexed/multi", "arm64-build", layer=b"arm64")
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": amd64, "size": len(amd64_body),
+         "platform": {"os": "linux", "architecture": "amd64"}},
+        {"mediaType": OCI_MANIFEST, "digest": arm64, "size": len(arm64_body),
+         "platform": {"os": "linux", "architecture": "arm64"}},
+    ]}).encode()
+    assert pusher.request("PUT", "/v2/indexed/multi/manifests/1.0", content=index,
+                          headers={"Content-Type": OCI_INDEX}).status_code == 201
+    deleter = client(berth, (maintainer.username, PASSWORD), "indexed/multi", actions="pull,delete")
+    for tag in ("amd64-build", "arm64-build"):
+        assert deleter.request("DELETE", f"/v2/indexed/multi/manifests/{tag}").status_code == 202
+
+    child_through_v2 = deleter.request("DELETE", f"/v2/indexed/multi/manifests/{arm64}")
+    child_through_api = client_for(maintainer).delete(f"/api/v1/projects/indexed/repositories/multi/artifacts/{arm64}")
+
+    message = f"artifact {arm64} is part of index {sha256(index)}: delete the index instead"
+    assert child_through_api.status_code == 409
+    assert child_through_api.json()["errors"][0] == {"code": "artifact_in_index", "message": message}
+    assert child_through_v2.status_code == 409
+    assert error_of(child_through_v2) == {"code": "DENIED", "message": message,
+                                          "detail": {"reason": "artifact_in_index"}}
+    assert deleter.request("GET", f"/v2/indexed/multi/manifests/{arm64}", headers=ACCEPT).status_code == 200
+
+    deleted = deleter.request("DELETE", f"/v2/indexed/multi/manifests/{sha256(index)}")
+
+    assert deleted.status_code == 202
+    for digest in (sha256(index), amd64, arm64):
+        assert deleter.request("GET", f"/v2/indexed/multi/manifests/{digest}",
+                               headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"}).status_code == 404
+    assert client_for(maintainer).get("/api/v1/projects/indexed/repositories/multi").json()["artifact_count"] == 0
+
+
+def test_v2_deletes_a_manifest_berth_never_indexed_straight_from_distribution(
+    berth: Berth, registry_user: Any, make_project: Any
+) -> None:
+    from tests.fixtures.portal import PASSWORD
+
+    developer, maintainer, _ = _crew(registry_user, make_project, "around")
+    config = client(berth, developer, "around/side").upload("around/side", b"{}")
+    document = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": []}
+    body = json.dumps(document).encode()
+    digest = berth.direct().put_manifest("around/side", "side", body, OCI_MANIFEST)
+    deleter = client(berth, (maintainer.username, PASSWORD), "around/side", actions="pull,delete")
+
+    deleted = deleter.request("DELETE", f"/v2/around/side/manifests/{digest}")
+    again = deleter.request("DELETE", f"/v2/around/side/manifests/{digest}")
+
+    assert deleted.status_code == 202
+    with pytest.raises(DistributionNotFound):
+        berth.direct().head_manifest("around/side", digest)
+    assert (again.status_code, error_of(again)["code"]) == (404, "MANIFEST_UNKNOWN")
