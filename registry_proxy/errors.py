@@ -67,5 +67,11 @@ def unavailable(message: str) -> RegistryError:
     return RegistryError(503, "UNAVAILABLE", message)
 
 
+def refused(message: str, reason: str) -> RegistryError:
+    """A write the API refuses with 409 (it would break an index, or a running container): the same status,
+    message and stable code, as a `DENIED` clients print."""
+    return RegistryError(409, "DENIED", message, detail={"reason": reason})
+
+
 def too_many_requests(message: str) -> RegistryError:
     return RegistryError(429, "TOOMANYREQUESTS", message)

@@ -43,6 +43,7 @@ from portal.registry.distribution import (
     DistributionError,
     DistributionNotFound,
 )
+from portal.registry.storage import RepositoryStorage, storage_from_settings
 from portal.utilities.errors import BerthError, Conflict, InvalidInput, NotFound
 
 # Image configs are a few KiB; anything near this is not one worth reading whole.
@@ -382,23 +383,10 @@ def _set_tag(repo: Repository, name: str, artifact_id: int, now: datetime) -> No
 
 # -- deletes -----------------------------------------------------------------------------------
 
-# Checks run before an artifact is deleted from the browse API: each raises (a Conflict) to refuse.
+# Checks run before an artifact is deleted, from the browse API or /v2/: each raises (a Conflict) to refuse.
 # The fleet registers one that refuses deleting an artifact a container runs, unless forced.
 DeleteGuard = Callable[[Artifact, bool], None]
 DELETE_GUARDS: list[DeleteGuard] = []
-
-
-def record_manifest_delete(principal: Principal, repository: str, digest: str, source_ip: str | None = None) -> bool:
-    """Forgets a manifest distribution has just deleted (through /v2/); False when it was not indexed."""
-    validate_digest(digest)
-    with transaction.atomic():
-        repo = _locked(repository)
-        artifact = Artifact.objects.filter(repository=repo, digest=digest).first() if repo else None
-        if repo is None or artifact is None:
-            return False
-        _remove_rows(repo, artifact)
-        record(principal, "delete", "artifact", f"{repo.name}@{digest}", project=repo.project, source_ip=source_ip)
-    return True
 
 
 def _remove_rows(repo: Repository, artifact: Artifact) -> None:
@@ -436,7 +424,11 @@ def _deletion_set(artifact: Artifact) -> list[Artifact]:
 def delete_artifact(principal: Principal, project: Project, repository: Repository | str, reference: str,
                     force: bool = False, source_ip: str | None = None, *,
                     client: DistributionClient | None = None) -> list[str]:
-    """Deletes an artifact from distribution, then from the index; returns the digests removed."""
+    """Deletes an artifact from distribution, then from the index; returns the digests removed.
+
+    The one decision on deletes, for the browse API and `/v2/` alike: a child of an index is refused (the
+    index would break), and so is what a guard refuses (the fleet's: an artifact a container runs).
+    """
     repo = repository if isinstance(repository, Repository) else repository_in(project, repository)
     require(principal, Action.DELETE, Resource.of_project(project, ProjectResource.ARTIFACT))
     validate_reference(reference)
@@ -470,6 +462,34 @@ def delete_artifact(principal: Principal, project: Project, repository: Reposito
     return removed
 
 
+def delete_manifest(principal: Principal, repository: str, digest: str, source_ip: str | None = None, *,
+                    client: DistributionClient | None = None) -> list[str]:
+    """`DELETE /v2/<name>/manifests/<digest>`: the browse API's delete, never forced; returns the digests removed.
+
+    A manifest the index does not hold (pushed around Berth) has nothing to guard: distribution deletes it.
+    """
+    validate_digest(digest)
+    if not is_repository_name(repository):
+        raise NotFound(f"repository {repository!r} not found", code="repository_not_found")
+    client = client or distribution()
+    repo = Repository.objects.filter(name=repository).select_related("project").first()
+    if repo is not None and Artifact.objects.filter(repository=repo, digest=digest).exists():
+        return delete_artifact(principal, repo.project, repo, digest, source_ip=source_ip, client=client)
+    project = Project.objects.filter(name=repository.split("/", 1)[0]).first()
+    if project is None:
+        raise NotFound(f"project of repository {repository!r} not found", code="project_not_found")
+    require(principal, Action.DELETE, Resource.of_project(project, ProjectResource.ARTIFACT))
+    try:
+        client.delete_manifest(repository, digest)
+    except DistributionNotFound:
+        raise NotFound(f"manifest {repository}@{digest} not found", code="artifact_not_found") from None
+    except DistributionError as exc:
+        raise _unavailable(exc) from None
+    record(principal, "delete", "artifact", f"{repository}@{digest}", project=project, source_ip=source_ip,
+           detail={"reference": digest, "removed": [digest], "force": False, "indexed": False})
+    return [digest]
+
+
 def delete_tag(principal: Principal, repository: Repository | str, tag: str, source_ip: str | None = None) -> None:
     """Removes a tag from the index, which is the source of truth for tags (distribution 2.8 cannot
     delete one): a tombstone keeps reconcile from bringing it back until the tag is pushed again."""
@@ -498,28 +518,24 @@ def tag_deleted(repository: str, tag: str) -> bool:
 
 
 def delete_repository(principal: Principal, project: Project, repository: Repository | str,
-                      source_ip: str | None = None, *, client: DistributionClient | None = None) -> int:
-    """Deletes every manifest of the repository in distribution, then the repository; returns how many."""
+                      source_ip: str | None = None, *, storage: RepositoryStorage | None = None) -> int:
+    """Deletes the repository and everything distribution stores for it; returns how many artifacts it held."""
     repo = repository if isinstance(repository, Repository) else repository_in(project, repository)
     require(principal, Action.DELETE, Resource.of_project(project, ProjectResource.REPOSITORY))
-    client = client or distribution()
+    storage = storage or storage_from_settings()
     with transaction.atomic():
         locked = _locked(repo)
         if locked is None:
             raise NotFound(f"repository {repo.name!r} not found", code="repository_not_found")
         digests = list(Artifact.objects.filter(repository=locked).values_list("digest", flat=True))
-        for digest in digests:
-            try:
-                client.delete_manifest(locked.name, digest)
-            except DistributionNotFound:
-                pass
-            except DistributionError as exc:
-                raise _unavailable(exc) from None
-        # Manifest deletion untags in distribution, so no tag is left for reconcile to bring back.
         DeletedTag.objects.filter(repository_name=locked.name).delete()
         locked.delete()
         record(principal, "delete", "repository", locked.name, project=project, source_ip=source_ip,
                detail={"artifacts": len(digests)})
+        # The storage last, inside the transaction: a failure rolls the rows back, and a process killed between
+        # the removal and the commit leaves rows a repeated delete removes (the removal is idempotent), so no
+        # deletion is ever half done with nobody left to finish it.
+        storage.remove_repository(locked.name)
     for digest in digests:
         manifest_cache.evict(locked.name, digest)
     return len(digests)
@@ -881,11 +897,11 @@ __all__ = [
     "RegistryUnavailable",
     "cached_manifest",
     "delete_artifact",
+    "delete_manifest",
     "delete_repository",
     "delete_tag",
     "list_tags",
     "reconcile",
-    "record_manifest_delete",
     "record_manifest_push",
     "record_pulls",
     "referrers",

@@ -13,6 +13,7 @@ from portal.audit.services import record
 from portal.projects.models import Member, Project
 from portal.rbac.principals import Principal, Resource, UserPrincipal, require
 from portal.rbac.roles import Action, ProjectResource, Role, SystemResource
+from portal.registry.storage import RepositoryStorage, storage_from_settings
 from portal.utilities.errors import Conflict, InvalidInput
 
 PROJECT_NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
@@ -65,8 +66,12 @@ def repository_count(project: Project) -> int:
     return apps.get_model("artifacts", "Repository").objects.filter(project=project).count()
 
 
-def delete_project(actor: Principal, project: Project, source_ip: str | None = None) -> None:
+def delete_project(actor: Principal, project: Project, source_ip: str | None = None, *,
+                   storage: RepositoryStorage | None = None) -> None:
+    """Deletes an empty project, and whatever distribution still stores under its name (repositories pushed
+    around Berth or never indexed), so a project created again under the name starts empty."""
     require(actor, Action.DELETE, Resource.of_project(project, ProjectResource.PROJECT))
+    storage = storage or storage_from_settings()
     with transaction.atomic():
         locked = Project.objects.select_for_update().get(pk=project.pk)
         count = repository_count(locked)
@@ -78,6 +83,8 @@ def delete_project(actor: Principal, project: Project, source_ip: str | None = N
             )
         record(actor, "delete", "project", project.name, project=project, source_ip=source_ip)
         locked.delete()
+        # Last, inside the transaction, as for a repository: a failure deletes nothing, a repeat finishes it.
+        storage.remove_project(locked.name)
 
 
 def _validate_role(role: str) -> Role:

@@ -120,9 +120,10 @@ class DistributionSetup:
 
     def config(self) -> dict[str, Any]:
         storage: dict[str, Any] = self.s3.driver() if self.s3 else {"filesystem": {"rootdirectory": str(self.data_dir)}}
+        # No blob descriptor cache: it outlives the links Berth removes from storage when a repository or project
+        # is deleted, and would serve the old layers to the next owner of the name.
         storage.update(
             delete={"enabled": True},
-            cache={"blobdescriptor": "inmemory"},
             # Every byte goes through Berth, which checks access: no redirects to pre-signed storage URLs.
             redirect={"disable": True},
             maintenance={"uploadpurging": {"enabled": True, "age": "168h", "interval": "24h", "dryrun": False}},

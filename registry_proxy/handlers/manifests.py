@@ -9,14 +9,15 @@ import time
 from typing import Any
 
 from portal.artifacts.services import (
+    RegistryUnavailable,
     cached_manifest,
+    delete_manifest,
     delete_tag,
-    record_manifest_delete,
     record_manifest_push,
     tag_deleted,
 )
 from portal.registry.distribution import MAX_MANIFEST_BYTES
-from portal.utilities.errors import Forbidden, NotFound
+from portal.utilities.errors import Conflict, Forbidden, NotFound
 from registry_proxy import errors
 from registry_proxy.caches import TAG_CACHE_SECONDS, CachedManifest
 from registry_proxy.checks.valid_reference import DIGEST, valid_reference
@@ -137,19 +138,25 @@ async def manifest_delete(app: Proxy, context: Context, send: Send) -> None:
         # distribution 2.8 cannot delete a tag; Berth's index is the source of truth for tags.
         await app.run_sync(_delete_tag, context.principal, name, reference, context.request.client_ip)
         app.manifests.pop((name, reference))
-        await send({"type": "http.response.start", "status": 202, "headers": [API_VERSION,
-                                                                              (b"content-length", b"0")]})
-        await send({"type": "http.response.body", "body": b""})
-        return
-    response = await app.upstream(context)
-    if response.status == 202:
-        try:
-            await app.run_sync(record_manifest_delete, context.principal, name, reference,
-                               context.request.client_ip)
-        except Exception:
-            logger.exception("unindexing %s@%s failed", name, reference)
-        app.manifests.clear()  # tags pointing at the digest go with it
-    await app.relay(response, send)
+    else:
+        # The browse API's service decides, with its guards: distribution is asked only once they allow it.
+        await app.run_sync(_delete_manifest, context.principal, name, reference, context.request.client_ip)
+        app.manifests.clear()  # tags pointing at the digest, and an index's children, go with it
+    await send({"type": "http.response.start", "status": 202, "headers": [API_VERSION, (b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _delete_manifest(principal: Any, repository: str, digest: str, source_ip: str | None) -> None:
+    try:
+        delete_manifest(principal, repository, digest, source_ip)
+    except NotFound as exc:
+        raise errors.manifest_unknown(exc.message) from None
+    except Forbidden as exc:
+        raise errors.denied(exc.message) from None
+    except Conflict as exc:
+        raise errors.refused(exc.message, exc.code) from None
+    except RegistryUnavailable as exc:
+        raise errors.unavailable(exc.message) from None
 
 
 def _delete_tag(principal: Any, repository: str, tag: str, source_ip: str | None) -> None:

@@ -82,6 +82,7 @@ def test_the_services_are_the_production_set(config):
         "postgres",
         "redis",
         "registry",
+        "registry-volume",
         "init",
         "portal",
         "worker",
@@ -166,6 +167,19 @@ def test_the_registry_deletes_and_checks_berths_credentials(config):
     assert mounts(registry)["/var/lib/registry"] == ("registry-data", "rw")
     assert mounts(registry)["/etc/berth-registry"] == ("registry-auth", "ro")
     assert env["REGISTRY_AUTH_HTPASSWD_PATH"].startswith("/etc/berth-registry/")
+    # The cache would serve the layers of a deleted repository to the next owner of its name.
+    assert env["REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR"] == ""
+
+
+def test_the_portal_may_remove_what_distribution_stores_for_a_deleted_repository(config):
+    services = config["services"]
+    # Both write as Berth's user, to a volume given to it before either starts.
+    assert services["registry"]["user"] == "10001:10001"
+    assert mounts(services["portal"])["/var/lib/registry"] == ("registry-data", "rw")
+    owner = services["registry-volume"]
+    assert owner["entrypoint"] == ["chown", "-R", "10001:10001", "/var/lib/registry"]
+    assert mounts(owner)["/var/lib/registry"] == ("registry-data", "rw")
+    assert services["registry"]["depends_on"]["registry-volume"]["condition"] == "service_completed_successfully"
 
 
 def test_state_lives_in_named_volumes(config):
@@ -176,8 +190,6 @@ def test_state_lives_in_named_volumes(config):
     assert mounts(services["postgres"])["/var/lib/postgresql/data"] == ("postgres-data", "rw")
     assert mounts(services["redis"])["/data"] == ("redis-data", "rw")
     assert mounts(services["portal"])["/var/lib/berth"] == ("berth-state", "rw")
-    # Blobs are read from distribution's storage directly, never written by the portal.
-    assert mounts(services["portal"])["/var/lib/registry"] == ("registry-data", "ro")
 
 
 def test_the_image_runs_as_an_unprivileged_user_on_python_312():

@@ -146,19 +146,24 @@ def test_index_whose_children_were_never_indexed_fetches_them(registry, pusher):
     assert Repository.objects.get(name="idx/fetch").artifact_count == 1
 
 
-def test_deleting_an_index_through_v2_returns_its_children_to_the_list(registry, pusher):
+def test_deleting_an_index_through_v2_deletes_its_untagged_children_as_the_api_does(registry, pusher):
+    from portal.projects.models import Member, Project
+
+    Member.objects.create(project=Project.objects.get(name="idx"), user=pusher.user, role="maintainer")
     children = _two_children(registry, "idx/orphans")
     body, digest = registry.put_manifest("idx/orphans", "1.0", _index(children))
     push(registry, pusher, "idx/orphans", "1.0", body, digest, OCI_INDEX)
 
-    assert services.record_manifest_delete(pusher, "idx/orphans", digest) is True
+    removed = services.delete_manifest(pusher, "idx/orphans", digest, client=registry.client)
 
+    everything = [digest, *(child_digest for child_digest, _, _ in children)]
+    assert sorted(removed) == sorted(everything)
     repository = Repository.objects.get(name="idx/orphans")
-    assert (repository.artifact_count, repository.tag_count) == (2, 0)
-    assert repository.size == sum(
-        Artifact.objects.filter(repository=repository).values_list("size", flat=True)
-    )
-    assert services.record_manifest_delete(pusher, "idx/orphans", digest) is False
+    assert (repository.artifact_count, repository.tag_count, repository.size) == (0, 0, 0)
+    assert not Artifact.objects.filter(repository=repository).exists()
+    assert all(registry.gone("idx/orphans", removed_digest) for removed_digest in everything)
+    with pytest.raises(NotFound):
+        services.delete_manifest(pusher, "idx/orphans", digest, client=registry.client)
 
 
 def test_referrers_list_artifacts_whose_subject_is_the_digest(registry, pusher):
