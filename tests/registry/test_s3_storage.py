@@ -1,4 +1,5 @@
-"""distribution, configured by Berth for S3 storage, keeps images in a real S3 server (SeaweedFS)."""
+"""distribution, configured by Berth for S3 storage, keeps images in a real S3 server (SeaweedFS); Berth removes
+a deleted repository's keys from it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from portal.registry.distribution import DistributionProcess, DistributionSetup, S3Storage
+from portal.registry.storage import S3Storage as RepositoryS3Storage
+from portal.registry.storage import StorageError
 from tests.support.distribution import free_port
 from tests.support.images import File, ImageSpec, write_layout
 from tests.support.seaweedfs import ACCESS_KEY, SECRET_KEY, running_seaweedfs
@@ -61,3 +64,39 @@ def test_an_image_pushed_to_s3_storage_lives_in_the_bucket_and_pulls_back_identi
     pushed = {p.name: p.read_bytes() for p in (layout / "blobs" / "sha256").iterdir()}
     pulled = {p.name: p.read_bytes() for p in (tmp_path / "back" / "blobs" / "sha256").iterdir()}
     assert pulled == pushed
+
+
+def test_removing_a_repository_from_s3_leaves_nested_and_neighbouring_repositories_and_the_blobs(
+        s3_distribution, tmp_path):
+    store, setup = s3_distribution
+    layout = write_layout(tmp_path / "layout", {"v1": [ImageSpec([[File("a.txt", b"a\n")]])]})
+    credentials = f"{setup.username}:{setup.password}"
+    for repository in ("team/app", "team/app/nested", "team/other"):
+        skopeo_copy(f"oci:{layout}:v1", f"docker://{setup.listen}/{repository}:v1", credentials, dest_side=True)
+    repositories = "registry-under-test/docker/registry/v2/repositories/"
+    blobs = store.keys("registry-under-test/docker/registry/v2/blobs/")
+    storage = RepositoryS3Storage(store.bucket, "us-east-1", store.endpoint, ACCESS_KEY, SECRET_KEY,
+                                  "/registry-under-test")
+
+    storage.remove_repository("team/app")
+    left = store.keys(repositories)
+    assert not [key for key in left if key.startswith(f"{repositories}team/app/_")]
+    assert any(key.startswith(f"{repositories}team/app/nested/_manifests/") for key in left)
+    assert any(key.startswith(f"{repositories}team/other/_layers/") for key in left)
+    assert store.keys("registry-under-test/docker/registry/v2/blobs/") == blobs
+
+    storage.remove_project("team")
+    assert store.keys(repositories) == []
+
+
+def test_s3_refusing_the_removal_says_why_and_keeps_everything(s3_distribution, tmp_path):
+    store, setup = s3_distribution
+    layout = write_layout(tmp_path / "layout", {"v1": [ImageSpec([[File("a.txt", b"a\n")]])]})
+    skopeo_copy(f"oci:{layout}:v1", f"docker://{setup.listen}/team/app:v1", f"{setup.username}:{setup.password}",
+                dest_side=True)
+    before = store.keys()
+    wrong = RepositoryS3Storage(store.bucket, "us-east-1", store.endpoint, ACCESS_KEY, "not-the-secret",
+                                "/registry-under-test")
+    with pytest.raises(StorageError, match=f"S3 bucket {store.bucket} refused or failed the removal"):
+        wrong.remove_project("team")
+    assert store.keys() == before
