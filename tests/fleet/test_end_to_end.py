@@ -120,14 +120,21 @@ def people(stack: Stack, django_db_blocker: Any) -> dict[str, tuple[str, str]]:
     return made
 
 
+JOIN_TOKENS: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def hosts(stack: Stack, people: dict[str, tuple[str, str]], make_agent: Any) -> dict[str, AgentProcess]:
-    """Two agents, each joined with its own single-use token by `serve --join`."""
+    """Two agents, each joined with its own single-use token by `serve --join --token-file`."""
     with stack.api(people["admin"]) as admin:
         for name, zone in (("node-a", "a"), ("node-b", "b")):
             token = admin.post("/hosts/join-tokens", json={"labels": {"zone": zone}}).json()["token"]
+            JOIN_TOKENS[name] = token
             agent = make_agent(name)
-            agent.start("--join", stack.url, token, "--name", name, "--advertise", agent.url)
+            token_file = agent.state.parent / f"{name}.join-token"
+            token_file.write_text(token)
+            agent.start("--join", stack.url, "--token-file", str(token_file), "--name", name,
+                        "--advertise", agent.url)
             stack.agents[name] = agent
 
         def both_online() -> bool:
@@ -204,6 +211,16 @@ def test_deploy_serve_logs_exec_stats_stop_remove(stack: Stack, hosts: dict[str,
         assert dev.delete("/projects/team/containers/site").status_code == 202
         wait_for(lambda: dev.get("/projects/team/containers/site").status_code == 404, 15, "the record to go")
     assert not any(c.name == "site" for c in _runtime(hosts["node-a"]).list(all=True))
+
+
+def test_the_join_token_is_not_on_the_agents_command_line(hosts: dict[str, AgentProcess]) -> None:
+    for name, agent in hosts.items():
+        assert agent.process is not None
+        command_line = Path(f"/proc/{agent.process.pid}/cmdline").read_bytes()
+        environment = Path(f"/proc/{agent.process.pid}/environ").read_bytes()
+        assert b"--token-file" in command_line
+        assert JOIN_TOKENS[name].encode() not in command_line
+        assert JOIN_TOKENS[name].encode() not in environment
 
 
 def test_a_guest_cannot_deploy(stack: Stack, hosts: dict[str, AgentProcess], image: str,
@@ -314,16 +331,24 @@ def test_join_registers_a_host_and_keeps_its_credential_private(
 
     with stack.api(people["admin"]) as admin:
         token = admin.post("/hosts/join-tokens", json={}).json()["token"]
-        command = [sys.executable, "-m", "runtime_agent", "join", stack.url, token, "--state", str(tmp_path),
+        command = [sys.executable, "-m", "runtime_agent", "join", stack.url, "--state", str(tmp_path),
                    "--name", "node-c", "--labels", "zone=c,disk=ssd", "--advertise", "http://127.0.0.1:9"]
-        joined = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        without_token = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                                       env={k: v for k, v in os.environ.items() if k != "BERTH_JOIN_TOKEN"})
+        assert without_token.returncode == 1
+        assert without_token.stderr.strip() == (
+            "berth-agent: give the join token with --token-file PATH or $BERTH_JOIN_TOKEN")
+        joined = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "BERTH_JOIN_TOKEN": token})
         assert joined.returncode == 0, joined.stderr
         assert joined.stdout.startswith(f"joined {stack.url} as host node-c (")
         credential = tmp_path / "agent" / "credential.json"
         assert credential.stat().st_mode & 0o777 == 0o600
         host = admin.get("/hosts/node-c").json()
         assert (host["labels"], host["address"]) == ({"zone": "c", "disk": "ssd"}, "http://127.0.0.1:9")
-        again = subprocess.run([*command[:5], "berth_join_spent", *command[6:], "--force"], capture_output=True,
+        spent = tmp_path / "spent-token"
+        spent.write_text("berth_join_spent\n")
+        again = subprocess.run([*command, "--token-file", str(spent), "--force"], capture_output=True,
                                text=True, timeout=60)
         assert again.returncode == 1
         assert again.stderr.strip() == ("berth-agent: the portal refused to join this host: "
