@@ -380,6 +380,22 @@ def container_env(principal: Principal, container: Container) -> list[dict[str, 
     return shown
 
 
+def container_volumes(container: Container) -> list[dict[str, Any]]:
+    """The container's volumes and binds, each with its owner: a named or anonymous volume is its project's
+    own on the host (the agent keys it so); a host path is the host's."""
+    shown = []
+    for entry in (container.spec or {}).get("volumes") or []:
+        parts = str(entry).split(":")
+        source, target = (parts[0], parts[1]) if len(parts) > 1 else ("", parts[0])
+        readonly = len(parts) > 2 and parts[2] == "ro"
+        bind = source.startswith(("/", "."))
+        shown.append({
+            "kind": "bind" if bind else "volume", "name": source, "target": target, "readonly": readonly,
+            "owner": None if bind else container.project.name,
+        })  # fmt: skip
+    return shown
+
+
 def choose_host(*, name: str | None, selector: dict[str, str] | None, memory: int | None, cpus: float | None,
                 ports: list[dict[str, Any]]) -> Host:
     """The named host, or the least busy online host matching the selector with room for the limits.

@@ -134,6 +134,11 @@ def test_host_binds_only_where_an_administrator_allowed_them(world: dict[str, An
     body = agent.create_bodies[-1]
     assert (body["volumes"], body["project"], body["allow_host_binds"]) == (
         ["/srv/data:/data:ro", "cache:/cache"], "team", True)
+    shown = world["guest"].get(f"/api/v1/projects/team/containers/{allowed.json()['id']}").json()
+    assert shown["volumes"] == [
+        {"kind": "bind", "name": "/srv/data", "target": "/data", "readonly": True, "owner": None},
+        {"kind": "volume", "name": "cache", "target": "/cache", "readonly": False, "owner": "team"},
+    ]
 
 
 def test_selector_and_capacity_choose_the_host(world: dict[str, Any], agent: FakeAgent) -> None:
