@@ -147,7 +147,9 @@ class Bench:
             state.mkdir()
             agent = AgentProcess(state, free_port(), f"bb{os.getpid() % 10000}{n}", f"10.215.{n + 10}.0/24",
                                  self.tmp / f"{name}.log")
-            agent.start("--join", self.url, token, "--name", name, "--advertise", agent.url)
+            token_file = self.tmp / f"{name}.token"
+            token_file.write_text(token)
+            agent.start("--join", self.url, "--token-file", str(token_file), "--name", name, "--advertise", agent.url)
             self.agents.append(agent)
         wait(lambda: [h["status"] for h in self.api.get("/hosts").json()["results"]] == ["online"] * len(HOSTS),
              30, "agents to join", 0.2)

@@ -822,7 +822,7 @@ def cmd_volume(runtime: Runtime, args: argparse.Namespace) -> int:
         case "create":
             print(volumes.create(args.name, dict(x.partition("=")[::2] for x in args.label)).name)
         case "ls":
-            _table([("DRIVER", "VOLUME NAME")] + [("local", v.name) for v in volumes.list()])
+            _table([("DRIVER", "VOLUME NAME")] + [("local", v.ref) for v in volumes.list()])
         case "inspect":
             print(json.dumps([volumes.get(n).inspect() for n in args.names], indent=4))
         case "rm":

@@ -51,9 +51,12 @@ for _ in $(seq 150); do curl -fsS "http://$BIND/api/v1/health" >/dev/null 2>&1 &
 curl -fsS "http://$BIND/api/v1/health" >/dev/null 2>&1 || die "the portal did not start; see $LOGS/portal.log"
 
 # The local agent joins by itself: a token is made only while it has not joined this portal yet.
+# The token goes through a 0600 file: on the command line every local user would read it in `ps`.
 join_args=()
-TOKEN="$(manage fleet_join_token --local-state "$AGENT_STATE")"
-[ -n "$TOKEN" ] && join_args=(--join "$BERTH_EXTERNAL_URL" "$TOKEN" --name "$(hostname)" --label local=true)
+TOKEN_FILE="$AGENT_STATE/join-token"
+rm -f "$TOKEN_FILE"
+manage fleet_join_token --local-state "$AGENT_STATE" --output "$TOKEN_FILE"
+[ -s "$TOKEN_FILE" ] && join_args=(--join "$BERTH_EXTERNAL_URL" --token-file "$TOKEN_FILE" --name "$(hostname)" --label local=true)
 "$VENV/bin/python" -m runtime_agent serve --listen "$AGENT_LISTEN" --state "$AGENT_STATE" "${join_args[@]}" \
     >"$LOGS/agent.log" 2>&1 & pids+=($!)
 

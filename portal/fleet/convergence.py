@@ -276,6 +276,9 @@ def agent_create_body(container: Container, image_id: str) -> dict[str, Any]:
                    "berth.image": container.image},
         "env": [*(spec.get("env") or []), *decrypted], "ports": spec.get("ports") or [],
         "volumes": spec.get("volumes") or [], "restart": spec.get("restart") or "no", "start": False,
+        # The agent keys the container's name and named volumes by project; host binds it takes only
+        # while the project allows them now, not merely when the deployment was recorded.
+        "project": container.project.name, "allow_host_binds": container.project.allow_host_binds,
     }  # fmt: skip
     for key in ("command", "memory", "cpus", "pids_limit", "healthcheck"):
         if spec.get(key) is not None:

@@ -164,7 +164,8 @@ class Container(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["host_name", "name"], name="one_container_name_per_host"),
+            # Per project: the agent qualifies names by project, so projects never meet on a host.
+            models.UniqueConstraint(fields=["host_name", "project", "name"], name="one_container_name_per_project_and_host"),
         ]
         indexes = [
             models.Index(fields=["project", "-created_at"]),

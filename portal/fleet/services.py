@@ -327,14 +327,19 @@ def _parse_healthcheck(value: dict[str, Any]) -> dict[str, Any]:
     return checked
 
 
-def _parse_volumes(values: list[str]) -> list[str]:
+def _parse_volumes(project: Project, values: list[str]) -> list[str]:
+    """Named volumes (the project's own on its host) and, where an administrator allowed it, host paths."""
     for value in values:
         source = value.split(":")[0]
         if source.startswith(("/", ".")) and ":" in value:
-            # A bind mount of a host path would hand the host's files (and root) to whoever may deploy.
-            raise Forbidden(f"bind mounts of host paths are not allowed: {value!r}; use a named volume",
-                            code="bind_mount_refused")
-        if not re.fullmatch(r"([a-zA-Z0-9][a-zA-Z0-9_.-]+:)?/[^:]*(:ro|:rw)?", value):
+            if not project.allow_host_binds:
+                # A bind mount of a host path would hand the host's files (and root) to whoever may deploy.
+                raise Forbidden(f"bind mounts of host paths are not allowed in project {project.name}: {value!r}; "
+                                "use a named volume, or ask an administrator to allow host binds for the project",
+                                code="bind_mount_refused")
+            if not re.fullmatch(r"/[^:]*:/[^:]*(:ro|:rw)?", value):
+                raise InvalidInput(f"invalid bind {value!r}: /HOST_PATH:/PATH[:ro]", detail={"volumes": ["invalid"]})
+        elif not re.fullmatch(r"([a-zA-Z0-9][a-zA-Z0-9_.-]+:)?/[^:]*(:ro|:rw)?", value):
             raise InvalidInput(f"invalid volume {value!r}: NAME:/PATH[:ro] or /PATH", detail={"volumes": ["invalid"]})
     return values
 
@@ -372,6 +377,22 @@ def container_env(principal: Principal, container: Container) -> list[dict[str, 
         name, _, value = str(entry).partition("=")
         shown.append({"name": name, "value": value if may_deploy else None, "secret": False})
     shown += [{"name": name, "value": None, "secret": True} for name in container.secret_env or {}]
+    return shown
+
+
+def container_volumes(container: Container) -> list[dict[str, Any]]:
+    """The container's volumes and binds, each with its owner: a named or anonymous volume is its project's
+    own on the host (the agent keys it so); a host path is the host's."""
+    shown = []
+    for entry in (container.spec or {}).get("volumes") or []:
+        parts = str(entry).split(":")
+        source, target = (parts[0], parts[1]) if len(parts) > 1 else ("", parts[0])
+        readonly = len(parts) > 2 and parts[2] == "ro"
+        bind = source.startswith(("/", "."))
+        shown.append({
+            "kind": "bind" if bind else "volume", "name": source, "target": target, "readonly": readonly,
+            "owner": None if bind else container.project.name,
+        })  # fmt: skip
     return shown
 
 
@@ -452,7 +473,7 @@ def deploy(
     encrypted_env = _encrypt_secret_env(dict(secret_env or {}), plain_env)
     spec = {
         "command": list(command) if command else None, "env": plain_env, "ports": parsed_ports,
-        "volumes": _parse_volumes(list(volumes)), "memory": memory_bytes, "cpus": cpus,
+        "volumes": _parse_volumes(project, list(volumes)), "memory": memory_bytes, "cpus": cpus,
         "pids_limit": pids_limit, "restart": restart,
     }  # fmt: skip
     if healthcheck:
@@ -471,7 +492,8 @@ def deploy(
                            "secret_env": sorted(encrypted_env)})
             _enqueue_converge(container)
     except IntegrityError:
-        raise Conflict(f"a container named {name!r} already exists on that host", code="container_exists") from None
+        raise Conflict(f"project {project.name} already has a container named {name!r} on that host",
+                       code="container_exists") from None
     return container
 
 

@@ -73,6 +73,9 @@ class Project(models.Model):
     name = models.CharField(max_length=255, unique=True)
     public = models.BooleanField(default=False)
     description = models.CharField(max_length=1024, blank=True)
+    # Whether the project's deployments may bind host paths: that hands the host's files (and root) to
+    # whoever may deploy in it, so only a system administrator may allow it.
+    allow_host_binds = models.BooleanField(default=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -14,7 +14,7 @@ from portal.projects.models import Member, Project
 from portal.rbac.principals import Principal, Resource, UserPrincipal, require
 from portal.rbac.roles import Action, ProjectResource, Role, SystemResource
 from portal.registry.storage import RepositoryStorage, storage_from_settings
-from portal.utilities.errors import Conflict, InvalidInput
+from portal.utilities.errors import Conflict, Forbidden, InvalidInput
 
 PROJECT_NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
@@ -49,7 +49,11 @@ def create_project(actor: Principal, name: str, *, public: bool = False, descrip
 
 def update_project(actor: Principal, project: Project, changes: dict[str, Any], source_ip: str | None = None) -> Project:
     require(actor, Action.UPDATE, Resource.of_project(project, ProjectResource.PROJECT))
-    allowed = {"public", "description"}
+    # A project admin could otherwise hand the host to every developer of the project.
+    if "allow_host_binds" in changes and not actor.can(Action.UPDATE, Resource.system(SystemResource.CONFIGURATION)):
+        raise Forbidden(f"only a system administrator may change whether project {project.name} binds host paths",
+                        code="admin_only")
+    allowed = {"public", "description", "allow_host_binds"}
     with transaction.atomic():
         for key, value in changes.items():
             if key in allowed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import socket
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from runtime_agent.runtime.settings import Settings
+
+TOKEN_VARIABLE = "BERTH_JOIN_TOKEN"
 
 
 def _labels(values: list[str]) -> dict[str, str]:
@@ -34,20 +37,24 @@ def add_agent_commands(sub: Any) -> None:
     serve.add_argument("--subnet", help="bridge subnet (default $BERTH_SUBNET or 10.213.0.0/24)")
     serve.add_argument(
         "--join",
-        nargs=2,
-        metavar=("PORTAL_URL", "TOKEN"),
+        metavar="PORTAL_URL",
         help="join this portal first unless already joined (retried until it answers)",
     )
     _join_options(serve)
     join = sub.add_parser("join", help="register this host with a Berth portal using a join token")
     join.add_argument("portal_url")
-    join.add_argument("token")
     join.add_argument("--state", dest="agent_state", help="state directory")
     join.add_argument("--force", action="store_true", help="join again even if already joined")
     _join_options(join)
 
 
 def _join_options(parser: argparse.ArgumentParser) -> None:
+    # Never an argument: a command line is readable by every local user (ps, /proc/<pid>/cmdline).
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        help=f"file holding the join token (default: ${TOKEN_VARIABLE})",
+    )
     parser.add_argument("--name", help="host name shown in the portal (default: the hostname)")
     parser.add_argument("--labels", "--label", action="append", default=[], help="k=v[,k=v]")
     parser.add_argument(
@@ -70,6 +77,17 @@ def _token_file(path: Path) -> str:
     return token
 
 
+def _join_token(args: argparse.Namespace) -> str:
+    """The token from --token-file, or the environment; FileNotFoundError while the file is not written yet."""
+    if args.token_file is not None:
+        return _token_file(args.token_file)
+    # Taken out of the environment, which the runtime's helper processes would inherit.
+    token = os.environ.pop(TOKEN_VARIABLE, "").strip()
+    if not token:
+        raise SystemExit(f"berth-agent: give the join token with --token-file PATH or ${TOKEN_VARIABLE}")
+    return token
+
+
 def cmd_join(args: argparse.Namespace) -> int:
     from runtime_agent.agent import credential as credentials
     from runtime_agent.agent.facts import host_facts
@@ -85,10 +103,10 @@ def cmd_join(args: argparse.Namespace) -> int:
     state.mkdir(parents=True, exist_ok=True)
     try:
         credential = join(
-            state, args.portal_url, args.token, name=args.name or socket.gethostname(),
+            state, args.portal_url, _join_token(args), name=args.name or socket.gethostname(),
             labels=_labels(args.labels), advertise=_advertise(args), facts=host_facts(state, 0, 0),
         )  # fmt: skip
-    except JoinFailed as exc:
+    except (JoinFailed, FileNotFoundError) as exc:
         print(f"berth-agent: {exc}", file=sys.stderr)
         return 1
     print(f"joined {credential.portal_url} as host {credential.name} ({credential.host_id})")
@@ -126,16 +144,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     heartbeat = Heartbeat(state, report)
     stopping = threading.Event()
+    # From the environment the token is read now, so a missing one fails the start; a file may come later.
+    must_join = bool(args.join) and credentials.load(state) is None
+    token = _join_token(args) if must_join and args.token_file is None else ""
 
     def join_when_portal_answers() -> None:
-        portal_url, token = args.join
         while not stopping.is_set() and credentials.load(state) is None:
             try:
-                if token.startswith("@"):
-                    # compose: the portal writes the token into a volume both containers share.
-                    token = _token_file(Path(token[1:]))
+                # compose: the portal's init writes the token into a volume both containers share,
+                # perhaps after this agent starts.
                 credential = join(
-                    state, portal_url, token, name=args.name or socket.gethostname(),
+                    state, args.join, token or _join_token(args), name=args.name or socket.gethostname(),
                     labels=_labels(args.labels), advertise=_advertise(args), facts=agent.facts(),
                 )  # fmt: skip
                 log.info("joined %s as host %s", credential.portal_url, credential.name)
@@ -143,7 +162,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 log.warning("%s; retrying", exc)
                 stopping.wait(2)
 
-    if args.join and credentials.load(state) is None:
+    if must_join:
         threading.Thread(target=join_when_portal_answers, name="join", daemon=True).start()
     heartbeat.start()
 

@@ -9,6 +9,7 @@ progress, followed logs). A threaded stdlib server suits the runtime, whose call
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import queue
@@ -42,6 +43,7 @@ from runtime_agent.errors import Conflict, InvalidSpec, NotFound, RuntimeAgentEr
 from runtime_agent.images import ImageError, ImageNotFound, InvalidReference
 from runtime_agent.images.errors import AuthenticationFailed, ImageInUse, RegistryError
 from runtime_agent.isolation.network import PortAllocated, PortMapping, port_taken, published_ports
+from runtime_agent.isolation.volumes import PROJECT_RE
 from runtime_agent.kernel.cgroups import Resources
 from runtime_agent.runtime.api import ImageLike, Runtime
 
@@ -225,8 +227,8 @@ class Agent:
         route("DELETE", r"/v1/images", self.remove_image)
         route("GET", r"/v1/volumes", self.list_volumes)
         route("POST", r"/v1/volumes", self.create_volume)
-        route("GET", r"/v1/volumes/(?P<name>[^/]+)", self.inspect_volume)
-        route("DELETE", r"/v1/volumes/(?P<name>[^/]+)", self.remove_volume)
+        route("GET", r"/v1/volumes/(?P<name>(?:[^/]+/)?[^/]+)", self.inspect_volume)
+        route("DELETE", r"/v1/volumes/(?P<name>(?:[^/]+/)?[^/]+)", self.remove_volume)
 
     def _route(self, method: str, pattern: str, handler: Handler, public: bool = False) -> None:
         self.routes.append((method, re.compile(f"^{pattern}$"), handler, public))
@@ -317,11 +319,14 @@ class Agent:
                 "labels": dict, "ports": list, "volumes": list, "tmpfs": list, "network": str,
                 "memory": (int, str), "cpus": (int, float), "pids_limit": int, "restart": str,
                 "workdir": str, "user": str, "hostname": str, "start": bool, "healthcheck": dict,
+                "project": str, "allow_host_binds": bool,
             },
         )  # fmt: skip
         if not body.get("image"):
             raise AgentError(400, "invalid", "field image is required")
         options = self._run_options(body)
+        if body.get("project") is not None:
+            options = _owned_by(body["project"], options, bool(body.get("allow_host_binds")))
         with self._create_lock:
             published = published_ports()
             for port in options.ports:
@@ -538,13 +543,15 @@ class Agent:
     # -- volumes ----------------------------------------------------------------------------------
 
     def list_volumes(self, request: Request) -> Any:
-        return [v.inspect() for v in self.runtime.volumes.list()]
+        """`?project=p` keeps that project's volumes."""
+        return [v.inspect() for v in self.runtime.volumes.list(request.query.get("project"))]
 
     def create_volume(self, request: Request) -> Any:
-        body = _checked(request.json(), {"name": str, "labels": dict})
-        return Reply(
-            201, self.runtime.volumes.create(body.get("name"), body.get("labels")).inspect()
+        body = _checked(request.json(), {"name": str, "labels": dict, "project": str})
+        volume = self.runtime.volumes.create(
+            body.get("name"), body.get("labels"), project=body.get("project") or ""
         )
+        return Reply(201, volume.inspect())
 
     def inspect_volume(self, request: Request) -> Any:
         return self.runtime.volumes.get(request.params["name"]).inspect()
@@ -552,6 +559,29 @@ class Agent:
     def remove_volume(self, request: Request) -> Any:
         self.runtime.volumes.remove(request.params["name"], force=request.flag("force"))
         return Reply(204, None)
+
+
+def _owned_by(project: str, options: RunOptions, allow_host_binds: bool) -> RunOptions:
+    """The options of a project's container: its name and named volumes are the project's own on this
+    host, so another project's container of the same name or volume name never meets them."""
+    if not PROJECT_RE.match(project):
+        raise AgentError(400, "invalid", f"field project must be a project name, not {project!r}")
+    mounts = []
+    for mount in options.mounts:
+        if mount.type == "bind" and not allow_host_binds:
+            raise AgentError(
+                403, "bind_mount_refused",
+                f"project {project} may not bind host paths: {mount.source}",
+            )  # fmt: skip
+        if mount.type == "volume":
+            if "/" in mount.source:
+                raise AgentError(400, "invalid", f"invalid volume name {mount.source!r}")
+            # "project/" alone: an anonymous volume, the project's too.
+            mount = dataclasses.replace(mount, source=f"{project}/{mount.source}")
+        mounts.append(mount)
+    # The first "__" ends the project's part: project names never hold one.
+    name = f"{project}__{options.name}" if options.name else None
+    return dataclasses.replace(options, name=name, mounts=mounts)
 
 
 def _image_error(exc: Exception) -> tuple[str, str]:

@@ -337,8 +337,7 @@ class Runtime:
     def _volume_source(self, mount: MountSpec) -> MountSpec:
         if mount.type != "volume":
             return mount
-        volume = self.volumes.create(mount.source or None)
-        return dataclasses.replace(mount, source=volume.name)
+        return dataclasses.replace(mount, source=self.volumes.ensure(mount.source).ref)
 
     def mount_targets_layer(self) -> Path:
         """The shared lower layer holding the runtime's mount targets, made on first use."""
@@ -754,8 +753,8 @@ class Runtime:
                     volume = self.volumes.get(mount.source)
                 except Exception:  # noqa: BLE001 - already gone
                     continue
-                if volume.anonymous and not self.volumes.users(volume.name):
-                    self.volumes.remove(volume.name)
+                if volume.anonymous and not self.volumes.users(volume.ref):
+                    self.volumes.remove(volume.ref)
 
     # Inspect / logs / stats -----------------------------------------------------------
 
@@ -837,7 +836,7 @@ class Runtime:
                 {
                     "Type": m.type,
                     "Name": m.source if m.type == "volume" else "",
-                    "Source": self.volumes.root.joinpath(m.source, "_data").as_posix()
+                    "Source": (self.volumes.directory(m.source) / "_data").as_posix()
                     if m.type == "volume"
                     else m.source,
                     "Destination": m.target,

@@ -16,6 +16,7 @@ class FakeAgent:
     def __init__(self) -> None:
         self.containers: dict[str, dict[str, Any]] = {}
         self.calls: list[str] = []
+        self.create_bodies: list[dict[str, Any]] = []
         self.pull_error: tuple[str, str] | None = None
         self.create_error: tuple[int, str, str] | None = None
         self.unreachable = False
@@ -45,6 +46,7 @@ class FakeAgent:
         if path == "/v1/containers" and method == "GET":
             return httpx.Response(200, json=list(self.containers.values()))
         if path == "/v1/containers" and method == "POST":
+            self.create_bodies.append(body)
             if self.create_error:
                 return self._error(*self.create_error)
             cid = secrets.token_hex(32)

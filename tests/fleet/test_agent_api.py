@@ -273,3 +273,47 @@ def test_volumes_outlive_containers(agent_client: SignedClient, image_id: str) -
     mountpoint = agent_client.request("GET", "/v1/volumes/fleet-data").json()["Mountpoint"]
     assert Path(mountpoint, "file").read_text() == "kept\n"
     assert agent_client.request("DELETE", "/v1/volumes/fleet-data").status_code == 204
+
+
+def test_a_projects_names_and_volumes_are_its_own_on_the_host(agent_client: SignedClient, image_id: str,
+                                                              tmp_path: Path) -> None:
+    def create(project: str, **extra: object) -> httpx.Response:
+        return agent_client.request("POST", "/v1/containers", {
+            "image": image_id, "name": "shared", "project": project, "network": "none", "start": False,
+            "volumes": ["data:/data", "/scratch"], "command": ["true"], **extra,
+        })  # fmt: skip
+
+    alpha, beta = create("alpha"), create("beta")
+    try:
+        assert (alpha.status_code, beta.status_code) == (201, 201), (alpha.text, beta.text)
+        assert (alpha.json()["name"], beta.json()["name"]) == ("alpha__shared", "beta__shared")
+        mounts = agent_client.request("GET", f"/v1/containers/{alpha.json()['id']}").json()["inspect"]["Mounts"]
+        assert mounts[0]["Name"] == "alpha/data"
+        assert mounts[0]["Source"].endswith("/volumes/_projects/alpha/data/_data")
+        owned = agent_client.request("GET", "/v1/volumes?project=alpha").json()
+        assert sorted(v["Project"] for v in owned) == ["alpha", "alpha"]
+        assert "alpha/data" in [v["Name"] for v in owned]
+        data = agent_client.request("GET", "/v1/volumes/alpha/data").json()
+        assert data["Labels"] == {"berth.project": "alpha"}
+        assert data["Mountpoint"] != agent_client.request("GET", "/v1/volumes/beta/data").json()["Mountpoint"]
+
+        bind = create("alpha", name="binder", volumes=[f"{tmp_path}:/host"])
+        assert bind.status_code == 403
+        assert bind.json()["error"] == {"code": "bind_mount_refused",
+                                        "message": f"project alpha may not bind host paths: {tmp_path}"}
+        other = create("alpha", name="reacher", volumes=["beta/data:/data"])
+        assert other.json()["error"] == {"code": "invalid", "message": "invalid volume name 'beta/data'"}
+        bad = create("Not__A_Project")
+        assert bad.json()["error"] == {"code": "invalid",
+                                       "message": "field project must be a project name, not 'Not__A_Project'"}
+        allowed = create("alpha", name="binder", volumes=[f"{tmp_path}:/host"], allow_host_binds=True)
+        assert allowed.status_code == 201, allowed.text
+        agent_client.request("DELETE", f"/v1/containers/{allowed.json()['id']}?force=true")
+    finally:
+        for created in (alpha, beta):
+            if created.status_code == 201:
+                agent_client.request("DELETE", f"/v1/containers/{created.json()['id']}?force=true")
+        for ref in ("alpha/data", "beta/data"):
+            agent_client.request("DELETE", f"/v1/volumes/{ref}")
+    # The anonymous volumes went with their containers.
+    assert agent_client.request("GET", "/v1/volumes?project=alpha").json() == []

@@ -97,6 +97,50 @@ def test_bad_deployments_are_refused_clearly(world: dict[str, Any], agent: FakeA
     assert Container.objects.count() == 0
 
 
+def test_container_names_are_per_project_on_a_host(world: dict[str, Any], agent: FakeAgent,
+                                                   make_user: Callable[..., Any], make_project: Callable[..., Any],
+                                                   client_for: Callable[..., Any]) -> None:
+    other_developer = make_user()
+    other = make_project("other", members={other_developer: "developer"})
+    index_artifact(other, "web", "v1")
+    assert deploy(world["developer"], name="site", host="node-a").status_code == 202
+    theirs = client_for(other_developer).post("/api/v1/projects/other/containers", {
+        "repository": "web", "reference": "v1", "name": "site", "host": "node-a"}, format="json")
+    assert theirs.status_code == 202, theirs.json()
+    # The agent keys the name by project, which it is told with the name.
+    assert [(b["project"], b["name"]) for b in agent.create_bodies] == [("team", "site"), ("other", "site")]
+
+    again = deploy(world["developer"], name="site", host="node-a")
+    assert again.status_code == 409
+    assert again.json()["errors"][0] == {
+        "code": "container_exists", "message": "project team already has a container named 'site' on that host",
+    }
+    assert Container.objects.filter(name="site").count() == 2
+
+
+def test_host_binds_only_where_an_administrator_allowed_them(world: dict[str, Any], agent: FakeAgent,
+                                                            admin_user: Any, client_for: Callable[..., Any]) -> None:
+    refused = deploy(world["developer"], name="binder", volumes=["/srv/data:/data:ro"])
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0] == {
+        "code": "bind_mount_refused",
+        "message": "bind mounts of host paths are not allowed in project team: '/srv/data:/data:ro'; use a named "
+                   "volume, or ask an administrator to allow host binds for the project",
+    }
+    assert client_for(admin_user).patch("/api/v1/projects/team", {"allow_host_binds": True},
+                                        format="json").status_code == 200
+    allowed = deploy(world["developer"], name="binder", volumes=["/srv/data:/data:ro", "cache:/cache"])
+    assert allowed.status_code == 202, allowed.json()
+    body = agent.create_bodies[-1]
+    assert (body["volumes"], body["project"], body["allow_host_binds"]) == (
+        ["/srv/data:/data:ro", "cache:/cache"], "team", True)
+    shown = world["guest"].get(f"/api/v1/projects/team/containers/{allowed.json()['id']}").json()
+    assert shown["volumes"] == [
+        {"kind": "bind", "name": "/srv/data", "target": "/data", "readonly": True, "owner": None},
+        {"kind": "volume", "name": "cache", "target": "/cache", "readonly": False, "owner": "team"},
+    ]
+
+
 def test_selector_and_capacity_choose_the_host(world: dict[str, Any], agent: FakeAgent) -> None:
     make_host("node-c", {"zone": "a"}, memory_gib=1)
     assert deploy(world["developer"], name="one", selector={"zone": "a"}, memory="2g").status_code == 202

@@ -120,14 +120,21 @@ def people(stack: Stack, django_db_blocker: Any) -> dict[str, tuple[str, str]]:
     return made
 
 
+JOIN_TOKENS: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def hosts(stack: Stack, people: dict[str, tuple[str, str]], make_agent: Any) -> dict[str, AgentProcess]:
-    """Two agents, each joined with its own single-use token by `serve --join`."""
+    """Two agents, each joined with its own single-use token by `serve --join --token-file`."""
     with stack.api(people["admin"]) as admin:
         for name, zone in (("node-a", "a"), ("node-b", "b")):
             token = admin.post("/hosts/join-tokens", json={"labels": {"zone": zone}}).json()["token"]
+            JOIN_TOKENS[name] = token
             agent = make_agent(name)
-            agent.start("--join", stack.url, token, "--name", name, "--advertise", agent.url)
+            token_file = agent.state.parent / f"{name}.join-token"
+            token_file.write_text(token)
+            agent.start("--join", stack.url, "--token-file", str(token_file), "--name", name,
+                        "--advertise", agent.url)
             stack.agents[name] = agent
 
         def both_online() -> bool:
@@ -144,13 +151,14 @@ def image(registry_stack: Any, people: dict[str, tuple[str, str]], busybox_layou
     return str(registry_stack.push(busybox_layout_dir, "team/web", "v1", people["dev"]))
 
 
-def container(client: httpx.Client, name: str) -> dict[str, Any]:
-    return dict(client.get(f"/projects/team/containers/{name}").json())
+def container(client: httpx.Client, name: str, project: str = "team") -> dict[str, Any]:
+    return dict(client.get(f"/projects/{project}/containers/{name}").json())
 
 
-def wait_status(client: httpx.Client, name: str, *statuses: str, timeout: float = 30) -> dict[str, Any]:
-    return dict(wait_for(lambda: (c := container(client, name)).get("status") in statuses and c, timeout,
-                         f"container {name} to be {' or '.join(statuses)}"))
+def wait_status(client: httpx.Client, name: str, *statuses: str, timeout: float = 30,
+                project: str = "team") -> dict[str, Any]:
+    return dict(wait_for(lambda: (c := container(client, name, project)).get("status") in statuses and c, timeout,
+                         f"container {project}/{name} to be {' or '.join(statuses)}"))
 
 
 def published(port: int) -> str:
@@ -203,7 +211,17 @@ def test_deploy_serve_logs_exec_stats_stop_remove(stack: Stack, hosts: dict[str,
             httpx.get(f"http://127.0.0.1:{port}/passwd", timeout=1)
         assert dev.delete("/projects/team/containers/site").status_code == 202
         wait_for(lambda: dev.get("/projects/team/containers/site").status_code == 404, 15, "the record to go")
-    assert not any(c.name == "site" for c in _runtime(hosts["node-a"]).list(all=True))
+    assert not any(c.spec.name == "team__site" for c in _runtime(hosts["node-a"]).list(all=True))
+
+
+def test_the_join_token_is_not_on_the_agents_command_line(hosts: dict[str, AgentProcess]) -> None:
+    for name, agent in hosts.items():
+        assert agent.process is not None
+        command_line = Path(f"/proc/{agent.process.pid}/cmdline").read_bytes()
+        environment = Path(f"/proc/{agent.process.pid}/environ").read_bytes()
+        assert b"--token-file" in command_line
+        assert JOIN_TOKENS[name].encode() not in command_line
+        assert JOIN_TOKENS[name].encode() not in environment
 
 
 def test_a_guest_cannot_deploy(stack: Stack, hosts: dict[str, AgentProcess], image: str,
@@ -259,7 +277,7 @@ def test_a_host_made_unreachable_is_marked_so_and_its_agent_reconciled_after_res
         agent.kill()
         wait_for(lambda: admin.get("/hosts/node-b").json()["status"] == "unreachable", 15, "node-b to be unreachable")
         # While its agent is away the container dies: the shim records it; the portal cannot know yet.
-        pid = next(c for c in _runtime(agent).list(all=True) if c.spec.name == "sleeper").state.pid
+        pid = next(c for c in _runtime(agent).list(all=True) if c.spec.name == "team__sleeper").state.pid
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
         assert container(dev, "sleeper")["status"] == "running"
@@ -294,9 +312,96 @@ def test_a_worker_killed_mid_deploy_leaves_the_deployment_to_complete(
         # The lease of the killed worker expires; the scheduled reconcile hands the work to the new one.
         done = wait_status(dev, "survivor", "running", "failed", timeout=40)
         assert done["status"] == "running", done
-        assert sum(c.spec.name == "survivor" for c in _runtime(agent).list(all=True)) == 1
+        assert sum(c.spec.name == "team__survivor" for c in _runtime(agent).list(all=True)) == 1
         assert dev.delete("/projects/team/containers/survivor").status_code == 202
         wait_for(lambda: dev.get("/projects/team/containers/survivor").status_code == 404, 15, "the record to go")
+
+
+@pytest.fixture(scope="module")
+def rival(stack: Stack, people: dict[str, tuple[str, str]], registry_stack: Any, busybox_layout_dir: Path,
+          image: str) -> tuple[str, str]:
+    """A second project, "rival", with a developer of its own and busybox pushed as rival/web:v1."""
+    from portal.accounts.models import User
+    from portal.projects.models import Member, Project
+
+    user = User(username="fleet-rival")
+    user.set_password(PASSWORD)
+    user.save()
+    Member.objects.create(project=Project.objects.create(name="rival"), user=user, role="developer")
+    registry_stack.push(busybox_layout_dir, "rival/web", "v1", (user.username, PASSWORD))
+    return (user.username, PASSWORD)
+
+
+def _exec(client: httpx.Client, project: str, name: str, script: str) -> dict[str, Any]:
+    response = client.post(f"/projects/{project}/containers/{name}/exec", json={"command": ["sh", "-c", script]})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _remove(client: httpx.Client, project: str, name: str) -> None:
+    assert client.delete(f"/projects/{project}/containers/{name}").status_code == 202
+    wait_for(lambda: client.get(f"/projects/{project}/containers/{name}").status_code == 404, 15,
+             f"{project}/{name} to go")
+
+
+def test_two_projects_same_volume_and_container_names_never_meet(
+    stack: Stack, hosts: dict[str, AgentProcess], image: str, people: dict[str, tuple[str, str]],
+    rival: tuple[str, str],
+) -> None:  # fmt: skip
+    sleeper = {"repository": "web", "reference": "v1", "name": "store", "host": "node-a",
+               "volumes": ["data:/data"], "command": ["sleep", "600"]}  # fmt: skip
+    with stack.api(people["dev"]) as dev, stack.api(rival) as other:
+        assert dev.post("/projects/team/containers", json=sleeper).status_code == 202
+        assert wait_status(dev, "store", "running", "failed")["status"] == "running"
+        assert _exec(dev, "team", "store", "echo team-only > /data/secret && cat /data/secret")["stdout"] == "team-only\n"
+
+        # Same container name, same volume name, same host: before, the name was refused naming team's
+        # container, and the volume was team's own directory.
+        response = other.post("/projects/rival/containers", json=sleeper)
+        assert response.status_code == 202, response.text
+        assert wait_status(other, "store", "running", "failed", project="rival")["status"] == "running"
+        theirs = _exec(other, "rival", "store", "ls -A /data; cat /data/secret")
+        assert theirs == {"exit_code": 1, "stdout": "",
+                          "stderr": "cat: can't open '/data/secret': No such file or directory\n"}
+        _exec(other, "rival", "store", "echo rival-was-here > /data/secret")
+        assert _exec(dev, "team", "store", "cat /data/secret")["stdout"] == "team-only\n"
+
+        volumes = {v.ref: v for v in _runtime(hosts["node-a"]).volumes.list()}
+        assert {"team/data", "rival/data"} <= set(volumes)
+        assert (volumes["team/data"].project, volumes["team/data"].labels) == ("team", {"berth.project": "team"})
+        assert volumes["rival/data"].inspect()["Project"] == "rival"
+        names = sorted(c.spec.name for c in _runtime(hosts["node-a"]).list(all=True) if c.spec.name.endswith("__store"))
+        assert names == ["rival__store", "team__store"]
+        _remove(dev, "team", "store")
+        _remove(other, "rival", "store")
+    runtime = _runtime(hosts["node-a"])
+    for ref in ("team/data", "rival/data"):
+        runtime.volumes.remove(ref)
+
+
+def test_host_binds_are_refused_until_an_administrator_allows_them(
+    stack: Stack, hosts: dict[str, AgentProcess], image: str, people: dict[str, tuple[str, str]],
+    rival: tuple[str, str], tmp_path: Path,
+) -> None:  # fmt: skip
+    from portal.audit.models import AuditEntry
+
+    (tmp_path / "motd").write_text("from the host\n")
+    binder = {"repository": "web", "reference": "v1", "name": "binder", "host": "node-a",
+              "volumes": [f"{tmp_path}:/host:ro"], "command": ["sleep", "600"]}  # fmt: skip
+    with stack.api(rival) as other, stack.api(people["admin"]) as admin:
+        refused = other.post("/projects/rival/containers", json=binder)
+        assert refused.status_code == 403
+        assert refused.json()["errors"][0]["code"] == "bind_mount_refused"
+        assert other.patch("/projects/rival", json={"allow_host_binds": True}).status_code == 403
+
+        assert admin.patch("/projects/rival", json={"allow_host_binds": True}).json()["allow_host_binds"] is True
+        assert AuditEntry.objects.filter(resource_type="project", resource="rival", actor="fleet-admin",
+                                         detail={"allow_host_binds": True}).exists()
+        assert other.post("/projects/rival/containers", json=binder).status_code == 202
+        assert wait_status(other, "binder", "running", "failed", project="rival")["status"] == "running"
+        assert _exec(other, "rival", "binder", "cat /host/motd")["stdout"] == "from the host\n"
+        _remove(other, "rival", "binder")
+        admin.patch("/projects/rival", json={"allow_host_binds": False})
 
 
 def _runtime(agent: AgentProcess) -> Any:
@@ -314,16 +419,24 @@ def test_join_registers_a_host_and_keeps_its_credential_private(
 
     with stack.api(people["admin"]) as admin:
         token = admin.post("/hosts/join-tokens", json={}).json()["token"]
-        command = [sys.executable, "-m", "runtime_agent", "join", stack.url, token, "--state", str(tmp_path),
+        command = [sys.executable, "-m", "runtime_agent", "join", stack.url, "--state", str(tmp_path),
                    "--name", "node-c", "--labels", "zone=c,disk=ssd", "--advertise", "http://127.0.0.1:9"]
-        joined = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        without_token = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                                       env={k: v for k, v in os.environ.items() if k != "BERTH_JOIN_TOKEN"})
+        assert without_token.returncode == 1
+        assert without_token.stderr.strip() == (
+            "berth-agent: give the join token with --token-file PATH or $BERTH_JOIN_TOKEN")
+        joined = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "BERTH_JOIN_TOKEN": token})
         assert joined.returncode == 0, joined.stderr
         assert joined.stdout.startswith(f"joined {stack.url} as host node-c (")
         credential = tmp_path / "agent" / "credential.json"
         assert credential.stat().st_mode & 0o777 == 0o600
         host = admin.get("/hosts/node-c").json()
         assert (host["labels"], host["address"]) == ({"zone": "c", "disk": "ssd"}, "http://127.0.0.1:9")
-        again = subprocess.run([*command[:5], "berth_join_spent", *command[6:], "--force"], capture_output=True,
+        spent = tmp_path / "spent-token"
+        spent.write_text("berth_join_spent\n")
+        again = subprocess.run([*command, "--token-file", str(spent), "--force"], capture_output=True,
                                text=True, timeout=60)
         assert again.returncode == 1
         assert again.stderr.strip() == ("berth-agent: the portal refused to join this host: "

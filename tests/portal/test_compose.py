@@ -124,7 +124,7 @@ def test_berth_services_share_one_configuration(config):
 def test_the_agent_joins_the_portal_with_the_token_init_leaves_it(config):
     agent, init = config["services"]["agent"], config["services"]["init"]
     assert agent["privileged"] is True
-    assert agent["command"][-3:] == ["--join", "http://portal:8000", "@/var/lib/berth-agent/join-token"]
+    assert agent["command"][-4:] == ["--join", "http://portal:8000", "--token-file", "/var/lib/berth-agent/join-token"]
     assert "fleet_join_token --local-state /var/lib/berth-agent --output /var/lib/berth-agent/join-token" in " ".join(
         init["command"]
     )

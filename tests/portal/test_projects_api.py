@@ -93,3 +93,29 @@ def test_list_rows_are_the_detail_representation(admin_user, make_user, make_pro
     assert (team_row["member_count"], team_row["repository_count"], team_row["size"]) == (2, 1, 1234)
     assert (team_row["owner"], team_row["current_user_role"]) == ("rows-member", "developer")
     assert team_row["created_at"].endswith("Z")
+
+
+def test_only_a_system_admin_allows_host_binds_and_the_change_is_audited(admin_user, make_user, make_project,
+                                                                         client_for):
+    owner = make_user("binds-owner")
+    project = make_project("binds", members={owner: "project_admin"})
+    assert client_for(owner).get("/api/v1/projects/binds").json()["allow_host_binds"] is False
+
+    refused = client_for(owner).patch("/api/v1/projects/binds", {"allow_host_binds": True}, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["code"] == "admin_only"
+    assert refused.json()["errors"][0]["message"] == (
+        "only a system administrator may change whether project binds binds host paths")
+    project.refresh_from_db()
+    assert project.allow_host_binds is False
+    # The owner's other changes still go through.
+    assert client_for(owner).patch("/api/v1/projects/binds", {"description": "d"}, format="json").status_code == 200
+
+    allowed = client_for(admin_user).patch("/api/v1/projects/binds", {"allow_host_binds": True}, format="json")
+    assert allowed.status_code == 200
+    assert allowed.json()["allow_host_binds"] is True
+    project.refresh_from_db()
+    assert project.allow_host_binds is True
+    entry = AuditEntry.objects.filter(action="update", resource_type="project", resource="binds",
+                                      actor="root-admin").get()
+    assert entry.detail == {"allow_host_binds": True}

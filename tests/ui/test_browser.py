@@ -383,3 +383,36 @@ def test_a_user_edits_their_own_profile(open_page: Callable[..., Any], make_user
     assert (fran.display_name, fran.email) == ("Fran Kline", "fran.kline@example.org")
     screenshot(page, "profile")
     assert page.js_errors == []
+
+
+def test_only_an_administrator_allows_host_binds_in_project_settings(
+    open_page: Callable[..., Any], make_user: Callable[..., Any], screenshot: Callable[..., Any],
+) -> None:  # fmt: skip
+    from portal.audit.models import AuditEntry
+
+    owner = make_user("hana")
+    make_user("root", admin=True)
+    project = Project.objects.create(name="binds")
+    Member.objects.create(project=project, user=owner, role="project_admin")
+    toggle = re.compile("^Host binds")
+
+    page = open_page()
+    sign_in(page, "hana", PASSWORD)
+    page.goto("/projects/binds/settings")
+    expect(page.get_by_label(toggle)).not_to_be_checked()
+    expect(page.get_by_label(toggle)).to_be_disabled()
+    assert page.js_errors == []
+
+    admin_page = open_page()
+    sign_in(admin_page, "root", PASSWORD)
+    admin_page.goto("/projects/binds/settings")
+    # The box shows the project the API answered with, so it turns checked once the change is saved.
+    admin_page.get_by_label(toggle).click()
+    expect(admin_page.get_by_role("status")).to_have_text("Saved.")
+    expect(admin_page.get_by_label(toggle)).to_be_checked()
+    screenshot(admin_page, "project-host-binds")
+    project.refresh_from_db()
+    assert project.allow_host_binds is True
+    assert AuditEntry.objects.filter(resource_type="project", resource="binds", actor="root",
+                                     detail={"allow_host_binds": True}).exists()
+    assert admin_page.js_errors == []

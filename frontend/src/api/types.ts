@@ -5,7 +5,7 @@ type Schemas = components["schemas"];
 
 export type Project = Schemas["Project"];
 export type ProjectCreate = Schemas["ProjectCreateRequest"];
-export type ProjectUpdate = Schemas["PatchedProjectRequest"];
+export type ProjectUpdate = Schemas["PatchedProjectUpdateRequest"];
 export type Member = Schemas["Member"];
 export type Role = Schemas["MemberCreateRequest"]["role"];
 export type User = Schemas["User"];

@@ -89,6 +89,16 @@ class EnvVariableSerializer(serializers.Serializer):
     secret = serializers.BooleanField(help_text="Deployed as secret: stored encrypted, passed only to the agent.")
 
 
+class ContainerVolumeSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["volume", "bind"])
+    name = serializers.CharField(help_text='The volume\'s name ("" for an anonymous one), or the host path of a bind.')
+    target = serializers.CharField()
+    readonly = serializers.BooleanField()
+    owner = serializers.CharField(allow_null=True, help_text=(
+        "The project owning the volume on its host (the container's own: no other project's container can "
+        "mount it); null for a host path."))
+
+
 class ContainerSerializer(serializers.ModelSerializer):
     """A container as the caller may see it: the request's principal decides which env values are shown."""
 
@@ -100,16 +110,21 @@ class ContainerSerializer(serializers.ModelSerializer):
     env = serializers.SerializerMethodField(help_text=(
         "Environment variables in order, plain then secret. Values are shown only to those who may deploy in the "
         "project (container:create); secret values to no one."))
+    volumes = serializers.SerializerMethodField()
 
     class Meta:
         model = Container
         fields = ["id", "name", "project", "host", "repository", "reference", "digest", "image", "status",
                   "desired_state", "error", "error_code", "progress", "exit_code", "oom_killed", "health", "spec",
-                  "env", "created_by", "created_at", "updated_at", "started_at", "finished_at", "timings"]
+                  "env", "volumes", "created_by", "created_at", "updated_at", "started_at", "finished_at", "timings"]
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_spec(self, container: Container) -> dict[str, Any]:
         return {key: value for key, value in (container.spec or {}).items() if key != "env"}
+
+    @extend_schema_field(ContainerVolumeSerializer(many=True))
+    def get_volumes(self, container: Container) -> list[dict[str, Any]]:
+        return services.container_volumes(container)
 
     @extend_schema_field(EnvVariableSerializer(many=True))
     def get_env(self, container: Container) -> list[dict[str, Any]]:

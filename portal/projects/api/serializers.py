@@ -24,9 +24,9 @@ class ProjectSerializer(StrictModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "public", "description", "owner", "member_count", "repository_count",
-                  "size", "current_user_role", "created_at", "updated_at"]
-        read_only_fields = ["id", "owner", "created_at", "updated_at"]
+        fields = ["id", "name", "public", "description", "allow_host_binds", "owner", "member_count",
+                  "repository_count", "size", "current_user_role", "created_at", "updated_at"]
+        read_only_fields = ["id", "owner", "allow_host_binds", "created_at", "updated_at"]
 
     @classmethod
     def rows(cls, queryset: QuerySet[Project]) -> QuerySet[Any]:
@@ -92,6 +92,9 @@ class ProjectCreateSerializer(StrictSerializer):
 class ProjectUpdateSerializer(StrictSerializer):
     public = serializers.BooleanField(required=False)
     description = serializers.CharField(max_length=1024, required=False, allow_blank=True)
+    allow_host_binds = serializers.BooleanField(
+        required=False, help_text="Whether deployments may bind host paths. Only system administrators may change it."
+    )
 
 
 class MemberSerializer(StrictModelSerializer):

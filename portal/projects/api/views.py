@@ -79,6 +79,10 @@ class ProjectViewSet(viewsets.ModelViewSet):
         services.update_project(request.user, project, data.validated_data, source_ip=client_address(request))
         return Response(ProjectSerializer(self.get_queryset().get(pk=project.pk)).data)
 
+    @extend_schema(request=ProjectUpdateSerializer(partial=True), responses=ProjectSerializer)
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().partial_update(request, *args, **kwargs)
+
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.delete_project(request.user, self.get_object(), source_ip=client_address(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

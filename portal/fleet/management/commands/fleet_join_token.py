@@ -1,9 +1,9 @@
 """Prints a new host join token; with --local-state, only when the agent there has not joined yet.
 
 `make run` and docker compose use the second form to join the local agent by themselves:
-    TOKEN=$(python manage.py fleet_join_token --local-state var/agent)
-prints nothing when var/agent already holds the credential of a host the portal knows, and
-forgets a credential the portal no longer knows (a reset database) before printing a new token.
+    python manage.py fleet_join_token --local-state var/agent --output var/agent/join-token
+writes nothing (the agent takes it with --token-file, never on its command line) when var/agent already holds the credential of a host the portal knows, and
+forgets a credential the portal no longer knows (a reset database) before making a new token.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-// Project settings: public or private, description, and deletion (refused by the API while repositories remain).
+// Project settings: public or private, description, host binds (administrators only), and deletion (refused by the API while repositories remain).
 import { useState } from "react";
 import { useNavigate } from "react-router";
 import { Button, ConfirmDialog, ErrorMessage } from "@/components/ui";
+import { useSystemCapabilities } from "@/features/auth/usePermissions";
 import { useDeleteProject } from "../api/deleteProject";
 import { useUpdateProject } from "../api/updateProject";
 import { useProjectContext } from "../useProjectContext";
@@ -14,6 +15,7 @@ export default function ProjectSettingsTab() {
   const [confirming, setConfirming] = useState(false);
   const [description, setDescription] = useState(project.description ?? "");
   const canUpdate = access.can("project:update");
+  const isAdmin = useSystemCapabilities().is_admin;
   return (
     <div className="stack">
       <section className="card stack" aria-labelledby="visibility-title">
@@ -26,6 +28,15 @@ export default function ProjectSettingsTab() {
             onChange={(event) => update.mutate({ public: event.target.checked })}
           />
           Public: anyone, even without an account, may pull this project's images
+        </label>
+        <label className="check">
+          <input
+            type="checkbox"
+            checked={project.allow_host_binds ?? false}
+            disabled={!isAdmin || update.isPending}
+            onChange={(event) => update.mutate({ allow_host_binds: event.target.checked })}
+          />
+          Host binds: deployments may mount paths of their host (/host/path:/path), which gives whoever may deploy here the host's files. Only administrators change this.
         </label>
         <div className="field">
           <label className="field-label" htmlFor="project-description">
