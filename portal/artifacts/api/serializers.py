@@ -11,6 +11,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.artifacts.kinds import Kind
 from portal.artifacts.manifests import layers_with_history, runtime_config
 from portal.artifacts.models import Artifact, Repository, Tag
 
@@ -102,19 +103,42 @@ def platforms_of(artifact: Artifact) -> list[dict[str, Any]]:
     return []
 
 
+class AccessorySerializer(serializers.Serializer):
+    """A referrer (signature, SBOM, other artifact) under its subject."""
+
+    digest = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    artifact_type = serializers.CharField()
+    media_type = serializers.CharField()
+    size = serializers.IntegerField()
+    pushed_at = serializers.DateTimeField()
+
+
+def accessories_of(artifact: Artifact) -> list[dict[str, Any]]:
+    return [{"digest": item.digest, "kind": item.kind, "artifact_type": item.artifact_type,
+             "media_type": item.media_type, "size": item.size, "pushed_at": _time(item.pushed_at)}
+            for item in getattr(artifact, "first_accessories", ())]
+
+
 class ArtifactSummarySerializer(serializers.ModelSerializer):
-    """An artifact in a list: a few of its tags (newest first) with the total, and its platforms."""
+    """An artifact in a list: a few of its tags (newest first) with the total, its platforms, what kind
+    of artifact it is, whether a host can run it, and its newest accessories with their total."""
 
     tags = serializers.SerializerMethodField()
     tag_count = serializers.IntegerField(read_only=True)
     platforms = serializers.SerializerMethodField()
     is_index = serializers.BooleanField(read_only=True)
+    kind = serializers.ChoiceField(choices=Kind.choices, read_only=True)
+    runnable = serializers.BooleanField(read_only=True, help_text="An image or image index: a host can run it.")
+    accessories = serializers.SerializerMethodField()
+    accessory_count = serializers.SerializerMethodField()
     pull_command = serializers.SerializerMethodField()
 
     class Meta:
         model = Artifact
-        fields = ["digest", "media_type", "artifact_type", "is_index", "size", "platforms", "tags", "tag_count",
-                  "created", "pushed_at", "pushed_by", "pull_count", "last_pulled_at", "pull_command"]
+        fields = ["digest", "media_type", "artifact_type", "kind", "runnable", "is_index", "size", "platforms",
+                  "tags", "tag_count", "accessories", "accessory_count", "created", "pushed_at", "pushed_by",
+                  "pull_count", "last_pulled_at", "pull_command"]
         read_only_fields = fields
 
     @extend_schema_field(TagSerializer(many=True))
@@ -128,6 +152,13 @@ class ArtifactSummarySerializer(serializers.ModelSerializer):
     def get_platforms(self, artifact: Artifact) -> list[dict[str, Any]]:
         return platforms_of(artifact)
 
+    @extend_schema_field(AccessorySerializer(many=True))
+    def get_accessories(self, artifact: Artifact) -> list[dict[str, Any]]:
+        return accessories_of(artifact)
+
+    def get_accessory_count(self, artifact: Artifact) -> int:
+        return int(getattr(artifact, "accessory_count", 0))
+
     def get_pull_command(self, artifact: Artifact) -> str:
         return pull_by_digest(self.context["repository"].name, artifact.digest)
 
@@ -135,8 +166,10 @@ class ArtifactSummarySerializer(serializers.ModelSerializer):
         # Written out for the same reason as TagSerializer's; the field list above stays the schema.
         return {
             "digest": artifact.digest, "media_type": artifact.media_type, "artifact_type": artifact.artifact_type,
-            "is_index": artifact.is_index, "size": artifact.size, "platforms": platforms_of(artifact),
+            "kind": artifact.kind, "runnable": artifact.runnable, "is_index": artifact.is_index,
+            "size": artifact.size, "platforms": platforms_of(artifact),
             "tags": self.get_tags(artifact), "tag_count": getattr(artifact, "tag_count", 0),
+            "accessories": accessories_of(artifact), "accessory_count": self.get_accessory_count(artifact),
             "created": _time(artifact.created), "pushed_at": _time(artifact.pushed_at),
             "pushed_by": artifact.pushed_by, "pull_count": artifact.pull_count,
             "last_pulled_at": _time(artifact.last_pulled_at), "pull_command": self.get_pull_command(artifact),
