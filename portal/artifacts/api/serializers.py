@@ -211,7 +211,8 @@ class ArtifactDetailSerializer(ArtifactSummarySerializer):
         return self._document(artifact)
 
     def get_config(self, artifact: Artifact) -> dict[str, Any] | None:
-        if artifact.config is None:
+        # Only an image's config says how a container starts; a chart's or an empty config does not.
+        if artifact.config is None or artifact.kind != Kind.IMAGE:
             return None
         config = artifact.config
         return {**runtime_config(config), "author": str(config.get("author") or ""),
