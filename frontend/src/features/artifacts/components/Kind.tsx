@@ -28,7 +28,9 @@ export function AccessoryCounts({ accessories, total }: { accessories: Accessory
   if (total === 0) return null;
   const counts = new Map<ArtifactKind, number>();
   for (const accessory of accessories) counts.set(accessory.kind, (counts.get(accessory.kind) ?? 0) + 1);
-  const shown = [...counts].map(([kind, count]) => plural(count, LABELS[kind][0], LABELS[kind][1]));
+  // In a fixed order, so rows read alike whatever was pushed last.
+  const kinds = (Object.keys(LABELS) as ArtifactKind[]).filter((kind) => counts.has(kind));
+  const shown = kinds.map((kind) => plural(counts.get(kind)!, LABELS[kind][0], LABELS[kind][1]));
   const more = total - accessories.length;
   return (
     <span className="small muted" aria-label="Accessories">
