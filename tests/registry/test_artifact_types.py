@@ -161,6 +161,11 @@ def test_a_helm_chart_pushed_as_helm_does_comes_back_byte_identical_and_browses_
     assert (listed["digest"], listed["kind"], listed["artifact_type"], listed["runnable"]) == (
         digest, "helm_chart", HELM_CONFIG, False)
     assert detail["kind"] == "helm_chart" and detail["runnable"] is False
+    # Pulled with helm, not docker.
+    assert listed["pull_command"] == f"helm pull oci://{berth.host}/kinds/charts/demo@{digest}"
+    assert detail["tags"][0]["pull_command"] == f"helm pull oci://{berth.host}/kinds/charts/demo --version 0.1.0"
+    assert [t["pull_command"] for t in browse.get(f"{BASE}/charts%2Fdemo/tags").json()["results"]] == [
+        f"helm pull oci://{berth.host}/kinds/charts/demo --version 0.1.0"]
     assert detail["annotations"]["org.opencontainers.image.version"] == "0.1.0"
     assert [layer["media_type"] for layer in detail["layers"]] == [HELM_CHART]
     assert AuditEntry.objects.get(action="push", resource="kinds/charts/demo:0.1.0").detail["kind"] == "helm_chart"
@@ -183,6 +188,7 @@ def test_oras_push_and_pull_of_an_artifact_with_a_custom_config_type(
     assert (listed["kind"], listed["artifact_type"], listed["runnable"], listed["is_index"]) == (
         "artifact", "application/vnd.example.notes.config.v1+json", False, False)
     assert browse.get(f"{BASE}/notes/artifacts/v1").json()["annotations"] == {"org.example.release": "1"}
+    assert listed["tags"][0]["pull_command"] == f"oras pull {berth.host}/kinds/notes:v1"
 
 
 def test_an_empty_config_artifact_without_layers_with_custom_fields_and_data_is_browsable(

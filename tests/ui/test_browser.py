@@ -336,7 +336,11 @@ def test_artifacts_show_their_kind_accessories_sit_under_their_subject_and_only_
     expect(page.get_by_role("heading", name="Where it runs")).to_have_count(0)
 
     page.goto("/projects/shop/repositories/api/artifacts/chart-0.1.0")
-    expect(page.get_by_role("region", name="Summary").get_by_text("Helm chart", exact=True)).to_be_visible()
+    summary = page.get_by_role("region", name="Summary")
+    expect(summary.get_by_text("Helm chart", exact=True)).to_be_visible()
+    expect(summary.get_by_test_id("pull-command")).to_have_text(
+        re.compile(r"^helm pull oci://[^ ]+/shop/api --version chart-0\.1\.0$"))
+    expect(summary.get_by_role("group", name="Client")).to_have_count(0)
     expect(page.get_by_role("heading", name="Configuration")).to_have_count(0)
     expect(page.get_by_role("button", name="Run on a host")).to_have_count(0)
     assert page.js_errors == []

@@ -11,7 +11,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from portal.artifacts.kinds import Kind
+from portal.artifacts.kinds import Kind, is_runnable
 from portal.artifacts.manifests import layers_with_history, runtime_config
 from portal.artifacts.models import Artifact, Repository, Tag
 
@@ -21,12 +21,21 @@ def registry_host() -> str:
     return urlsplit(settings.EXTERNAL_URL).netloc or settings.EXTERNAL_URL
 
 
-def pull_by_tag(repository: str, tag: str) -> str:
-    return f"docker pull {registry_host()}/{repository}:{tag}"
+def pull_by_tag(repository: str, tag: str, kind: str = Kind.IMAGE) -> str:
+    if kind == Kind.HELM_CHART:
+        return f"helm pull oci://{registry_host()}/{repository} --version {tag}"
+    return f"{_puller(kind)} {registry_host()}/{repository}:{tag}"
 
 
-def pull_by_digest(repository: str, digest: str) -> str:
-    return f"docker pull {registry_host()}/{repository}@{digest}"
+def pull_by_digest(repository: str, digest: str, kind: str = Kind.IMAGE) -> str:
+    if kind == Kind.HELM_CHART:
+        return f"helm pull oci://{registry_host()}/{repository}@{digest}"
+    return f"{_puller(kind)} {registry_host()}/{repository}@{digest}"
+
+
+def _puller(kind: str) -> str:
+    # docker and podman pull only images; oras pulls any artifact's files.
+    return "docker pull" if is_runnable(kind) else "oras pull"
 
 
 def _time(value: datetime | None) -> str | None:
@@ -62,7 +71,7 @@ class TagSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_pull_command(self, tag: Tag) -> str:
-        return pull_by_tag(self.context["repository"].name, tag.name)
+        return pull_by_tag(self.context["repository"].name, tag.name, tag.artifact.kind)
 
     def to_representation(self, tag: Tag) -> dict[str, Any]:
         # Written out: DRF's field-by-field path costs more than the query for a page of 100 tags.
@@ -145,7 +154,7 @@ class ArtifactSummarySerializer(serializers.ModelSerializer):
     def get_tags(self, artifact: Artifact) -> list[dict[str, Any]]:
         repository = self.context["repository"].name
         return [{"name": tag.name, "digest": artifact.digest, "pushed_at": _time(tag.pushed_at),
-                 "last_pulled_at": _time(tag.last_pulled_at), "pull_command": pull_by_tag(repository, tag.name)}
+                 "last_pulled_at": _time(tag.last_pulled_at), "pull_command": pull_by_tag(repository, tag.name, artifact.kind)}
                 for tag in getattr(artifact, "first_tags", [])]
 
     @extend_schema_field(PlatformSerializer(many=True))
@@ -160,7 +169,7 @@ class ArtifactSummarySerializer(serializers.ModelSerializer):
         return int(getattr(artifact, "accessory_count", 0))
 
     def get_pull_command(self, artifact: Artifact) -> str:
-        return pull_by_digest(self.context["repository"].name, artifact.digest)
+        return pull_by_digest(self.context["repository"].name, artifact.digest, artifact.kind)
 
     def to_representation(self, artifact: Artifact) -> dict[str, Any]:
         # Written out for the same reason as TagSerializer's; the field list above stays the schema.

@@ -301,7 +301,7 @@ class ArtifactTagList(ListView):
 
     def get_queryset(self) -> QuerySet[Tag]:
         return after(Tag.objects.filter(artifact=self.get_artifact()), self.request).select_related("artifact").only(
-            "name", "pushed_at", "last_pulled_at", "artifact__digest")
+            "name", "pushed_at", "last_pulled_at", "artifact__digest", "artifact__kind")
 
 
 def after(queryset: QuerySet[Tag], request: Request) -> QuerySet[Tag]:
@@ -336,7 +336,7 @@ class RepositoryTagList(ListView):
     def get_queryset(self) -> QuerySet[Tag]:
         return after(Tag.objects.filter(repository=self.get_repository()), self.request).select_related(
             "artifact").only("name", "pushed_at", "last_pulled_at", "artifact__digest", "artifact__media_type",
-                             "artifact__size")
+                             "artifact__size", "artifact__kind")
 
     def known_count(self) -> int | None:
         return None if self.filtered() else self.get_repository().tag_count
