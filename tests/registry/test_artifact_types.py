@@ -169,6 +169,12 @@ def test_a_helm_chart_pushed_as_helm_does_comes_back_byte_identical_and_browses_
     assert detail["annotations"]["org.opencontainers.image.version"] == "0.1.0"
     assert [layer["media_type"] for layer in detail["layers"]] == [HELM_CHART]
     assert AuditEntry.objects.get(action="push", resource="kinds/charts/demo:0.1.0").detail["kind"] == "helm_chart"
+    assert browse.get(f"{BASE}/charts%2Fdemo/artifacts?kind=helm_chart").json()["count"] == 1
+    assert browse.get(f"{BASE}/charts%2Fdemo/artifacts?kind=image").json()["count"] == 0
+    refused = browse.get(f"{BASE}/charts%2Fdemo/artifacts?kind=chart")
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["message"] == (
+        "kind: Select a valid choice. chart is not one of the available choices.")
 
 
 def test_oras_push_and_pull_of_an_artifact_with_a_custom_config_type(
