@@ -159,6 +159,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # `kind` alone would be a generic enum name in the generated TypeScript types.
+    "ENUM_NAME_OVERRIDES": {"ArtifactKind": "portal.artifacts.kinds.Kind"},
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

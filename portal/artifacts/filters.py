@@ -9,6 +9,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
+from portal.artifacts.kinds import Kind
 from portal.artifacts.models import Artifact, Repository, Tag
 
 
@@ -25,10 +26,11 @@ class ArtifactFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", max_length=128)
     media_type = django_filters.CharFilter()
     artifact_type = django_filters.CharFilter()
+    kind = django_filters.ChoiceFilter(choices=Kind.choices)
 
     class Meta:
         model = Artifact
-        fields = ["tag", "q", "media_type", "artifact_type"]
+        fields = ["tag", "q", "media_type", "artifact_type", "kind"]
 
     def filter_tag(self, queryset: QuerySet[Artifact], name: str, value: str) -> QuerySet[Artifact]:
         return queryset.filter(Exists(Tag.objects.filter(artifact=OuterRef("pk"), name=value)))

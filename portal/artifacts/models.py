@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from portal.artifacts.kinds import Kind, is_runnable
 from portal.projects.models import Project
 
 # An artifact appears in a repository's list unless it is a child of an index or points at a subject
@@ -50,6 +51,9 @@ class Artifact(models.Model):
     media_type = models.CharField(max_length=255)
     # `artifactType`, else the config's media type (what the referrers API reports).
     artifact_type = models.CharField(max_length=255, blank=True)
+    # Decided once, when the manifest is indexed (portal/artifacts/kinds.py): lists show it without parsing.
+    # The index always sets it; the default is what every artifact was taken for before kinds existed.
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.IMAGE)
     manifest = models.BinaryField()
     # The manifest, its config and its layers; for an index, its own bytes plus its children's sizes.
     size = models.BigIntegerField(default=0)
@@ -87,6 +91,10 @@ class Artifact(models.Model):
     @property
     def is_index(self) -> bool:
         return self.media_type in INDEX_MEDIA_TYPES
+
+    @property
+    def runnable(self) -> bool:
+        return is_runnable(self.kind)
 
 
 INDEX_MEDIA_TYPES = frozenset(

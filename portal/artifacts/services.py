@@ -18,11 +18,12 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Greatest, Length
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Sum, Value, Window
+from django.db.models.functions import Coalesce, Greatest, Length, RowNumber
 from django.utils import timezone
 from rest_framework import status
 
+from portal.artifacts.kinds import classify
 from portal.artifacts.manifests import (
     InvalidManifest,
     ParsedManifest,
@@ -273,7 +274,8 @@ def record_manifest_push(
         Repository.objects.filter(pk=repo.pk).update(pushed_at=now, updated_at=now)
         record(principal, "push", "artifact", f"{repo.name}{':' + tag if tag else '@' + digest}",
                project=repo.project, source_ip=source_ip,
-               detail={"digest": digest, "media_type": artifact.media_type, "tag": tag, "new": created})
+               detail={"digest": digest, "media_type": artifact.media_type, "kind": artifact.kind, "tag": tag,
+                       "new": created})
     manifest_cache.put(repo.name, digest, bytes(manifest), artifact.media_type)
     return artifact
 
@@ -305,6 +307,7 @@ def _index_manifest(repo: Repository, digest: str, parsed: ParsedManifest, body:
         digest=digest,
         media_type=parsed.media_type,
         artifact_type=parsed.artifact_type,
+        kind=classify(parsed, [child.kind for _, _, child in children.values()]),
         manifest=bytes(body),
         size=size,
         config_digest=parsed.config.digest if parsed.config else "",
@@ -578,6 +581,33 @@ def referrers(repository: str, digest: str, artifact_type: str | None = None) ->
             descriptor["annotations"] = row["annotations"]
         descriptors.append(descriptor)
     return descriptors
+
+
+@dataclass(frozen=True)
+class Accessory:
+    """A referrer shown under its subject, as Harbor shows signatures under an image."""
+
+    digest: str
+    kind: str
+    artifact_type: str
+    media_type: str
+    size: int
+    pushed_at: datetime
+
+
+def accessories(repository: Repository | int, subjects: list[str], per_subject: int) -> dict[str, tuple[int, list[Accessory]]]:
+    """The newest `per_subject` referrers of each subject digest, with how many it has: one query for a page."""
+    if not subjects:
+        return {}
+    newest = Window(RowNumber(), partition_by=[F("subject_digest")], order_by=[F("pushed_at").desc(), F("id").desc()])
+    total = Window(Count("id"), partition_by=[F("subject_digest")])
+    rows = (Artifact.objects.filter(repository=repository, subject_digest__in=subjects)
+            .annotate(rank=newest, total=total).filter(rank__lte=per_subject).order_by("subject_digest", "rank")
+            .values_list("subject_digest", "total", "digest", "kind", "artifact_type", "media_type", "size", "pushed_at"))
+    found: dict[str, tuple[int, list[Accessory]]] = {}
+    for subject, count, *fields in rows:
+        found.setdefault(subject, (count, []))[1].append(Accessory(*fields))
+    return found
 
 
 def cached_manifest(repository: str, reference: str) -> tuple[bytes, str, str] | None:
@@ -892,9 +922,11 @@ def refresh_counters(repo: Repository) -> None:
 
 __all__ = [
     "DELETE_GUARDS",
+    "Accessory",
     "Pull",
     "ReconcileReport",
     "RegistryUnavailable",
+    "accessories",
     "cached_manifest",
     "delete_artifact",
     "delete_manifest",

@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -36,6 +36,9 @@ from portal.utilities import encryption
 from portal.utilities.errors import BerthError, Conflict, Forbidden, InvalidInput, NotFound
 from portal.utilities.secrets import display_prefix, hash_secret, new_secret
 from runtime_agent.agent.signing import SignatureError, load_public_key, verify
+
+if TYPE_CHECKING:
+    from portal.artifacts.models import Artifact
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
 HOST_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
@@ -457,6 +460,7 @@ def deploy(
     require(actor, Action.PULL, Resource.of_project(project, ProjectResource.REPOSITORY))
     repo = repository_in(project, repository)
     artifact = resolve_artifact(repo, reference)
+    refuse_what_cannot_run(artifact)
     name = name or f"{repo.short_name.replace('/', '-')}-{str(time.time_ns())[-6:]}"
     if not NAME_PATTERN.match(name):
         raise InvalidInput(f"invalid container name {name!r}: letters, digits, '_', '.', '-'", detail={"name": ["invalid"]})
@@ -495,6 +499,17 @@ def deploy(
         raise Conflict(f"project {project.name} already has a container named {name!r} on that host",
                        code="container_exists") from None
     return container
+
+
+def refuse_what_cannot_run(artifact: Artifact) -> None:
+    """A Helm chart, a signature or an SBOM has no root filesystem or command: the agent would only fail later."""
+    if not artifact.runnable:
+        of_type = f" ({artifact.artifact_type})" if artifact.artifact_type else ""
+        raise Conflict(
+            f"artifact {artifact.digest} cannot run on a host: it is of kind {artifact.get_kind_display()}{of_type}, "
+            "and only images and image indexes run",
+            code="artifact_not_runnable",
+        )
 
 
 def _enqueue_converge(container: Container) -> None:

@@ -89,6 +89,28 @@ def seed_image(user: User, repository: str, tags: list[str], *, salt: str = "") 
     return artifact
 
 
+def seed_artifact(user: User, repository: str, reference: str, *, config_type: str, layer_type: str,
+                  artifact_type: str = "", subject: Artifact | None = None) -> Artifact:
+    """Indexes a one-layer OCI artifact (a chart, a signature, an SBOM…), attached to `subject` if given."""
+    store = BlobStore()
+    config = b"{}" if config_type == "application/vnd.oci.empty.v1+json" else b'{"name": "seeded"}'
+    layer = f"{reference} {layer_type}".encode()
+    document: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": config_type, "digest": store.add(config), "size": len(config)},
+        "layers": [{"mediaType": layer_type, "digest": store.add(layer), "size": len(layer)}],
+    }
+    if artifact_type:
+        document["artifactType"] = artifact_type
+    if subject is not None:
+        document["subject"] = {"mediaType": subject.media_type, "digest": subject.digest, "size": len(subject.manifest)}
+    body = json.dumps(document, sort_keys=True).encode()
+    digest = digest_of(body)
+    return services.record_manifest_push(UserPrincipal(user), repository, reference if subject is None else digest,
+                                         digest, OCI_MANIFEST, body, client=store)  # type: ignore[arg-type]
+
+
 def seed_fleet(project: Project) -> None:
     """Two hosts as their heartbeats would leave them, and containers of `project` in a few states."""
     now = timezone.now()

@@ -16,7 +16,7 @@ from portal.projects.models import Member, Project
 from portal.robots.models import Robot
 from tests.fixtures.portal import PASSWORD
 from tests.ui.conftest import PHONE, sign_in
-from tests.ui.seed import seed_fleet, seed_image
+from tests.ui.seed import seed_artifact, seed_fleet, seed_image
 
 pytestmark = pytest.mark.browser
 
@@ -291,6 +291,58 @@ def test_an_image_pushed_with_skopeo_appears_with_its_tags_and_layers(
     expect(page.get_by_text("80/tcp")).to_be_visible()
     expect(page.get_by_text('["/bin/sh"]')).to_be_visible()
     screenshot(page, "artifact-pushed-with-skopeo")
+    assert page.js_errors == []
+
+
+def test_artifacts_show_their_kind_accessories_sit_under_their_subject_and_only_images_run(
+        open_page: Callable[..., Any], make_user: Callable[..., Any], make_project: Callable[..., Any],
+        screenshot: Callable[..., Any]) -> None:
+    owner = make_user("owner")
+    make_project("shop", members={owner: "project_admin"})
+    image = seed_image(owner, "shop/api", ["1.0"])
+    empty = "application/vnd.oci.empty.v1+json"
+    signature = seed_artifact(owner, "shop/api", "sig", config_type=empty, subject=image,
+                              layer_type="application/vnd.dev.cosign.simplesigning.v1+json",
+                              artifact_type="application/vnd.dev.cosign.artifact.sig.v1+json")
+    seed_artifact(owner, "shop/api", "sbom", config_type=empty, layer_type="application/spdx+json",
+                  artifact_type="application/spdx+json", subject=image)
+    seed_artifact(owner, "shop/api", "chart-0.1.0", config_type="application/vnd.cncf.helm.config.v1+json",
+                  layer_type="application/vnd.cncf.helm.chart.content.v1.tar+gzip")
+
+    page = open_page()
+    sign_in(page, "owner", PASSWORD)
+    page.goto("/projects/shop/repositories/api")
+    # The signature and the SBOM are not listed on their own: they are counted under the image.
+    expect(page.get_by_role("row")).to_have_count(3)
+    image_row = page.get_by_role("row").filter(has=page.get_by_text("1.0", exact=True))
+    expect(image_row.get_by_text("image", exact=True)).to_be_visible()
+    expect(image_row.get_by_label("Accessories")).to_have_text("1 signature · 1 SBOM")
+    chart_row = page.get_by_role("row").filter(has_text="chart-0.1.0")
+    expect(chart_row.get_by_text("Helm chart", exact=True)).to_be_visible()
+    screenshot(page, "repository-artifact-kinds")
+
+    image_row.get_by_role("link").first.click()
+    accessories = page.get_by_role("region", name="Accessories (2)")
+    expect(accessories.get_by_role("row")).to_have_count(3)
+    expect(accessories.get_by_role("row").filter(has_text="application/vnd.dev.cosign.artifact.sig.v1+json")
+           .get_by_text("signature", exact=True)).to_be_visible()
+    expect(accessories.get_by_role("row").filter(has_text="application/spdx+json")
+           .get_by_text("SBOM", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Run on a host")).to_be_visible()
+    screenshot(page, "artifact-accessories")
+
+    accessories.get_by_role("link", name=signature.digest.removeprefix("sha256:")[:12]).click()
+    expect(page.get_by_role("link", name=image.digest.removeprefix("sha256:")[:12])).to_be_visible()
+    expect(page.get_by_role("heading", name="Where it runs")).to_have_count(0)
+
+    page.goto("/projects/shop/repositories/api/artifacts/chart-0.1.0")
+    summary = page.get_by_role("region", name="Summary")
+    expect(summary.get_by_text("Helm chart", exact=True)).to_be_visible()
+    expect(summary.get_by_test_id("pull-command")).to_have_text(
+        re.compile(r"^helm pull oci://[^ ]+/shop/api --version chart-0\.1\.0$"))
+    expect(summary.get_by_role("group", name="Client")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Configuration")).to_have_count(0)
+    expect(page.get_by_role("button", name="Run on a host")).to_have_count(0)
     assert page.js_errors == []
 
 

@@ -9,7 +9,7 @@ const DIGEST = "sha256:" + "cd".repeat(32);
 const project = { id: 1, name: "open", public: true, description: "", owner: "dev", member_count: 1, repository_count: 1, size: 4096, current_user_role: null, created_at: "2026-11-27T10:00:00Z", updated_at: "2026-11-27T10:00:00Z" };
 const repository = { id: 1, name: "open/app", short_name: "app", project: "open", artifact_count: 1, tag_count: 1, size: 4096, pushed_at: null, pull_count: 0, last_pulled_at: null, created_at: "", updated_at: "" };
 const artifact = {
-  digest: DIGEST, media_type: "application/vnd.oci.image.manifest.v1+json", artifact_type: "", is_index: false, size: 4096, platforms: [],
+  digest: DIGEST, media_type: "application/vnd.oci.image.manifest.v1+json", artifact_type: "", kind: "image", runnable: true, is_index: false, accessories: [], accessory_count: 0, size: 4096, platforms: [],
   tags: [{ name: "latest", digest: DIGEST, pushed_at: null, last_pulled_at: null, pull_command: "docker pull berth.test/open/app:latest" }], tag_count: 1,
   created: null, pushed_at: null, pushed_by: "dev", pull_count: 0, last_pulled_at: null, pull_command: `docker pull berth.test/open/app@${DIGEST}`,
 };

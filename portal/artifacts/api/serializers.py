@@ -11,6 +11,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.artifacts.kinds import Kind, is_runnable
 from portal.artifacts.manifests import layers_with_history, runtime_config
 from portal.artifacts.models import Artifact, Repository, Tag
 
@@ -20,12 +21,21 @@ def registry_host() -> str:
     return urlsplit(settings.EXTERNAL_URL).netloc or settings.EXTERNAL_URL
 
 
-def pull_by_tag(repository: str, tag: str) -> str:
-    return f"docker pull {registry_host()}/{repository}:{tag}"
+def pull_by_tag(repository: str, tag: str, kind: str = Kind.IMAGE) -> str:
+    if kind == Kind.HELM_CHART:
+        return f"helm pull oci://{registry_host()}/{repository} --version {tag}"
+    return f"{_puller(kind)} {registry_host()}/{repository}:{tag}"
 
 
-def pull_by_digest(repository: str, digest: str) -> str:
-    return f"docker pull {registry_host()}/{repository}@{digest}"
+def pull_by_digest(repository: str, digest: str, kind: str = Kind.IMAGE) -> str:
+    if kind == Kind.HELM_CHART:
+        return f"helm pull oci://{registry_host()}/{repository}@{digest}"
+    return f"{_puller(kind)} {registry_host()}/{repository}@{digest}"
+
+
+def _puller(kind: str) -> str:
+    # docker and podman pull only images; oras pulls any artifact's files.
+    return "docker pull" if is_runnable(kind) else "oras pull"
 
 
 def _time(value: datetime | None) -> str | None:
@@ -61,7 +71,7 @@ class TagSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_pull_command(self, tag: Tag) -> str:
-        return pull_by_tag(self.context["repository"].name, tag.name)
+        return pull_by_tag(self.context["repository"].name, tag.name, tag.artifact.kind)
 
     def to_representation(self, tag: Tag) -> dict[str, Any]:
         # Written out: DRF's field-by-field path costs more than the query for a page of 100 tags.
@@ -102,41 +112,73 @@ def platforms_of(artifact: Artifact) -> list[dict[str, Any]]:
     return []
 
 
+class AccessorySerializer(serializers.Serializer):
+    """A referrer (signature, SBOM, other artifact) under its subject."""
+
+    digest = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Kind.choices)
+    artifact_type = serializers.CharField()
+    media_type = serializers.CharField()
+    size = serializers.IntegerField()
+    pushed_at = serializers.DateTimeField()
+
+
+def accessories_of(artifact: Artifact) -> list[dict[str, Any]]:
+    return [{"digest": item.digest, "kind": item.kind, "artifact_type": item.artifact_type,
+             "media_type": item.media_type, "size": item.size, "pushed_at": _time(item.pushed_at)}
+            for item in getattr(artifact, "first_accessories", ())]
+
+
 class ArtifactSummarySerializer(serializers.ModelSerializer):
-    """An artifact in a list: a few of its tags (newest first) with the total, and its platforms."""
+    """An artifact in a list: a few of its tags (newest first) with the total, its platforms, what kind
+    of artifact it is, whether a host can run it, and its newest accessories with their total."""
 
     tags = serializers.SerializerMethodField()
     tag_count = serializers.IntegerField(read_only=True)
     platforms = serializers.SerializerMethodField()
     is_index = serializers.BooleanField(read_only=True)
+    kind = serializers.ChoiceField(choices=Kind.choices, read_only=True)
+    runnable = serializers.BooleanField(read_only=True, help_text="An image or image index: a host can run it.")
+    accessories = serializers.SerializerMethodField()
+    accessory_count = serializers.SerializerMethodField()
     pull_command = serializers.SerializerMethodField()
 
     class Meta:
         model = Artifact
-        fields = ["digest", "media_type", "artifact_type", "is_index", "size", "platforms", "tags", "tag_count",
-                  "created", "pushed_at", "pushed_by", "pull_count", "last_pulled_at", "pull_command"]
+        fields = ["digest", "media_type", "artifact_type", "kind", "runnable", "is_index", "size", "platforms",
+                  "tags", "tag_count", "accessories", "accessory_count", "created", "pushed_at", "pushed_by",
+                  "pull_count", "last_pulled_at", "pull_command"]
         read_only_fields = fields
 
     @extend_schema_field(TagSerializer(many=True))
     def get_tags(self, artifact: Artifact) -> list[dict[str, Any]]:
         repository = self.context["repository"].name
         return [{"name": tag.name, "digest": artifact.digest, "pushed_at": _time(tag.pushed_at),
-                 "last_pulled_at": _time(tag.last_pulled_at), "pull_command": pull_by_tag(repository, tag.name)}
+                 "last_pulled_at": _time(tag.last_pulled_at), "pull_command": pull_by_tag(repository, tag.name, artifact.kind)}
                 for tag in getattr(artifact, "first_tags", [])]
 
     @extend_schema_field(PlatformSerializer(many=True))
     def get_platforms(self, artifact: Artifact) -> list[dict[str, Any]]:
         return platforms_of(artifact)
 
+    @extend_schema_field(AccessorySerializer(many=True))
+    def get_accessories(self, artifact: Artifact) -> list[dict[str, Any]]:
+        return accessories_of(artifact)
+
+    def get_accessory_count(self, artifact: Artifact) -> int:
+        return int(getattr(artifact, "accessory_count", 0))
+
     def get_pull_command(self, artifact: Artifact) -> str:
-        return pull_by_digest(self.context["repository"].name, artifact.digest)
+        return pull_by_digest(self.context["repository"].name, artifact.digest, artifact.kind)
 
     def to_representation(self, artifact: Artifact) -> dict[str, Any]:
         # Written out for the same reason as TagSerializer's; the field list above stays the schema.
         return {
             "digest": artifact.digest, "media_type": artifact.media_type, "artifact_type": artifact.artifact_type,
-            "is_index": artifact.is_index, "size": artifact.size, "platforms": platforms_of(artifact),
+            "kind": artifact.kind, "runnable": artifact.runnable, "is_index": artifact.is_index,
+            "size": artifact.size, "platforms": platforms_of(artifact),
             "tags": self.get_tags(artifact), "tag_count": getattr(artifact, "tag_count", 0),
+            "accessories": accessories_of(artifact), "accessory_count": self.get_accessory_count(artifact),
             "created": _time(artifact.created), "pushed_at": _time(artifact.pushed_at),
             "pushed_by": artifact.pushed_by, "pull_count": artifact.pull_count,
             "last_pulled_at": _time(artifact.last_pulled_at), "pull_command": self.get_pull_command(artifact),
@@ -178,7 +220,8 @@ class ArtifactDetailSerializer(ArtifactSummarySerializer):
         return self._document(artifact)
 
     def get_config(self, artifact: Artifact) -> dict[str, Any] | None:
-        if artifact.config is None:
+        # Only an image's config says how a container starts; a chart's or an empty config does not.
+        if artifact.config is None or artifact.kind != Kind.IMAGE:
             return None
         config = artifact.config
         return {**runtime_config(config), "author": str(config.get("author") or ""),

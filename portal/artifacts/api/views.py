@@ -42,6 +42,9 @@ LAST = OpenApiParameter("last", str, description="Keyset paging: the tags after 
 # How many of an artifact's tags a list shows (with the total); the tag list has them all.
 TAGS_IN_SUMMARY = 10
 TAGS_IN_DETAIL = 100
+# Likewise its accessories: signing on every deploy can give an image thousands of signatures.
+ACCESSORIES_IN_SUMMARY = 10
+ACCESSORIES_IN_DETAIL = 100
 
 
 class ReadPermission(permissions.BasePermission):
@@ -161,8 +164,8 @@ def summary_queryset(queryset: QuerySet[Artifact]) -> QuerySet[Artifact]:
 
 
 def attach_summaries(artifacts: list[Artifact]) -> list[Artifact]:
-    """Each artifact's newest tags and its children's platforms: two queries for the whole page, read
-    as tuples (model instances would cost more than the queries)."""
+    """Each artifact's newest tags, its children's platforms and its newest accessories: three queries for
+    the whole page, read as tuples (model instances would cost more than the queries)."""
     ids = [artifact.pk for artifact in artifacts]
     tags: dict[int, list[TagRow]] = defaultdict(list)
     platforms: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -177,10 +180,19 @@ def attach_summaries(artifacts: list[Artifact]) -> list[Artifact]:
         for parent_id, platform in links:
             if platform:
                 platforms[parent_id].append(platform)
+    found = services.accessories(artifacts[0].repository_id, [a.digest for a in artifacts],
+                                 ACCESSORIES_IN_SUMMARY) if artifacts else {}
     for artifact in artifacts:
         artifact.first_tags = tags[artifact.pk]  # type: ignore[attr-defined]
         artifact.child_platforms = platforms[artifact.pk]  # type: ignore[attr-defined]
+        attach_accessories(artifact, found)
     return artifacts
+
+
+def attach_accessories(artifact: Artifact, found: dict[str, tuple[int, list[services.Accessory]]]) -> None:
+    count, items = found.get(artifact.digest, (0, []))
+    artifact.accessory_count = count  # type: ignore[attr-defined]
+    artifact.first_accessories = items  # type: ignore[attr-defined]
 
 
 @extend_schema_view(get=extend_schema(operation_id="artifacts_list", parameters=[OpenApiParameter(
@@ -244,10 +256,13 @@ class ArtifactDetail(BrowseView):
         artifact = services.resolve_artifact(repository, self.kwargs["reference"])
         artifact.first_tags = list(artifact.tags.order_by("-pushed_at", "-id")[:TAGS_IN_DETAIL])  # type: ignore[attr-defined]
         links = list(ArtifactReference.objects.filter(parent=artifact).select_related("child").only(
-            "parent_id", "platform", "annotations", "position", "child__digest", "child__media_type", "child__size"))
+            "parent_id", "platform", "annotations", "position", "child__digest", "child__media_type", "child__size",
+            "child__kind"))
         artifact.child_platforms = [link.platform for link in links if link.platform]  # type: ignore[attr-defined]
         children = [{"digest": link.child.digest, "media_type": link.child.media_type, "size": link.child.size,
-                     "platform": link.platform, "annotations": link.annotations} for link in links]
+                     "kind": link.child.kind, "platform": link.platform, "annotations": link.annotations}
+                    for link in links]
+        attach_accessories(artifact, services.accessories(repository, [artifact.digest], ACCESSORIES_IN_DETAIL))
         parents = list(Artifact.objects.filter(child_links__child=artifact).values_list("digest", flat=True))
         context = {**self.get_serializer_context(), "children": children, "parents": parents,
                    "referrers": services.referrers(repository.name, artifact.digest)}
@@ -286,7 +301,7 @@ class ArtifactTagList(ListView):
 
     def get_queryset(self) -> QuerySet[Tag]:
         return after(Tag.objects.filter(artifact=self.get_artifact()), self.request).select_related("artifact").only(
-            "name", "pushed_at", "last_pulled_at", "artifact__digest")
+            "name", "pushed_at", "last_pulled_at", "artifact__digest", "artifact__kind")
 
 
 def after(queryset: QuerySet[Tag], request: Request) -> QuerySet[Tag]:
@@ -321,7 +336,7 @@ class RepositoryTagList(ListView):
     def get_queryset(self) -> QuerySet[Tag]:
         return after(Tag.objects.filter(repository=self.get_repository()), self.request).select_related(
             "artifact").only("name", "pushed_at", "last_pulled_at", "artifact__digest", "artifact__media_type",
-                             "artifact__size")
+                             "artifact__size", "artifact__kind")
 
     def known_count(self) -> int | None:
         return None if self.filtered() else self.get_repository().tag_count

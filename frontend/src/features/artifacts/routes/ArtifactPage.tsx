@@ -1,7 +1,8 @@
-// One artifact: pull command, tags, runtime config, layers with the command behind each, an index's
-// children, referrers (signatures, SBOMs), and the raw manifest.
+// One artifact: its kind, pull command, tags, runtime config, layers with the command behind each, an index's
+// children, its accessories (signatures, SBOMs and other referrers), and the raw manifest.
 import { useState } from "react";
 import { Link, useParams } from "react-router";
+import type { ArtifactKind } from "@/api/types";
 import { Badge, Button, CopyField, EmptyState, ErrorState, Loading, PageHeader, Pagination } from "@/components/ui";
 import { ErrorOrSignIn } from "@/features/auth/components/ErrorOrSignIn";
 import { useProjectAccess } from "@/features/auth/usePermissions";
@@ -12,6 +13,7 @@ import { artifactUrl, repositoryUrl } from "@/features/repositories/paths";
 import { formatBytes, formatDateTime, formatRelative, shortDigest } from "@/lib/format";
 import { useArtifact } from "../api/getArtifact";
 import { useArtifactTags } from "../api/listArtifactTags";
+import { KindBadge, kindLabel } from "../components/Kind";
 import { Platforms, platformLabel } from "../components/Platforms";
 import { PullCommand } from "../components/PullCommand";
 
@@ -41,15 +43,8 @@ interface Child {
   digest: string;
   media_type: string;
   size: number;
+  kind: ArtifactKind;
   platform?: { os?: string; architecture?: string; variant?: string };
-}
-
-interface Descriptor {
-  digest: string;
-  mediaType: string;
-  artifactType?: string;
-  size: number;
-  annotations?: Record<string, string>;
 }
 
 const shellWords = (words: string[] | undefined) => (words && words.length > 0 ? JSON.stringify(words) : "—");
@@ -85,7 +80,6 @@ export default function ArtifactPage() {
   const config = (data.config ?? null) as RuntimeConfig | null;
   const layers = data.layers as unknown as Layer[];
   const children = data.children as unknown as Child[];
-  const referrers = data.referrers as unknown as Descriptor[];
   const command = data.tags[0]?.pull_command ?? data.pull_command;
   const labels = { ...(config?.labels ?? {}) };
 
@@ -95,7 +89,7 @@ export default function ArtifactPage() {
         documentTitle={data.tags[0] ? `${repository}:${data.tags[0].name}` : `${repository}@${shortDigest(data.digest)}`}
         title={
           <>
-            {data.tags[0] ? `${repository}:${data.tags[0].name}` : `${repository}@${shortDigest(data.digest)}`} {data.is_index ? <Badge>index</Badge> : null}
+            {data.tags[0] ? `${repository}:${data.tags[0].name}` : `${repository}@${shortDigest(data.digest)}`} <KindBadge kind={data.kind} artifactType={data.artifact_type} />
           </>
         }
         crumbs={[
@@ -110,6 +104,16 @@ export default function ArtifactPage() {
             <dt>Digest</dt>
             <dd>
               <CopyField value={data.digest} label="Copy digest" />
+            </dd>
+            <dt>Kind</dt>
+            <dd>
+              {kindLabel(data.kind)}
+              {data.kind === "artifact" && data.artifact_type ? (
+                <>
+                  {" "}
+                  <code>{data.artifact_type}</code>
+                </>
+              ) : null}
             </dd>
             <dt>Media type</dt>
             <dd>
@@ -178,7 +182,7 @@ export default function ArtifactPage() {
         </Section>
 
         {data.is_index ? (
-          <Section title={`Platforms in this index (${children.length})`}>
+          <Section title={`${data.kind === "image_index" ? "Platforms" : "Manifests"} in this index (${children.length})`}>
             {children.length === 0 ? (
               <p className="muted">This index lists no manifests.</p>
             ) : (
@@ -187,6 +191,7 @@ export default function ArtifactPage() {
                   <thead>
                     <tr>
                       <th scope="col">Platform</th>
+                      <th scope="col">Kind</th>
                       <th scope="col">Digest</th>
                       <th scope="col" className="num">
                         Size
@@ -197,6 +202,9 @@ export default function ArtifactPage() {
                     {children.map((child) => (
                       <tr key={child.digest}>
                         <td>{child.platform ? platformLabel({ os: child.platform.os ?? "", architecture: child.platform.architecture ?? "", variant: child.platform.variant }) : "—"}</td>
+                        <td>
+                          <KindBadge kind={child.kind} />
+                        </td>
                         <td>
                           <Link to={artifactUrl(project, repository, child.digest)}>
                             <code>{shortDigest(child.digest)}</code>
@@ -302,7 +310,7 @@ export default function ArtifactPage() {
           </Section>
         ) : null}
 
-        {access.can("container:list") ? (
+        {data.runnable && access.can("container:list") ? (
           <Section title="Where it runs">
             {containers.isPending ? (
               <Loading />
@@ -330,33 +338,39 @@ export default function ArtifactPage() {
           </Section>
         ) : null}
 
-        <Section title={`Referrers (${referrers.length})`}>
-          {referrers.length === 0 ? (
-            <EmptyState title="No referrers">Signatures, SBOMs and attestations pushed for this artifact appear here.</EmptyState>
+        <Section title={`Accessories (${data.accessory_count.toLocaleString("en")})`}>
+          {data.accessories.length === 0 ? (
+            <EmptyState title="No accessories">Signatures, SBOMs and other artifacts pushed with this one as their subject appear here.</EmptyState>
           ) : (
             <div className="table-wrap">
               <table>
                 <thead>
                   <tr>
+                    <th scope="col">Kind</th>
                     <th scope="col">Type</th>
                     <th scope="col">Digest</th>
                     <th scope="col" className="num">
                       Size
                     </th>
+                    <th scope="col">Pushed</th>
                   </tr>
                 </thead>
                 <tbody>
-                  {referrers.map((referrer) => (
-                    <tr key={referrer.digest}>
+                  {data.accessories.map((accessory) => (
+                    <tr key={accessory.digest}>
                       <td>
-                        <code>{referrer.artifactType || referrer.mediaType}</code>
+                        <KindBadge kind={accessory.kind} />
                       </td>
                       <td>
-                        <Link to={artifactUrl(project, repository, referrer.digest)}>
-                          <code>{shortDigest(referrer.digest)}</code>
+                        <code>{accessory.artifact_type || accessory.media_type}</code>
+                      </td>
+                      <td>
+                        <Link to={artifactUrl(project, repository, accessory.digest)}>
+                          <code>{shortDigest(accessory.digest)}</code>
                         </Link>
                       </td>
-                      <td className="num">{formatBytes(referrer.size)}</td>
+                      <td className="num">{formatBytes(accessory.size)}</td>
+                      <td title={accessory.pushed_at}>{formatRelative(accessory.pushed_at)}</td>
                     </tr>
                   ))}
                 </tbody>

@@ -8,7 +8,7 @@ const DIGEST = "sha256:" + "ab".repeat(32);
 const repository = { id: 1, name: "web/team/app", short_name: "team/app", project: "web", artifact_count: 1, tag_count: 2, size: 2048, pushed_at: null, pull_count: 0, last_pulled_at: null, created_at: "", updated_at: "" };
 const tag = (name: string) => ({ name, digest: DIGEST, pushed_at: "2026-11-27T10:00:00Z", last_pulled_at: null, pull_command: `docker pull berth.test/web/team/app:${name}` });
 const artifact = {
-  digest: DIGEST, media_type: "application/vnd.oci.image.manifest.v1+json", artifact_type: "", is_index: false, size: 2048,
+  digest: DIGEST, media_type: "application/vnd.oci.image.manifest.v1+json", artifact_type: "", kind: "image", runnable: true, is_index: false, accessories: [], accessory_count: 0, size: 2048,
   platforms: [{ os: "linux", architecture: "arm64", variant: "v8" }], tags: [tag("latest"), tag("v1")], tag_count: 2,
   created: null, pushed_at: "2026-11-27T10:00:00Z", pushed_by: "dev", pull_count: 0, last_pulled_at: null, pull_command: `docker pull berth.test/web/team/app@${DIGEST}`,
 };
@@ -35,6 +35,24 @@ describe("the repository page", () => {
     expect(within(row).getByText("abababababab")).toBeInTheDocument();
     expect(within(row).getByText("linux/arm64/v8")).toBeInTheDocument();
     expect(within(row).getByText("2.0 KiB")).toBeInTheDocument();
+  });
+
+  it("shows each artifact's kind and its accessories counted by kind", async () => {
+    const signature = { digest: "sha256:" + "cd".repeat(32), kind: "signature", artifact_type: "application/vnd.dev.cosign.artifact.sig.v1+json", media_type: artifact.media_type, size: 900, pushed_at: "2026-11-27T10:01:00Z" };
+    const sbom = { ...signature, digest: "sha256:" + "ef".repeat(32), kind: "sbom", artifact_type: "application/spdx+json" };
+    const chart = { ...artifact, digest: "sha256:" + "12".repeat(32), kind: "helm_chart", artifact_type: "application/vnd.cncf.helm.config.v1+json", runnable: false, platforms: [], tags: [tag("0.1.0")], tag_count: 1 };
+    stubFetch({
+      [`GET ${base}`]: { body: repository },
+      [`GET ${base}/artifacts`]: { body: page([{ ...artifact, accessories: [signature, sbom, { ...signature, digest: "sha256:" + "99".repeat(32) }], accessory_count: 5 }, chart]) },
+      "GET /users/current/permissions": { body: permissions("web", "guest", ["repository:pull"]) },
+    });
+    render();
+    const image = (await screen.findByText("latest")).closest("tr")!;
+    expect(within(image).getByText("image")).toBeInTheDocument();
+    expect(within(image).getByLabelText("Accessories")).toHaveTextContent("2 signatures · 1 SBOM · 2 more accessories");
+    const charted = screen.getByText("0.1.0").closest("tr")!;
+    expect(within(charted).getByText("Helm chart")).toBeInTheDocument();
+    expect(within(charted).queryByLabelText("Accessories")).not.toBeInTheDocument();
   });
 
   it("shows a guest no delete control", async () => {

@@ -3,13 +3,14 @@
 import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import type { ArtifactSummary } from "@/api/types";
-import { Badge, Button, ConfirmDialog, CopyButton, CopyField, EmptyState, ErrorState, Loading, PageHeader, Pagination, SearchInput, SortHeader } from "@/components/ui";
+import { Button, ConfirmDialog, CopyButton, CopyField, EmptyState, ErrorState, Loading, PageHeader, Pagination, SearchInput, SortHeader } from "@/components/ui";
 import { ErrorOrSignIn } from "@/features/auth/components/ErrorOrSignIn";
 import { useProjectAccess } from "@/features/auth/usePermissions";
 import { useDeleteArtifact } from "@/features/artifacts/api/deleteArtifact";
 import { useDeleteTag } from "@/features/artifacts/api/deleteTag";
 import { useArtifacts } from "@/features/artifacts/api/listArtifacts";
 import { useRepositoryTags } from "@/features/artifacts/api/listRepositoryTags";
+import { AccessoryCounts, KindBadge } from "@/features/artifacts/components/Kind";
 import { Platforms } from "@/features/artifacts/components/Platforms";
 import { pullCommandFor, type PullClient } from "@/features/artifacts/components/PullCommand";
 import { formatBytes, formatRelative, plural, shortDigest } from "@/lib/format";
@@ -193,8 +194,9 @@ function ArtifactsTable({ project, repository, client, canDeleteTag, canDeleteAr
                           <code>{shortDigest(artifact.digest)}</code>
                         </Link>
                         <CopyButton text={artifact.digest} label="Copy digest" />
-                        {artifact.is_index ? <Badge>index</Badge> : null}
+                        <KindBadge kind={artifact.kind} artifactType={artifact.artifact_type} />
                       </span>
+                      <AccessoryCounts accessories={artifact.accessories} total={artifact.accessory_count} />
                     </td>
                     <td>
                       <span className="row" style={{ gap: ".3rem" }}>
