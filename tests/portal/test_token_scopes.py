@@ -378,3 +378,67 @@ def test_a_system_robot_reads_only_the_projects_its_list_names_for_reading(make_
     assert client.get("/api/v1/projects/app").status_code == 200
     assert client.get("/api/v1/projects/other").status_code == 403
     assert [project["name"] for project in client.get("/api/v1/projects").json()["results"]] == ["app"]
+
+
+# The registry: /service/token and Basic on /v2/ grant what the token's registry scopes allow
+
+
+@pytest.mark.parametrize(("scopes", "granted"), [
+    (("registry:write",), ["pull", "push"]),
+    (("registry:read",), ["pull"]),
+    (("api:read", "api:write", "api:credentials"), []),
+])
+def test_the_token_service_grants_by_registry_scope(berth, make_user, make_project, make_token, scopes, granted):
+    dev = make_user("dev")
+    make_project("app", members={dev: "developer"})
+    token = make_token(dev, scopes=scopes)
+
+    issued = berth.token(("dev", token), "repository:app/web:pull,push")
+
+    access = berth.claims(issued)["access"]
+    assert access == ([{"type": "repository", "name": "app/web", "actions": granted}] if granted else [])
+    # The password still gets all the role allows: scopes bind tokens only.
+    assert berth.claims(berth.token(("dev", PASSWORD), "repository:app/web:pull,push"))["access"] == [
+        {"type": "repository", "name": "app/web", "actions": ["pull", "push"]}]
+
+
+def test_basic_on_v2_with_a_read_token_cannot_push(berth, make_user, make_project, make_token):
+    from tests.fixtures.registry import basic
+
+    dev = make_user("dev")
+    make_project("app", members={dev: "developer"})
+    token = make_token(dev, scopes=("registry:read", "api:write"))
+
+    response = berth.http.post(f"{berth.url}/v2/app/web/blobs/uploads/", headers={"Authorization": basic("dev", token)})
+
+    # 403 DENIED today; issue 14 turns a push with a pull-only grant into a 401 scope challenge.
+    assert response.status_code in (401, 403), response.text
+    assert response.json()["errors"][0]["code"] in ("UNAUTHORIZED", "DENIED")
+    assert "may not push repository app/web" in response.json()["errors"][0]["message"]
+    assert berth.http.get(f"{berth.url}/v2/app/web/tags/list",
+                          headers={"Authorization": basic("dev", token)}).status_code == 404
+
+
+# The migration
+
+
+def test_tokens_made_before_scopes_keep_registry_write_and_the_api_without_credentials(transactional_db):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("accounts", "0001_initial")], [("accounts", "0002_token_scopes")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old_apps = executor.loader.project_state(before).apps
+    OldUser, OldToken = old_apps.get_model("accounts", "User"), old_apps.get_model("accounts", "PersonalToken")
+    user = OldUser.objects.create(username="early")
+    OldToken.objects.create(user=user, name="old", prefix="berth_pat_x", secret_hash="x")
+    try:
+        MigrationExecutor(connection).migrate(after)
+    finally:
+        # Whatever happened above, the schema is left at its latest for the tests after this one.
+        latest = MigrationExecutor(connection)
+        latest.migrate(latest.loader.graph.leaf_nodes())
+
+    assert PersonalToken.objects.get(name="old").scopes == ["registry:write", "api:read", "api:write"]
+    assert PersonalToken(user_id=user.pk, name="new").scopes == ["registry:write"]
