@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from portal.audit.models import AuditEntry
-from portal.fleet import convergence, services
+from portal.fleet import convergence
 from portal.fleet.agent_client import agents_answered_by
 from portal.fleet.models import Container, Host
 from portal.utilities import encryption
