@@ -43,11 +43,11 @@ class Resource:
     project: ProjectLike | None = None
     # A write that creates or changes a credential although its kind alone does not say so (a membership
     # that makes a project admin): a personal access token needs api:credentials for it.
-    credential: bool = False
+    credential: bool = field(default=False, kw_only=True)
 
     @classmethod
     def of_project(cls, project: ProjectLike, kind: ProjectResource | str, *, credential: bool = False) -> Resource:
-        return cls(str(ProjectResource(kind)), project, credential)
+        return cls(str(ProjectResource(kind)), project, credential=credential)
 
     @classmethod
     def system(cls, kind: SystemResource | str) -> Resource:
