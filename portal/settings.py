@@ -137,7 +137,10 @@ REST_FRAMEWORK = {
         "portal.accounts.authentication.BasicPrincipalAuthentication",
         "portal.accounts.authentication.BearerTokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "portal.api.base.TokenScopePermission",
+    ],
     "UNAUTHENTICATED_USER": "portal.rbac.principals.AnonymousPrincipal",
     "DEFAULT_PAGINATION_CLASS": "portal.utilities.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,

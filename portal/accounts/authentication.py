@@ -18,6 +18,7 @@ from portal.accounts.models import PersonalToken, User
 from portal.audit.models import Outcome
 from portal.audit.services import recent_login_failures, record
 from portal.rbac.principals import Principal, RobotPrincipal, UserPrincipal
+from portal.rbac.roles import Surface
 from portal.robots.models import ROBOT_PREFIX, ROBOT_SECRET_LABEL, Robot
 from portal.utilities.errors import TooManyAttempts
 from portal.utilities.requests import client_address
@@ -41,7 +42,8 @@ class InvalidCredentials(exceptions.AuthenticationFailed):
     default_detail = "invalid username or password"
 
 
-def authenticate_credentials(username: str, secret: str, source_ip: str | None) -> Principal:
+def authenticate_credentials(username: str, secret: str, source_ip: str | None,
+                             surface: Surface = Surface.API) -> Principal:
     """Checks a username and a password, CLI secret or robot secret; audits failures and slows their source.
 
     The source is the address *and* the account: failures from one address for one account refuse further
@@ -56,7 +58,7 @@ def authenticate_credentials(username: str, secret: str, source_ip: str | None) 
         record(None, "login", "user", username, outcome=Outcome.FAILURE, source_ip=source_ip,
                actor_name=username, detail={"reason": "too many failed attempts"})
         raise TooManyAttempts("too many failed sign-in attempts; wait a few minutes and try again")
-    principal = None if malformed else _check(username, secret)
+    principal = None if malformed else _check(username, secret, surface)
     if principal is None:
         record(None, "login", "user", username, outcome=Outcome.FAILURE, source_ip=source_ip,
                actor_name=username, detail={"reason": "invalid credentials"})
@@ -85,7 +87,7 @@ def _max_failures() -> int:
     return settings.LOGIN_MAX_FAILURES
 
 
-def _check(username: str, secret: str) -> Principal | None:
+def _check(username: str, secret: str, surface: Surface) -> Principal | None:
     if not username or not secret:
         return None
     if username.startswith(ROBOT_PREFIX):
@@ -95,7 +97,7 @@ def _check(username: str, secret: str) -> Principal | None:
         # Checked before the account is looked up: the same work whether the name exists or not, so a
         # token-shaped password (one fast hash) cannot tell existing accounts from the slow-hashed missing ones.
         token = _usable_token(secret)
-        return UserPrincipal(token.user, via="token") if token is not None and token.user.username == username else None
+        return token_principal(token, surface) if token is not None and token.user.username == username else None
     user = User.objects.filter(username=username).first()
     if user is None or not user.is_active:
         # Hash anyway so a missing account takes as long as a wrong password.
@@ -203,9 +205,15 @@ def _usable_token(secret: str) -> PersonalToken | None:
     return None
 
 
+def token_principal(token: PersonalToken, surface: Surface) -> UserPrincipal:
+    """The token's owner, held to the token's scopes on the surface it is used on."""
+    return UserPrincipal(token.user, via="token", scopes=token.scope_set(), surface=surface,
+                         token_expires_at=token.expires_at)
+
+
 def principal_for_token(secret: str) -> Principal | None:
     token = _usable_token(secret)
-    return UserPrincipal(token.user, via="token") if token is not None else None
+    return token_principal(token, Surface.API) if token is not None else None
 
 
 def parse_basic(header: str) -> tuple[str, str] | None:

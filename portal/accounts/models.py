@@ -6,6 +6,17 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 
+from portal.rbac.roles import DEFAULT_TOKEN_SCOPES, LEGACY_TOKEN_SCOPES, TokenScope
+
+
+def default_token_scopes() -> list[str]:
+    return [str(scope) for scope in DEFAULT_TOKEN_SCOPES]
+
+
+def legacy_token_scopes() -> list[str]:
+    """What the migration gives tokens made before scopes existed."""
+    return [str(scope) for scope in LEGACY_TOKEN_SCOPES]
+
 
 class User(AbstractUser):
     """A person. `is_admin` marks system administrators; Django's staff flags are unused."""
@@ -32,10 +43,15 @@ class PersonalToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # `TokenScope` values, chosen at creation and never widened: what the token may be used for.
+    scopes = models.JSONField(default=default_token_scopes)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["user", "name"], name="unique_token_name_per_user")]
+
+    def scope_set(self) -> frozenset[TokenScope]:
+        return frozenset(TokenScope(value) for value in self.scopes if value in TokenScope._value2member_map_)
 
     def is_usable(self) -> bool:
         if self.revoked_at is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -15,12 +16,20 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.accounts.models import PersonalToken, User
-from portal.audit.services import record
+from portal.audit.services import recent_login_failures, record
 from portal.projects.models import Member, Project
 from portal.projects.services import PROJECT_NAME_PATTERN
 from portal.rbac.principals import Principal, Resource, UserPrincipal, require
-from portal.rbac.roles import Action, Permission, Role, SystemResource, permission_label
-from portal.utilities.errors import Conflict, Forbidden, InvalidInput, NotFound
+from portal.rbac.roles import (
+    DEFAULT_TOKEN_SCOPES,
+    Action,
+    Permission,
+    Role,
+    SystemResource,
+    TokenScope,
+    permission_label,
+)
+from portal.utilities.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
 from portal.utilities.secrets import display_prefix, hash_secret, new_secret
 
 # Letters, digits and . _ - @, starting with a letter or digit: safe in URLs, and never a robot's `robot$`.
@@ -118,8 +127,12 @@ def delete_user(actor: Principal, user: User, source_ip: str | None = None) -> N
 
 
 def reset_password(actor: Principal, user: User, new_password: str, source_ip: str | None = None) -> None:
-    """An administrator sets someone's password; their tokens keep working, their sessions end."""
+    """An administrator sets someone else's password; their tokens keep working, their sessions end."""
     require(actor, Action.UPDATE, Resource.system(SystemResource.USER))
+    if isinstance(actor, UserPrincipal) and actor.user.pk == user.pk:
+        # Whoever holds an administrator's session or token must not take the account over without its password.
+        raise Forbidden("change your own password at /users/current/password, with your current password",
+                        code="own_password")
     _check_password_strength(new_password, user)
     with transaction.atomic():
         _set_password(user, new_password)
@@ -152,8 +165,17 @@ def update_own_profile(actor: Principal, changes: dict[str, Any], source_ip: str
 
 def change_own_password(actor: Principal, old_password: str, new_password: str,
                         source_ip: str | None = None) -> User:
-    """The signed-in user's own change. Tokens stay valid (they are listed and revocable on their own)."""
+    """The signed-in user's own change. Tokens stay valid (they are listed and revocable on their own).
+
+    Wrong current passwords are sign-in failures: they count towards, and are refused by, the same throttle
+    of their source, so this is no way around it to guess the password of a stolen session.
+    """
     user = _own_account(actor)
+    _refuse_tokens(actor, "change your password", "token_cannot_change_password")
+    if recent_login_failures(user.username, source_ip) >= settings.LOGIN_MAX_FAILURES:
+        record(actor, "change_password", "user", user.username, outcome="failure", source_ip=source_ip,
+               detail={"reason": "too many failed attempts"})
+        raise TooManyAttempts("too many failed password attempts; wait a few minutes and try again")
     if not user.check_password(old_password):
         record(actor, "change_password", "user", user.username, outcome="failure", source_ip=source_ip,
                detail={"reason": "wrong current password"})
@@ -173,6 +195,12 @@ def change_own_password(actor: Principal, old_password: str, new_password: str,
 # Personal access tokens
 
 
+def _refuse_tokens(actor: Principal, doing: str, code: str) -> None:
+    """A leaked token must never mint fresh tokens nor take its owner's password, whatever its scopes."""
+    if getattr(actor, "via", "") == "token":
+        raise Forbidden(f"a personal access token cannot {doing}; sign in with your password", code=code)
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     token: PersonalToken
@@ -180,25 +208,35 @@ class IssuedToken:
 
 
 def create_token(actor: Principal, name: str, expires_in_days: int | None, *,
-                 source_ip: str | None = None) -> IssuedToken:
-    """A new CLI secret for the caller. The clear secret exists only in the returned value."""
+                 scopes: Iterable[str] = DEFAULT_TOKEN_SCOPES, source_ip: str | None = None) -> IssuedToken:
+    """A new CLI secret for the caller, for the chosen scopes. The clear secret exists only in the returned value."""
     user = _own_account(actor)
-    if getattr(actor, "via", "") == "token":
-        # A leaked token must not be able to mint fresh ones that outlive its own revocation.
-        raise Forbidden("a personal access token cannot create tokens; sign in with your password",
-                        code="token_cannot_create_tokens")
+    _refuse_tokens(actor, "create tokens", "token_cannot_create_tokens")
     expires_at = _token_expiry(expires_in_days)
+    chosen = _token_scopes(scopes)
     secret = new_secret(TOKEN_LABEL)
     try:
         with transaction.atomic():
             token = PersonalToken.objects.create(user=user, name=name, prefix=display_prefix(secret),
-                                                 secret_hash=hash_secret(secret), expires_at=expires_at)
+                                                 secret_hash=hash_secret(secret), expires_at=expires_at, scopes=chosen)
             record(actor, "create", "token", f"{user.username}/{name}", source_ip=source_ip,
-                   detail={"prefix": token.prefix, "expires_at": expires_at.isoformat() if expires_at else None})
+                   detail={"prefix": token.prefix, "expires_at": expires_at.isoformat() if expires_at else None,
+                           "scopes": chosen})
     except IntegrityError:
         raise Conflict(f"you already have a token named {name!r}", code="token_exists",
                        detail={"name": ["already used by another of your tokens"]}) from None
     return IssuedToken(token, secret)
+
+
+def _token_scopes(requested: Iterable[str]) -> list[str]:
+    choices = ", ".join(scope.value for scope in TokenScope)
+    try:
+        chosen = sorted({TokenScope(value).value for value in requested})
+    except ValueError:
+        raise InvalidInput(f"unknown token scope; choose from {choices}", detail={"scopes": [f"from {choices}"]}) from None
+    if not chosen:
+        raise InvalidInput(f"a token needs at least one scope: {choices}", detail={"scopes": ["at least one"]})
+    return chosen
 
 
 def _token_expiry(days: int | None) -> Any:

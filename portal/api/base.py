@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import permissions
 
 from portal.projects.models import Project
-from portal.rbac.principals import Principal, Resource, require
+from portal.rbac.principals import Principal, Resource, require, require_scope
 from portal.rbac.roles import Action, ProjectResource
 from portal.utilities.errors import NotFound
 from portal.utilities.requests import client_address
@@ -51,10 +51,20 @@ class ProjectScopedMixin:
         return client_address(self.request)  # type: ignore[attr-defined]
 
 
-class ProjectActionPermission(permissions.BasePermission):
+class TokenScopePermission(permissions.BasePermission):
+    """A personal access token reads the API only with api:read and writes only with api:write, whatever the
+    view asks `can` (a call on one's own account asks it nothing); anyone else passes to the view's checks."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        require_scope(request.user, request.method)
+        return True
+
+
+class ProjectActionPermission(TokenScopePermission):
     """Checks the project resource's action implied by the HTTP method (reads need `list`/`read`)."""
 
     def has_permission(self, request: Any, view: Any) -> bool:
+        super().has_permission(request, view)
         if "project_name" not in view.kwargs:
             return True
         action = METHOD_ACTIONS.get(request.method, Action.READ)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.audit.models import AuditEntry, Outcome
@@ -68,15 +69,18 @@ def record_refusal(request: Any, *, denied: bool, message: str) -> None:
 
 
 def recent_login_failures(username: str, source_ip: str | None) -> int:
-    """Failed sign-ins of `username` from `source_ip` within the window: what slows that one source down.
+    """Failed sign-ins (and wrong passwords given to change it) of `username` from `source_ip` within the window: what slows that one source down.
 
     Refusals by that throttle are recorded with another reason and not counted, so retrying while refused
     does not prolong the wait; failures from other addresses do not count, so they never lock the owner out.
     """
     since = timezone.now() - timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    # A wrong current password given to change it is a guess like any other: one throttle counts both, so a
+    # stolen session cannot guess the password there beside the sign-in form's limit.
+    guesses = Q(action="login", detail__reason="invalid credentials") | Q(
+        action="change_password", detail__reason="wrong current password")
     return AuditEntry.objects.filter(
-        action="login", outcome=Outcome.FAILURE, time__gte=since, actor=username, source_ip=source_ip,
-        detail__reason="invalid credentials",
+        guesses, outcome=Outcome.FAILURE, time__gte=since, actor=username, source_ip=source_ip,
     ).count()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -98,12 +98,19 @@ def create_join_token(
     with transaction.atomic():
         token = JoinToken.objects.create(
             description=description, prefix=display_prefix(secret), secret_hash=hash_secret(secret),
-            created_by=actor.audit_name, expires_at=timezone.now() + timedelta(hours=expires_in_hours),
+            created_by=actor.audit_name, expires_at=_join_token_expiry(actor, expires_in_hours),
             max_uses=max_uses, labels=validate_labels(labels or {}),
         )  # fmt: skip
         record(actor, "create", "join_token", token.prefix, source_ip=source_ip,
                detail={"max_uses": max_uses, "expires_at": token.expires_at.isoformat()})
     return token, secret
+
+
+def _join_token_expiry(actor: Principal, hours: int) -> datetime:
+    """Hours from now, but never past the acting token's own expiry."""
+    expires_at = timezone.now() + timedelta(hours=hours)
+    deadline = actor.credentials_deadline
+    return min(expires_at, deadline) if deadline is not None else expires_at
 
 
 def revoke_join_token(actor: Principal, token: JoinToken, source_ip: str | None = None) -> None:

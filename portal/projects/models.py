@@ -20,10 +20,16 @@ class Viewer(Protocol):
 
     def visible_projects_q(self) -> Q: ...
 
+    def readable_projects_q(self) -> Q: ...
+
 
 class ProjectQuerySet(models.QuerySet["Project"]):
     def visible_to(self, principal: Viewer) -> ProjectQuerySet:
         return self.filter(principal.visible_projects_q())
+
+    def readable_by(self, principal: Viewer) -> ProjectQuerySet:
+        """Projects whose details the caller may read: those it sees, less a robot's without `project:read`."""
+        return self.filter(principal.readable_projects_q())
 
     def with_counts(self, principal: Viewer) -> ProjectQuerySet:
         """Adds member and repository counts, the storage size and the caller's role as subqueries: one query a page."""

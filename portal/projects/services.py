@@ -99,9 +99,17 @@ def _validate_role(role: str) -> Role:
         raise InvalidInput(f"unknown role {role!r}; choose one of {choices}", detail={"role": [f"one of {choices}"]}) from None
 
 
+def _require_credential_scope_for(actor: Principal, action: Action, project: Project, role: Role) -> None:
+    """Making someone a project admin lets them make robots: a credential, which a token makes only with
+    api:credentials. Other roles are everyday writes."""
+    if role is Role.PROJECT_ADMIN:
+        require(actor, action, Resource.of_project(project, ProjectResource.MEMBER, credential=True))
+
+
 def add_member(actor: Principal, project: Project, username: str, role: str, source_ip: str | None = None) -> Member:
     require(actor, Action.CREATE, Resource.of_project(project, ProjectResource.MEMBER))
     checked_role = _validate_role(role)
+    _require_credential_scope_for(actor, Action.CREATE, project, checked_role)
     user = User.objects.filter(username=username).first()
     if user is None:
         raise InvalidInput(f"no user named {username!r}", code="user_not_found", detail={"username": ["no such user"]})
@@ -126,6 +134,7 @@ def _ensure_admin_remains(member: Member) -> None:
 def change_member_role(actor: Principal, member: Member, role: str, source_ip: str | None = None) -> Member:
     require(actor, Action.UPDATE, Resource.of_project(member.project, ProjectResource.MEMBER))
     checked_role = _validate_role(role)
+    _require_credential_scope_for(actor, Action.UPDATE, member.project, checked_role)
     with transaction.atomic():
         if checked_role != Role.PROJECT_ADMIN:
             _ensure_admin_remains(member)

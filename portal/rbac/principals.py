@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from django.db.models import Q
@@ -17,7 +18,11 @@ from portal.rbac.roles import (
     Permission,
     ProjectResource,
     Role,
+    Surface,
     SystemResource,
+    TokenScope,
+    scope_needed,
+    scope_satisfied,
 )
 from portal.robots.models import Robot
 from portal.system.models import SystemSettings
@@ -36,10 +41,13 @@ class Resource:
 
     kind: str
     project: ProjectLike | None = None
+    # A write that creates or changes a credential although its kind alone does not say so (a membership
+    # that makes a project admin): a personal access token needs api:credentials for it.
+    credential: bool = field(default=False, kw_only=True)
 
     @classmethod
-    def of_project(cls, project: ProjectLike, kind: ProjectResource | str) -> Resource:
-        return cls(str(ProjectResource(kind)), project)
+    def of_project(cls, project: ProjectLike, kind: ProjectResource | str, *, credential: bool = False) -> Resource:
+        return cls(str(ProjectResource(kind)), project, credential=credential)
 
     @classmethod
     def system(cls, kind: SystemResource | str) -> Resource:
@@ -60,6 +68,8 @@ class Principal:
 
     def can(self, action: Action | str, resource: Resource) -> bool:
         action = Action(action)
+        if self.missing_scope(action, resource) is not None:
+            return False
         if self.is_system_admin:
             return True
         if resource.project is None:
@@ -85,9 +95,33 @@ class Principal:
     def role_in(self, project: ProjectLike) -> Role | None:
         return None
 
+    def missing_scope(self, action: Action, resource: Resource) -> TokenScope | None:
+        """The token scope this caller lacks for the action, if it is a token that lacks one."""
+        return None
+
+    def missing_api_scope(self, method: str) -> TokenScope | None:
+        """The same for any API call by its HTTP method: the gate of calls that ask `can` nothing."""
+        return None
+
+    @property
+    def credentials_deadline(self) -> datetime | None:
+        """When credentials this caller makes must expire at the latest: its token's own expiry."""
+        return None
+
+    def cap_expiry(self, expires_at: datetime | None) -> datetime | None:
+        """`expires_at` (None: never), brought forward so that nothing this caller makes outlives its token."""
+        deadline = self.credentials_deadline
+        if deadline is None:
+            return expires_at
+        return deadline if expires_at is None else min(expires_at, deadline)
+
     def visible_projects_q(self) -> Q:
         """A filter on Project rows this principal may see."""
         return Q(public=True)
+
+    def readable_projects_q(self) -> Q:
+        """A filter on Project rows whose details it may read: every role, and the public, holds `project:read`."""
+        return self.visible_projects_q()
 
     @property
     def audit_name(self) -> str:
@@ -112,6 +146,10 @@ class UserPrincipal(Principal):
     user: User
     via: str = "password"
     _roles: dict[int, Role | None] = field(default_factory=dict, repr=False)
+    # A personal access token's scopes; None for a password or a session, which may do all the user may.
+    scopes: frozenset[TokenScope] | None = None
+    surface: Surface = Surface.API
+    token_expires_at: datetime | None = None
 
     kind = "user"
 
@@ -141,6 +179,23 @@ class UserPrincipal(Principal):
     def granted_in(self, project: ProjectLike) -> frozenset[Permission]:
         role = self.role_in(project)
         return ROLE_PERMISSIONS[role] if role else frozenset()
+
+    def missing_scope(self, action: Action, resource: Resource) -> TokenScope | None:
+        if self.scopes is None:
+            return None
+        needed = scope_needed(action, resource.kind, in_project=resource.project is not None,
+                              credential=resource.credential, surface=self.surface)
+        return None if scope_satisfied(needed, self.scopes) else needed
+
+    def missing_api_scope(self, method: str) -> TokenScope | None:
+        if self.scopes is None:
+            return None
+        needed = TokenScope.API_READ if method in ("GET", "HEAD", "OPTIONS") else TokenScope.API_WRITE
+        return None if scope_satisfied(needed, self.scopes) else needed
+
+    @property
+    def credentials_deadline(self) -> datetime | None:
+        return self.token_expires_at if self.scopes is not None else None
 
     def can_system(self, action: Action, resource: SystemResource) -> bool:
         if resource is SystemResource.PROJECT and action is Action.CREATE:
@@ -196,6 +251,14 @@ class RobotPrincipal(Principal):
             return Q()
         return Q(public=True) | Q(id__in=[pid for pid in self.grants if pid is not None])
 
+    def readable_projects_q(self) -> Q:
+        # A robot sees the projects its list names (to reach their repositories) but reads a project's details
+        # only where the list grants `project:read`.
+        read = (ProjectResource.PROJECT, Action.READ)
+        if read in self.grants.get(None, frozenset()):
+            return Q()
+        return Q(public=True) | Q(id__in=[pid for pid, held in self.grants.items() if pid is not None and read in held])
+
 
 def require(principal: Principal, action: Action | str, resource: Resource) -> None:
     """Raises Forbidden with a message naming what was refused, unless `principal.can` says yes."""
@@ -204,7 +267,27 @@ def require(principal: Principal, action: Action | str, resource: Resource) -> N
     if not principal.is_authenticated:
         raise SignInRequired(f"sign in to {Action(action)} {resource.kind}")
     where = f" in project {resource.project.name}" if resource.project is not None else ""
+    missing = principal.missing_scope(Action(action), resource)
+    if missing is not None:
+        raise MissingScope(missing, f"{Action(action)} {resource.kind}{where}")
     raise Forbidden(f"{principal.audit_name or 'anonymous'} may not {Action(action)} {resource.kind}{where}")
+
+
+def require_scope(principal: Principal, method: str) -> None:
+    """Refuses a token whose scopes do not cover API calls of this HTTP method at all."""
+    missing = principal.missing_api_scope(method)
+    if missing is not None:
+        raise MissingScope(missing, "read through the API" if missing is TokenScope.API_READ else "write through the API")
+
+
+class MissingScope(Forbidden):
+    """A personal access token used beyond the scopes chosen when it was made."""
+
+    code = "insufficient_scope"
+
+    def __init__(self, scope: TokenScope, doing: str) -> None:
+        super().__init__(f"this personal access token lacks the {scope} scope, needed to {doing}")
+        self.scope = scope
 
 
 class SignInRequired(Forbidden):

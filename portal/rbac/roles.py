@@ -165,3 +165,67 @@ def permissions_of(role: Role | str | None) -> frozenset[Permission]:
 
 def role_allows(role: Role | str | None, resource: ProjectResource | str, action: Action | str) -> bool:
     return (ProjectResource(resource), Action(action)) in permissions_of(role)
+
+
+class TokenScope(StrEnum):
+    """What a personal access token may be used for, chosen when it is made, as GitHub's and GitLab's are."""
+
+    REGISTRY_READ = "registry:read"
+    REGISTRY_WRITE = "registry:write"
+    API_READ = "api:read"
+    API_WRITE = "api:write"
+    API_CREDENTIALS = "api:credentials"
+
+
+class Surface(StrEnum):
+    """Where a token is used: the REST API, or the registry (`/service/token` and Basic on `/v2/`)."""
+
+    API = "api"
+    REGISTRY = "registry"
+
+
+# A new token's scopes when none are chosen: what `docker login`, push and pull need, and nothing of the API.
+DEFAULT_TOKEN_SCOPES: tuple[TokenScope, ...] = (TokenScope.REGISTRY_WRITE,)
+# What tokens made before scopes existed keep: all they did, except minting credentials.
+LEGACY_TOKEN_SCOPES: tuple[TokenScope, ...] = (TokenScope.REGISTRY_WRITE, TokenScope.API_READ, TokenScope.API_WRITE)
+
+# Each scope includes the lesser ones of its family (registry:write reads too, as GitHub's write:packages does;
+# api:credentials is a write, api:write reads), so no one has to tick read beside write.
+_SATISFIED_BY: dict[TokenScope, frozenset[TokenScope]] = {
+    TokenScope.REGISTRY_READ: frozenset({TokenScope.REGISTRY_READ, TokenScope.REGISTRY_WRITE}),
+    TokenScope.REGISTRY_WRITE: frozenset({TokenScope.REGISTRY_WRITE}),
+    TokenScope.API_READ: frozenset({TokenScope.API_READ, TokenScope.API_WRITE, TokenScope.API_CREDENTIALS}),
+    TokenScope.API_WRITE: frozenset({TokenScope.API_WRITE, TokenScope.API_CREDENTIALS}),
+    TokenScope.API_CREDENTIALS: frozenset({TokenScope.API_CREDENTIALS}),
+}
+
+_READS = frozenset({Action.READ, Action.LIST, Action.PULL})
+
+# Writes that create or change credentials (robots and their secrets, user accounts and passwords, host join
+# tokens): a token needs api:credentials for them, so a leaked everyday token cannot mint ones that outlive it.
+# Memberships are credentials only when they make a project admin, which the members service says per call.
+CREDENTIAL_PROJECT_WRITES: frozenset[Permission] = frozenset({(R.ROBOT, A.CREATE), (R.ROBOT, A.UPDATE)})
+CREDENTIAL_SYSTEM_WRITES: frozenset[tuple[SystemResource, Action]] = frozenset({
+    (SystemResource.USER, A.CREATE),
+    (SystemResource.USER, A.UPDATE),
+    (SystemResource.ROBOT, A.CREATE),
+    (SystemResource.ROBOT, A.UPDATE),
+    (SystemResource.HOST, A.CREATE),
+})
+
+
+def scope_needed(action: Action, kind: str, *, in_project: bool, credential: bool, surface: Surface) -> TokenScope:
+    """The scope a token needs to do `action` to a `kind` of resource, by the surface it is used on."""
+    if surface is Surface.REGISTRY:
+        return TokenScope.REGISTRY_READ if action in _READS else TokenScope.REGISTRY_WRITE
+    if action in _READS:
+        return TokenScope.API_READ
+    if in_project:
+        credential = credential or (ProjectResource(kind), action) in CREDENTIAL_PROJECT_WRITES
+    else:
+        credential = credential or (SystemResource(kind), action) in CREDENTIAL_SYSTEM_WRITES
+    return TokenScope.API_CREDENTIALS if credential else TokenScope.API_WRITE
+
+
+def scope_satisfied(needed: TokenScope, held: frozenset[TokenScope]) -> bool:
+    return not _SATISFIED_BY[needed].isdisjoint(held)

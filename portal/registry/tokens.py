@@ -180,7 +180,8 @@ def parse_scopes(values: list[str]) -> list[Scope]:
 def grant(principal: Principal, scope: Scope, projects: dict[str, Any] | None = None) -> list[str]:
     """The requested actions `principal.can()` allows; never an error for the ones it does not."""
     if scope.type == "registry" and scope.name == "catalog":
-        return ["*"] if "*" in scope.actions and principal.is_system_admin else []
+        catalog = Resource.system(SystemResource.CATALOG)
+        return ["*"] if "*" in scope.actions and principal.can(Action.LIST, catalog) else []
     if scope.type != "repository" or len(scope.name) > MAX_NAME_LENGTH or not NAME.match(scope.name):
         # Only names /v2/ accepts are granted: `..`, NUL (a 500 from PostgreSQL's lookup) or upper case would
         # put entries in the token no request can use, or that other code might read differently.

@@ -176,7 +176,7 @@ def create_robot(actor: Principal, *, name: str, project: Project | None = None,
     grants = parse_grants(project, permissions)
     clear, secret_hash = _new_secret(secret)
     robot = Robot(name=name, project=project, description=description, disabled=disabled,
-                  expires_at=_expiry(expires_in_days), secret_hash=secret_hash,
+                  expires_at=actor.cap_expiry(_expiry(expires_in_days)), secret_hash=secret_hash,
                   created_by=actor.user if isinstance(actor, UserPrincipal) else None)
     try:
         with transaction.atomic():
@@ -196,6 +196,7 @@ def update_robot(actor: Principal, robot: Robot, changes: dict[str, Any], source
     require(actor, Action.UPDATE, robot_resource(robot.project))
     grants = parse_grants(robot.project, changes["permissions"]) if "permissions" in changes else None
     audit: dict[str, Any] = {}
+    expired_before = robot.expires_at
     with transaction.atomic():
         for key in ("description", "disabled"):
             if key in changes:
@@ -203,6 +204,9 @@ def update_robot(actor: Principal, robot: Robot, changes: dict[str, Any], source
                 audit[key] = changes[key]
         if "expires_in_days" in changes:
             robot.expires_at = _expiry(changes["expires_in_days"])
+        if _renews(changes):
+            robot.expires_at = actor.cap_expiry(robot.expires_at)
+        if "expires_in_days" in changes or robot.expires_at != expired_before:
             audit["expires_at"] = _iso(robot.expires_at)
         robot.save()
         if grants is not None:
@@ -212,6 +216,12 @@ def update_robot(actor: Principal, robot: Robot, changes: dict[str, Any], source
     return robot
 
 
+def _renews(changes: dict[str, Any]) -> bool:
+    """Whether an update gives the robot's credential new life (a new expiry, new permissions, re-enabling): then
+    it is capped at the acting token's expiry, as a new robot would be. A new description changes no credential."""
+    return "expires_in_days" in changes or "permissions" in changes or changes.get("disabled") is False
+
+
 def refresh_secret(actor: Principal, robot: Robot, secret: str | None = None, source_ip: str | None = None) -> str:
     """Replaces the robot's secret (generated, or a strong one the caller chose); the old one stops working."""
     require(actor, Action.UPDATE, robot_resource(robot.project))
@@ -219,9 +229,11 @@ def refresh_secret(actor: Principal, robot: Robot, secret: str | None = None, so
     with transaction.atomic():
         robot.secret_hash = secret_hash
         robot.secret_refreshed_at = timezone.now()
-        robot.save(update_fields=["secret_hash", "secret_refreshed_at", "updated_at"])
+        # A new secret made by a token must not outlive the token.
+        robot.expires_at = actor.cap_expiry(robot.expires_at)
+        robot.save(update_fields=["secret_hash", "secret_refreshed_at", "expires_at", "updated_at"])
         record(actor, "refresh_secret", "robot", robot.full_name, project=robot.project, source_ip=source_ip,
-               detail={"secret_chosen": bool(secret)})
+               detail={"secret_chosen": bool(secret), "expires_at": _iso(robot.expires_at)})
     return clear
 
 

@@ -7,6 +7,7 @@ import time
 
 from portal.accounts.authentication import InvalidCredentials, authenticate_credentials, parse_basic
 from portal.rbac.principals import Principal
+from portal.rbac.roles import Surface
 from portal.registry.tokens import InvalidToken, Scope, TokenPrincipal, access_for
 from portal.utilities.errors import TooManyAttempts
 from registry_proxy import errors
@@ -19,7 +20,8 @@ def check_basic_credentials(username: str, secret: str, source_ip: str | None) -
     """Basic credentials → principal, or None when they are wrong (too many failures are a 429); repeated
     password checks are remembered by the accounts app."""
     try:
-        return authenticate_credentials(username, secret, source_ip)
+        # A personal access token is held here to its registry scopes, not its API ones.
+        return authenticate_credentials(username, secret, source_ip, Surface.REGISTRY)
     except InvalidCredentials:
         return None
     except TooManyAttempts as exc:

@@ -119,7 +119,7 @@ def test_malformed_json_is_a_400(admin_client, method, url):
     [
         ("post", "/api/v1/users", {"username": "x1", "password": "Quiet-Lantern-Orbit-42", "role": "admin"}),
         ("patch", "/api/v1/users/root-admin", {"password": "x"}),
-        ("post", "/api/v1/users/current/tokens", {"name": "t", "scopes": ["all"]}),
+        ("post", "/api/v1/users/current/tokens", {"name": "t", "owner": "root-admin"}),
         ("post", "/api/v1/robots", {"name": "r", "permissions": [{"project": "*", "resource": "repository",
                                                                   "action": "pull", "level": "high"}]}),
         ("post", "/api/v1/projects/app/robots", {"name": "r", "permissions": [], "secret_hash": "x"}),

@@ -101,7 +101,7 @@ def test_token_of_another_user_is_not_their_password(make_user, make_token, clie
 def test_revoked_token_is_refused(make_user, client_for):
     carol = make_user("carol")
     client = client_for(carol)
-    created = client.post(TOKENS, {"name": "old"}, format="json").json()
+    created = client.post(TOKENS, {"name": "old", "scopes": ["api:read"]}, format="json").json()
     assert bearer(created["secret"]).get("/api/v1/users/current").status_code == 200
     assert client.delete(f"{TOKENS}/{created['id']}").status_code == 204
     response = bearer(created["secret"]).get("/api/v1/users/current")

@@ -468,3 +468,37 @@ def test_only_an_administrator_allows_host_binds_in_project_settings(
     assert AuditEntry.objects.filter(resource_type="project", resource="binds", actor="root",
                                      detail={"allow_host_binds": True}).exists()
     assert admin_page.js_errors == []
+
+
+def test_a_user_creates_a_token_with_chosen_scopes(open_page: Callable[..., Any], make_user: Callable[..., Any],
+                                                   screenshot: Callable[..., Any], portal_url: str) -> None:
+    import httpx
+
+    from portal.accounts.models import PersonalToken
+
+    make_user("gil")
+    page = open_page()
+    sign_in(page, "gil", PASSWORD)
+    page.goto("/account/tokens")
+    page.get_by_role("button", name="New token").click()
+    dialog = page.get_by_role("dialog", name="New personal token")
+    dialog.get_by_label("Name").fill("ci")
+    # docker login's scope comes ticked; this one reads the API too, and mints no credentials.
+    expect(dialog.get_by_role("checkbox", name=re.compile("registry:write"))).to_be_checked()
+    expect(dialog.get_by_role("checkbox", name=re.compile("api:credentials"))).not_to_be_checked()
+    dialog.get_by_role("checkbox", name=re.compile("api:read")).check()
+    screenshot(page, "token-scopes")
+    dialog.get_by_role("button", name="Create token").click()
+    done = page.get_by_role("dialog", name="Token created")
+    secret = done.get_by_test_id("secret").inner_text()
+    done.get_by_role("button", name="Done").click()
+
+    row = page.get_by_role("row", name=re.compile("^ci"))
+    expect(row.get_by_text("api:read", exact=True)).to_be_visible()
+    expect(row.get_by_text("registry:write", exact=True)).to_be_visible()
+    assert PersonalToken.objects.get(name="ci").scopes == ["api:read", "registry:write"]
+    api = httpx.Client(base_url=portal_url, headers={"Authorization": f"Bearer {secret}"})
+    assert api.get("/api/v1/users/current").status_code == 200
+    refused = api.patch("/api/v1/users/current", json={"display_name": "x"})
+    assert refused.status_code == 403 and refused.json()["errors"][0]["code"] == "insufficient_scope"
+    assert page.js_errors == []

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from portal.accounts.models import PersonalToken, User
+from portal.rbac.roles import DEFAULT_TOKEN_SCOPES, TokenScope
 from portal.utilities.serializers import StrictModelSerializer, StrictSerializer
 
 
@@ -80,12 +82,17 @@ class CurrentPermissionsSerializer(serializers.Serializer):
 
 
 class TokenSerializer(StrictModelSerializer):
+    scopes = serializers.SerializerMethodField()
     expired = serializers.SerializerMethodField()
 
     class Meta:
         model = PersonalToken
-        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "expired"]
+        fields = ["id", "name", "prefix", "scopes", "created_at", "expires_at", "last_used_at", "expired"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=[s.value for s in TokenScope])))
+    def get_scopes(self, token: PersonalToken) -> list[str]:
+        return sorted(str(scope) for scope in token.scope_set())
 
     def get_expired(self, token: PersonalToken) -> bool:
         return not token.is_usable()
@@ -112,4 +119,10 @@ class TokenCreateSerializer(StrictSerializer):
     expires_in_days = serializers.IntegerField(
         required=False, allow_null=True, default=_default_token_days,
         help_text="Days until the token expires; null for never, when an administrator allows it.",
+    )
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=[scope.value for scope in TokenScope]),
+        min_length=1, required=False, default=lambda: [str(scope) for scope in DEFAULT_TOKEN_SCOPES],
+        help_text="What the token may be used for; registry:write (docker login, push and pull) when not given. "
+                  "registry:write includes registry:read; api:credentials includes api:write, which includes api:read.",
     )

@@ -252,7 +252,8 @@ class TokenViewSet(viewsets.GenericViewSet):
         data = TokenCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         issued = services.create_token(request.user, data.validated_data["name"],
-                                       data.validated_data["expires_in_days"], source_ip=client_address(request))
+                                       data.validated_data["expires_in_days"], scopes=data.validated_data["scopes"],
+                                       source_ip=client_address(request))
         body = TokenCreatedSerializer(issued.token, context={"secret": issued.secret}).data
         return Response(body, status=status.HTTP_201_CREATED)
 

@@ -10,11 +10,11 @@ from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics, mixins, permissions, status
+from rest_framework import generics, mixins, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api.base import ProjectScopedMixin
+from portal.api.base import ProjectScopedMixin, TokenScopePermission
 from portal.artifacts import services
 from portal.artifacts.api.pagination import CountedPagination
 from portal.artifacts.api.serializers import (
@@ -47,10 +47,11 @@ ACCESSORIES_IN_SUMMARY = 10
 ACCESSORIES_IN_DETAIL = 100
 
 
-class ReadPermission(permissions.BasePermission):
+class ReadPermission(TokenScopePermission):
     """Reads need the view's (action, resource) in the project; deletes are checked by the services."""
 
     def has_permission(self, request: Any, view: Any) -> bool:
+        super().has_permission(request, view)
         if request.method in ("GET", "HEAD", "OPTIONS"):
             view.require(view.read_action, view.project_resource)
         else:
@@ -120,7 +121,7 @@ class RepositorySearch(ListView):
     queryset = Repository.objects.none()  # for the schema; get_queryset() builds the real one
     serializer_class = RepositorySerializer
     filterset_class = RepositoryFilter
-    permission_classes = [permissions.AllowAny]
+    permission_classes = [TokenScopePermission]
     ordering_fields = RepositoryList.ordering_fields
     ordering = ["name"]
     unique_ordering_fields = ("name",)

@@ -7,11 +7,16 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api.base import ProjectActionPermission, ProjectScopedMixin, visible_project
+from portal.api.base import (
+    ProjectActionPermission,
+    ProjectScopedMixin,
+    TokenScopePermission,
+    visible_project,
+)
 from portal.projects import services
 from portal.projects.api.serializers import (
     MemberCreateSerializer,
@@ -23,7 +28,8 @@ from portal.projects.api.serializers import (
 )
 from portal.projects.filters import MemberFilter, ProjectFilter
 from portal.projects.models import Member, Project
-from portal.rbac.roles import ProjectResource
+from portal.rbac.principals import Resource, require
+from portal.rbac.roles import Action, ProjectResource
 from portal.utilities.errors import NotFound
 from portal.utilities.requests import client_address
 
@@ -42,8 +48,8 @@ class ProjectViewSet(viewsets.ModelViewSet):
     def get_permissions(self) -> list[Any]:
         # Reading public projects needs no account; writing always does.
         if self.request.method in ("GET", "HEAD", "OPTIONS"):
-            return [AllowAny()]
-        return [IsAuthenticated()]
+            return [TokenScopePermission()]
+        return [IsAuthenticated(), TokenScopePermission()]
 
     def get_queryset(self) -> QuerySet[Project]:
         return Project.objects.visible_to(self.request.user).with_counts(self.request.user)
@@ -51,7 +57,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         # Rows as dicts and a plain loop instead of model instances through DRF's field machinery:
         # the same JSON at a fraction of the CPU (a page of 100 is the list the UI asks for).
-        rows = ProjectSerializer.rows(self.filter_queryset(self.get_queryset()))
+        rows = ProjectSerializer.rows(self.filter_queryset(self.get_queryset().readable_by(request.user)))
         page = self.paginate_queryset(rows)
         if page is None:
             return Response(ProjectSerializer.represent_rows(rows))
@@ -62,6 +68,11 @@ class ProjectViewSet(viewsets.ModelViewSet):
         if project is None:
             raise NotFound(f"project {self.kwargs['name']!r} not found", code="project_not_found")
         return project
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        project = self.get_object()
+        require(request.user, Action.READ, Resource.of_project(project, ProjectResource.PROJECT))
+        return Response(ProjectSerializer(project).data)
 
     @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

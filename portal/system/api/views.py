@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from portal.api.base import TokenScopePermission
 from portal.rbac.principals import Resource, require
 from portal.rbac.roles import Action, SystemResource
 from portal.system import health, services
@@ -68,7 +69,7 @@ class SystemSettingsView(APIView):
 class SearchView(APIView):
     """Projects and repositories whose names contain `q`, among those the caller may see."""
 
-    permission_classes = [AllowAny]
+    permission_classes = [TokenScopePermission]
 
     @extend_schema(
         parameters=[OpenApiParameter("q", str, required=True), OpenApiParameter("limit", int)],

@@ -1,4 +1,4 @@
-// The signed-in user's personal tokens: create with an expiry, copy once, revoke.
+// The signed-in user's personal tokens: create with an expiry and scopes, copy once, revoke.
 import { useState } from "react";
 import type { Token } from "@/api/types";
 import { Badge, Button, ConfirmDialog, EmptyState, ErrorState, Loading, PageHeader, Pagination } from "@/components/ui";
@@ -35,6 +35,7 @@ export default function TokensPage() {
               <tr>
                 <th scope="col">Name</th>
                 <th scope="col">Starts with</th>
+                <th scope="col">Scopes</th>
                 <th scope="col">Created</th>
                 <th scope="col">Expires</th>
                 <th scope="col">Last used</th>
@@ -51,6 +52,11 @@ export default function TokensPage() {
                   </td>
                   <td>
                     <code>{token.prefix}…</code>
+                  </td>
+                  <td>
+                    {token.scopes.map((scope) => (
+                      <Badge key={scope}>{scope}</Badge>
+                    ))}
                   </td>
                   <td title={token.created_at}>{formatRelative(token.created_at)}</td>
                   <td title={token.expires_at ?? "never"}>{token.expires_at ? formatDateTime(token.expires_at) : "Never"}</td>
