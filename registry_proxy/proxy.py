@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from registry_proxy.plumbing import API_VERSION, CHUNK, ClientGone, Context, Rec
 from registry_proxy.pulls import PullRecorder
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 # Request headers distribution needs; everything else (Authorization above all) stays with Berth.
 FORWARDED_REQUEST_HEADERS = frozenset(
@@ -207,6 +209,8 @@ class Proxy:
                     receive: Receive | None = None) -> None:
         """Streams distribution's answer to the client, chunk by chunk as it arrives. With `receive`, a
         client that hangs up stops the transfer (uvicorn's send goes quiet instead of failing)."""
+        if response.status >= 500:
+            raise await _storage_failure(response)
         gone = asyncio.ensure_future(_disconnected(receive)) if receive is not None else None
         complete = False
         try:
@@ -231,6 +235,22 @@ class Proxy:
             kwargs["data"] = request.body_chunks()
         response = await self.upstream(context, **kwargs)
         await self.relay(response, send, receive=request.receive if request.method == "GET" else None)
+
+
+async def _storage_failure(response: aiohttp.ClientResponse) -> errors.RegistryError:
+    """distribution's 5xx as a clean OCI error: its details name storage paths, which stay in Berth's log."""
+    try:
+        detail = await response.content.read(4096)
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        detail = b""
+    finally:
+        response.close()
+    logger.warning("distribution answered %s to %s %s: %s", response.status, response.method, response.url.path,
+                   detail.decode("utf-8", "replace"))
+    if response.status == 503:
+        return errors.unavailable("the registry storage (distribution) is unavailable; try again later")
+    return errors.RegistryError(response.status, "UNKNOWN",
+                                "the registry storage (distribution) failed to answer; see Berth's log")
 
 
 async def _disconnected(receive: Receive) -> None:

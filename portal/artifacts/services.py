@@ -277,6 +277,22 @@ def record_manifest_push(
     return artifact
 
 
+def withdraw_unindexed_manifest(repository: str, digest: str, *, client: DistributionClient | None = None) -> bool:
+    """Deletes from distribution a manifest it has just stored but the index could not take, unless the index
+    holds it already (an earlier push of the same digest): nothing is stored without its row and audit row.
+    True when it was deleted."""
+    if Artifact.objects.filter(repository__name=repository, digest=digest).exists():
+        return False
+    try:
+        (client or distribution()).delete_manifest(repository, digest)
+    except DistributionNotFound:
+        return False
+    except DistributionError as exc:
+        raise _unavailable(exc) from None
+    manifest_cache.evict(repository, digest)
+    return True
+
+
 def _index_manifest(repo: Repository, digest: str, parsed: ParsedManifest, body: bytes, pushed_by: str,
                     now: datetime, client: DistributionClient, depth: int = 0) -> Artifact:
     """Creates the artifact row (and rows of an index's children not indexed yet); keeps the counters."""
@@ -687,6 +703,9 @@ class ReconcileReport:
     tags_created: list[str] = field(default_factory=list)
     tags_moved: list[str] = field(default_factory=list)
     tags_removed: list[str] = field(default_factory=list)
+    # Manifests distribution holds under a tag that the index cannot take: deleted from distribution, so
+    # nothing is pullable that the browse API, tag list and audit log do not show.
+    unindexable_removed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -773,13 +792,23 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
         current = {tag: (tag_id, digest) for tag_id, tag, digest in
                    Tag.objects.filter(repository=repo).values_list("id", "name", "artifact__digest")}
         new_tags: list[Tag] = []
+        unindexable: dict[str, str] = {}
         for tag, digest in pointed.items():
             if tombstones.get(tag) == digest or current.get(tag, (None, None))[1] == digest:
                 continue
+            if digest in unindexable:
+                continue
             if digest not in by_digest:
-                artifact = _index_from_distribution(repo, digest, now, client)
+                try:
+                    # A savepoint: an index refused halfway leaves none of its children's rows.
+                    with transaction.atomic():
+                        artifact = _index_from_distribution(repo, digest, now, client)
+                except _Unindexable as exc:
+                    unindexable[digest] = str(exc)
+                    report.unindexable_removed.append(f"{name}@{digest}: {exc}")
+                    continue
                 if artifact is None:
-                    report.skipped.append(f"{name}:{tag}: manifest {digest} cannot be indexed")
+                    report.skipped.append(f"{name}:{tag}: manifest {digest} is gone from distribution")
                     continue
                 by_digest[digest] = artifact.pk
                 report.artifacts_created.append(f"{name}@{digest}")
@@ -804,6 +833,13 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
             raise _DryRun
     for digest in gone:
         manifest_cache.evict(name, digest)
+    for digest in unindexable:
+        try:
+            client.delete_manifest(name, digest)  # its tags in distribution go with it
+        except DistributionNotFound:
+            pass
+        except DistributionError as exc:
+            raise _unavailable(exc) from None
 
 
 def _distribution_tags(name: str, client: DistributionClient) -> dict[str, str]:
@@ -840,16 +876,24 @@ def _manifest_exists(name: str, digest: str, client: DistributionClient) -> bool
     return True
 
 
+class _Unindexable(Exception):
+    """distribution holds a manifest the index cannot take; the message says why."""
+
+
 def _index_from_distribution(repo: Repository, digest: str, now: datetime,
                              client: DistributionClient) -> Artifact | None:
     try:
         body, media_type, _ = client.get_manifest(repo.name, digest)
-        parsed = parse_manifest(body, media_type)
-    except (DistributionNotFound, InvalidManifest):
+    except DistributionNotFound:
         return None
     except DistributionError as exc:
         raise _unavailable(exc) from None
-    return _index_manifest(repo, digest, parsed, body, "reconcile", now, client)
+    try:
+        return _index_manifest(repo, digest, parse_manifest(body, media_type), body, "reconcile", now, client)
+    except InvalidManifest as exc:
+        raise _Unindexable(str(exc)) from None
+    except InvalidInput as exc:
+        raise _Unindexable(exc.message) from None
 
 
 def refresh_counters(repo: Repository) -> None:
@@ -890,5 +934,6 @@ __all__ = [
     "record_pulls",
     "referrers",
     "tag_deleted",
+    "withdraw_unindexed_manifest",
 ]
 
