@@ -60,7 +60,7 @@ def assert_nothing_stored(berth: Berth, body: bytes) -> None:
                              headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"})
     assert direct.status_code == 404
     assert not Artifact.objects.filter(digest=digest).exists()
-    assert not AuditEntry.objects.filter(action="push", target__contains=digest).exists()
+    assert not AuditEntry.objects.filter(action="push", resource__contains=digest).exists()
 
 
 def _set(path: tuple[Any, ...], value: Any) -> Any:
