@@ -168,6 +168,13 @@ def test_the_registry_deletes_and_checks_berths_credentials(config):
     assert env["REGISTRY_AUTH_HTPASSWD_PATH"].startswith("/etc/berth-registry/")
 
 
+def test_distribution_stores_non_distributable_layers_for_the_urls_berth_allows(config):
+    registry = config["services"]["registry"]["environment"]
+    portal = config["services"]["portal"]["environment"]
+    assert portal["BERTH_REGISTRY_MANIFEST_URLS_ALLOW"] == "^https?://"
+    assert registry["REGISTRY_VALIDATION_MANIFESTS_URLS_ALLOW"] == '["^https?://"]'
+
+
 def test_state_lives_in_named_volumes(config):
     assert {"postgres-data", "redis-data", "registry-data", "registry-auth", "berth-state"} <= set(
         config["volumes"]

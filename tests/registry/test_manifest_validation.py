@@ -269,3 +269,13 @@ def test_a_distribution_5xx_is_relayed_without_its_details(berth: Berth, develop
     assert response.json() == {"errors": [{
         "code": "UNKNOWN", "message": "the registry storage (distribution) failed to answer; see Berth's log"}]}
     assert int(response.headers["content-length"]) == len(response.content)
+
+
+def test_distribution_is_told_the_urls_berth_allows(settings: Any) -> None:
+    from portal.registry.distribution import DistributionSetup
+
+    settings.REGISTRY_MANIFEST_URLS_ALLOW = r"^https://layers\.example\.com/"
+
+    config = DistributionSetup.from_settings().config()
+
+    assert config["validation"] == {"manifests": {"urls": {"allow": [r"^https://layers\.example\.com/"]}}}
