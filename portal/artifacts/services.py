@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -724,15 +725,23 @@ class _DryRun(Exception):
     """Unwinds a repository's transaction after a dry run computed its changes."""
 
 
-def reconcile(dry_run: bool = False, *, client: DistributionClient | None = None) -> ReconcileReport:
+def reconcile(dry_run: bool = False, *, client: DistributionClient | None = None,
+              storage_root: Path | None = None) -> ReconcileReport:
     """Brings the index in line with distribution: creates missing rows, removes rows whose manifests
     are gone, points tags where distribution points them (except tags deleted in Berth). Idempotent.
 
     Sized for 100,000-tag repositories: sets are compared in Python (PostgreSQL takes at most 65,535
     parameters, so no `IN` over a whole repository), rows are read as tuples, and distribution is
     asked everything before a repository is locked.
+
+    distribution 2.8 lists no untagged manifests; with filesystem storage (`storage_root`, by default the
+    configured one) reconcile reads them from the repositories' revision links, so one pushed by digest that
+    the index missed is indexed, or removed when it cannot be.
     """
-    client = client or distribution()
+    if client is None:
+        client = distribution()
+        if storage_root is None and settings.REGISTRY_STORAGE == "filesystem":
+            storage_root = Path(settings.REGISTRY_DATA_DIR)
     report = ReconcileReport(dry_run=dry_run)
     try:
         catalog = client.catalog()
@@ -745,7 +754,7 @@ def reconcile(dry_run: bool = False, *, client: DistributionClient | None = None
             report.skipped.append(f"{name}: project {project!r} does not exist")
             continue
         with contextlib.suppress(_DryRun):
-            _reconcile_repository(name, report, dry_run, client)
+            _reconcile_repository(name, report, dry_run, client, storage_root)
     in_catalog = set(catalog)
     for name in Repository.objects.values_list("name", flat=True):
         if name in in_catalog:
@@ -761,10 +770,13 @@ def reconcile(dry_run: bool = False, *, client: DistributionClient | None = None
     return report
 
 
-def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, client: DistributionClient) -> None:
+def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, client: DistributionClient,
+                          storage_root: Path | None) -> None:
     pointed = _distribution_tags(name, client)
     indexed = dict(Artifact.objects.filter(repository__name=name).values_list("digest", "id"))
-    if not pointed and not indexed and not Repository.objects.filter(name=name).exists():
+    untagged = [digest for digest in _stored_revisions(name, storage_root)
+                if digest not in indexed and digest not in pointed.values()]
+    if not pointed and not indexed and not untagged and not Repository.objects.filter(name=name).exists():
         return  # an emptied repository distribution still lists: nothing to index
     # Untagged rows are checked one by one, except children of indexes that tags still point at.
     live = set(pointed.values())
@@ -818,6 +830,19 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
             else:
                 report.tags_created.append(f"{name}:{tag}")
                 new_tags.append(Tag(repository=repo, name=tag, artifact_id=by_digest[digest], pushed_at=now))
+        for digest in untagged:
+            # Indexing an index indexes its children: one of them may be this one.
+            if digest in unindexable or Artifact.objects.filter(repository=repo, digest=digest).exists():
+                continue
+            try:
+                with transaction.atomic():
+                    artifact = _index_from_distribution(repo, digest, now, client)
+            except _Unindexable as exc:
+                unindexable[digest] = str(exc)
+                report.unindexable_removed.append(f"{name}@{digest}: {exc}")
+                continue
+            if artifact is not None:
+                report.artifacts_created.append(f"{name}@{digest}")
         # A whole repository's tags may be new (a rebuilt index): one INSERT per thousand, counters below.
         Tag.objects.bulk_create(new_tags, batch_size=1000)
         stale = [tag_id for tag, (tag_id, _) in current.items() if tag not in pointed]
@@ -840,6 +865,23 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
             pass
         except DistributionError as exc:
             raise _unavailable(exc) from None
+
+
+def _stored_revisions(name: str, storage_root: Path | None) -> list[str]:
+    """Every manifest digest filesystem storage holds for a repository, tagged or not (distribution's layout:
+    `_manifests/revisions/<algorithm>/<hex>/link`, the link removed when the manifest is deleted)."""
+    if storage_root is None:
+        return []
+    revisions = storage_root / "docker/registry/v2/repositories" / name / "_manifests/revisions"
+    try:
+        algorithms = [entry for entry in revisions.iterdir() if entry.is_dir()]
+    except OSError:
+        return []
+    found = []
+    for algorithm in algorithms:
+        with contextlib.suppress(OSError):
+            found += [f"{algorithm.name}:{entry.name}" for entry in algorithm.iterdir() if (entry / "link").is_file()]
+    return sorted(digest for digest in found if is_digest(digest))
 
 
 def _distribution_tags(name: str, client: DistributionClient) -> dict[str, str]:

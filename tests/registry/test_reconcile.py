@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from io import StringIO
@@ -14,6 +15,7 @@ from portal.artifacts.models import Artifact, DeletedTag, Repository, Tag
 from portal.artifacts.tasks import reconcile_index
 from portal.audit.models import AuditEntry
 from portal.rbac.principals import UserPrincipal
+from portal.registry.distribution import DistributionNotFound
 from tests.fixtures.artifacts import OCI_MANIFEST
 from tests.fixtures.portal import unique
 
@@ -161,6 +163,34 @@ def test_reconcile_removes_what_distribution_holds_but_the_index_cannot_take(reg
     assert entry.detail["unindexable_removed"] >= 2
     again = services.reconcile(client=registry.client)
     assert fix.mine(again.unindexable_removed) == [] and fix.mine(again.skipped) == []
+
+
+def _digest_of(document: dict[str, object]) -> str:
+    return "sha256:" + hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def test_reconcile_reads_untagged_manifests_from_storage_and_indexes_or_removes_them(registry, fix):
+    config = registry.upload_blob(fix("untagged"), b'{"os": "linux"}', "application/vnd.oci.image.config.v1+json")
+    layer = registry.upload_blob(fix("untagged"), b"layer", "application/vnd.oci.image.layer.v1.tar")
+    good = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer]}
+    bad = {**good, "layers": [{**layer, "size": -1}]}
+    # Pushed by digest: distribution lists no tag for either.
+    _, indexable = registry.put_manifest(fix("untagged"), _digest_of(good), good)
+    _, negative = registry.put_manifest(fix("untagged"), _digest_of(bad), bad)
+    with pytest.raises(DistributionNotFound):
+        registry.client.tags(fix("untagged"))  # "repository name not known": it has no tags
+
+    blind = services.reconcile(client=registry.client)
+    report = services.reconcile(client=registry.client, storage_root=registry.distribution.root / "data")
+
+    assert fix.mine(blind.artifacts_created) == fix.mine(blind.unindexable_removed) == []
+    assert fix.mine(report.artifacts_created) == [f"{fix('untagged')}@{indexable}"]
+    assert fix.mine(report.unindexable_removed) == [
+        f"{fix('untagged')}@{negative}: layers[0] has an invalid size -1"]
+    assert registry.gone(fix("untagged"), negative) and not registry.gone(fix("untagged"), indexable)
+    assert Artifact.objects.get(repository__name=fix("untagged"), digest=indexable).tag_count == 0
+    again = services.reconcile(client=registry.client, storage_root=registry.distribution.root / "data")
+    assert not any(fix.mine(items) for items in vars(again).values() if isinstance(items, list))
 
 
 def test_dry_run_reports_and_writes_nothing(registry, image_layouts, fix):
