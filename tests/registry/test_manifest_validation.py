@@ -279,3 +279,21 @@ def test_distribution_is_told_the_urls_berth_allows(settings: Any) -> None:
     config = DistributionSetup.from_settings().config()
 
     assert config["validation"] == {"manifests": {"urls": {"allow": [r"^https://layers\.example\.com/"]}}}
+
+
+def test_a_distribution_5xx_that_blames_the_request_is_the_clients_400() -> None:
+    """distribution 2.8's own answer to a manifest whose `urls` it refuses (recorded without an allow list):
+    a 500 whose errors name the refused descriptor."""
+    from registry_proxy.proxy import _client_fault
+
+    recorded = (b'{"errors":[{"code":"UNKNOWN","message":"unknown error"},{"code":"UNKNOWN","message":"unknown error",'
+                b'"detail":{}},{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"sha256:'
+                + b"1" * 64 + b'"}]}\n')
+
+    blamed = _client_fault(recorded)
+
+    assert blamed is not None and blamed.status == 400
+    assert json.loads(blamed.body()) == {"errors": [{"code": "MANIFEST_BLOB_UNKNOWN", "message": "blob unknown to registry",
+                                                     "detail": "sha256:" + "1" * 64}]}
+    assert _client_fault(b'{"errors":[{"code":"UNKNOWN","message":"unknown error","detail":{"Path":"/var/x"}}]}') is None
+    assert _client_fault(b"<html>") is None
