@@ -35,6 +35,7 @@ from portal.artifacts.manifests import (
     parse_manifest,
 )
 from portal.artifacts.models import LISTED, Artifact, ArtifactReference, DeletedTag, Repository, Tag
+from portal.audit.models import Outcome
 from portal.audit.services import record
 from portal.projects.models import Project
 from portal.rbac.principals import AnonymousPrincipal, Principal, Resource, require
@@ -278,10 +279,11 @@ def record_manifest_push(
     return artifact
 
 
-def withdraw_unindexed_manifest(repository: str, digest: str, *, client: DistributionClient | None = None) -> bool:
+def withdraw_unindexed_manifest(principal: Principal, repository: str, digest: str, reason: str,
+                                source_ip: str | None = None, *, client: DistributionClient | None = None) -> bool:
     """Deletes from distribution a manifest it has just stored but the index could not take, unless the index
     holds it already (an earlier push of the same digest): nothing is stored without its row and audit row.
-    True when it was deleted."""
+    The refused push is audited as a failure. True when the manifest was deleted."""
     if Artifact.objects.filter(repository__name=repository, digest=digest).exists():
         return False
     try:
@@ -291,6 +293,9 @@ def withdraw_unindexed_manifest(repository: str, digest: str, *, client: Distrib
     except DistributionError as exc:
         raise _unavailable(exc) from None
     manifest_cache.evict(repository, digest)
+    record(principal, "push", "artifact", f"{repository}@{digest}", outcome=Outcome.FAILURE, source_ip=source_ip,
+           project=Project.objects.filter(name=repository.split("/", 1)[0]).first(),
+           detail={"digest": digest, "message": reason[:500], "withdrawn": True})
     return True
 
 

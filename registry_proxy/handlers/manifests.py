@@ -110,22 +110,24 @@ async def manifest_put(app: Proxy, context: Context, send: Send) -> None:
                                body, request.client_ip)
         except Exception as exc:
             response.release()
-            await _withdraw(app, context.name, digest)
-            raise _refusal(exc, context.name, digest) from None
+            refusal = _refusal(exc, context.name, digest)
+            await _withdraw(app, context, digest, refusal.message)
+            raise refusal from None
         finally:
             app.manifests.pop((context.name, reference))
             app.manifests.pop((context.name, digest))
     await app.relay(response, send, extra)
 
 
-async def _withdraw(app: Proxy, repository: str, digest: str) -> None:
+async def _withdraw(app: Proxy, context: Context, digest: str, reason: str) -> None:
     """A manifest distribution holds but Berth could not index (nor audit) goes again: what the client
     was told is refused must not be pullable."""
     try:
-        await app.run_sync(withdraw_unindexed_manifest, repository, digest)
+        await app.run_sync(withdraw_unindexed_manifest, context.principal, context.name, digest, reason,
+                           context.request.client_ip)
     except Exception:
         # Left for the scheduled reconcile, which indexes it or, when it cannot, removes it.
-        logger.exception("withdrawing %s@%s after its indexing failed also failed", repository, digest)
+        logger.exception("withdrawing %s@%s after its indexing failed also failed", context.name, digest)
 
 
 def _refusal(exc: Exception, repository: str, digest: str) -> RegistryError:

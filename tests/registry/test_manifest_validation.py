@@ -50,7 +50,7 @@ def put(pusher: Client, reference: str, body: bytes, media_type: str = OCI_MANIF
                           headers={"Content-Type": media_type})
 
 
-def assert_nothing_stored(berth: Berth, body: bytes) -> None:
+def assert_nothing_stored(berth: Berth, body: bytes, *, withdrawn: bool = False) -> None:
     from portal.artifacts.models import Artifact
     from portal.audit.models import AuditEntry
 
@@ -60,7 +60,8 @@ def assert_nothing_stored(berth: Berth, body: bytes) -> None:
                              headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"})
     assert direct.status_code == 404
     assert not Artifact.objects.filter(digest=digest).exists()
-    assert not AuditEntry.objects.filter(action="push", resource__contains=digest).exists()
+    pushes = AuditEntry.objects.filter(action="push", resource__contains=digest)
+    assert list(pushes.values_list("outcome", flat=True)) == (["failure"] if withdrawn else [])
 
 
 def _set(path: tuple[Any, ...], value: Any) -> Any:
@@ -228,6 +229,7 @@ def test_a_manifest_the_index_cannot_take_after_distribution_stored_it_is_withdr
     index refuses them afterwards. The push is then refused and distribution forgets the manifest."""
     from portal.artifacts.models import Artifact
     from portal.artifacts.services import MAX_INDEX_DEPTH
+    from portal.audit.models import AuditEntry
 
     image = json.dumps(good).encode()
     assert put(pusher, "base", image).status_code == 201
@@ -245,7 +247,10 @@ def test_a_manifest_the_index_cannot_take_after_distribution_stored_it_is_withdr
     innermost = child["digest"]
     assert error_of(response)["code"] == "MANIFEST_INVALID"
     assert error_of(response)["message"].endswith(f"nests indexes more than {MAX_INDEX_DEPTH} deep")
-    assert_nothing_stored(berth, top)
+    assert_nothing_stored(berth, top, withdrawn=True)
+    failure = AuditEntry.objects.get(action="push", outcome="failure")
+    assert failure.resource == f"valid/app@{sha256(top)}"
+    assert failure.detail == {"digest": sha256(top), "message": error_of(response)["message"], "withdrawn": True}
     assert innermost not in set(Artifact.objects.values_list("digest", flat=True))
     assert pusher.request("GET", "/v2/valid/app/tags/list").json()["tags"] == ["base"]
 
