@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from typing import Any
 
@@ -302,3 +303,43 @@ def test_a_distribution_5xx_that_blames_the_request_is_the_clients_400() -> None
                                                      "detail": "sha256:" + "1" * 64}]}
     assert _client_fault(b'{"errors":[{"code":"UNKNOWN","message":"unknown error","detail":{"Path":"/var/x"}}]}') is None
     assert _client_fault(b"<html>") is None
+
+
+def _descriptor(media_type: str, content: bytes, **extra: Any) -> dict[str, Any]:
+    return {"mediaType": media_type, "digest": sha256(content), "size": len(content), **extra}
+
+
+EMPTY = _descriptor("application/vnd.oci.empty.v1+json", b"{}", data="e30=")
+ACCEPTED: dict[str, tuple[dict[str, Any], str]] = {
+    "docker image": ({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                      "config": _descriptor("application/vnd.docker.container.image.v1+json", b"c"),
+                      "layers": [_descriptor("application/vnd.docker.image.rootfs.diff.tar.gzip", b"l")]},
+                     "application/vnd.docker.distribution.manifest.v2+json"),
+    "docker list": ({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+                     "manifests": [_descriptor("application/vnd.docker.distribution.manifest.v2+json", b"m",
+                                               platform={"os": "linux", "architecture": "arm64"})]},
+                    "application/vnd.docker.distribution.manifest.list.v2+json"),
+    "empty-config artifact with a subject": (
+        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/vnd.example.sbom+json",
+         "config": EMPTY, "layers": [EMPTY], "subject": _descriptor(OCI_MANIFEST, b"s"),
+         "annotations": {"org.opencontainers.image.created": "2026-01-01T00:00:00Z"}}, OCI_MANIFEST),
+    "helm chart": ({"schemaVersion": 2, "config": _descriptor("application/vnd.cncf.helm.config.v1+json", b"{}"),
+                    "layers": [_descriptor("application/vnd.cncf.helm.chart.content.v1.tar+gzip", b"t")]},
+                   OCI_MANIFEST),
+    "no layers": ({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": EMPTY}, OCI_MANIFEST),
+    "index with a subject and custom fields": (
+        {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [], "subject": _descriptor(OCI_MANIFEST, b"s"),
+         "x-custom": {"any": ["thing"]}}, OCI_INDEX),
+    "sha512 descriptors": ({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                            "config": {**EMPTY, "digest": "sha512:" + hashlib.sha512(b"{}").hexdigest()},
+                            "layers": []}, OCI_MANIFEST + "; charset=utf-8"),
+}
+
+
+@pytest.mark.parametrize(("document", "content_type"), ACCEPTED.values(), ids=ACCEPTED.keys())
+def test_every_kind_of_manifest_the_spec_allows_passes(document: dict[str, Any], content_type: str) -> None:
+    import re
+
+    from portal.artifacts.validation import validate_manifest
+
+    validate_manifest(json.dumps(document).encode(), content_type, re.compile(r"^https?://"))
