@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from portal.utilities.encryption import check_keys, new_key
@@ -214,6 +215,11 @@ if REGISTRY_PASSWORD is None and PRODUCTION and not REGISTRY_MANAGED:
 REGISTRY_PASSWORD = REGISTRY_PASSWORD or persistent_secret(VAR_DIR / "registry_password", 32)
 REGISTRY_KEY_DIR = env.path("BERTH_REGISTRY_KEY_DIR", VAR_DIR / "registry_keys", "Signing keys of registry tokens; the newest signs, all verify.")
 REGISTRY_SENDFILE = env.bool("BERTH_REGISTRY_SENDFILE", True, "Serve blobs straight from filesystem storage with sendfile.")
+REGISTRY_MANIFEST_URLS_ALLOW = env.str("BERTH_REGISTRY_MANIFEST_URLS_ALLOW", r"^https?://", "Regular expression the `urls` of a manifest's descriptors (non-distributable layers) must match; such layers need not be uploaded. Written into distribution's validation.manifests.urls.allow.")
+try:
+    re.compile(REGISTRY_MANIFEST_URLS_ALLOW)
+except re.error as exc:
+    raise ConfigurationError(f"BERTH_REGISTRY_MANIFEST_URLS_ALLOW is not a regular expression: {exc}") from None
 INSTALLED_APPS += ["registry_proxy"]
 
 # Personal access tokens (CLI secrets).

@@ -8,6 +8,8 @@ straight from disk with sendfile when the server offers the zero-copy extension.
 from __future__ import annotations
 
 import logging
+from collections import deque
+from typing import Any
 
 from registry_proxy import errors
 from registry_proxy.errors import RegistryError
@@ -21,6 +23,12 @@ logger = logging.getLogger(__name__)
 class RegistryApp(Proxy):
     """The ASGI entry for `/v2/` and `/service/token`: each request runs its route's checks, then its handler."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The latest answers with a 5xx status ("METHOD PATH -> STATUS"): a client's bad input must never be
+        # one, and the registry tests assert that none of theirs was.
+        self.server_errors: deque[str] = deque(maxlen=1000)
+
     async def __call__(self, scope: Scope_, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self.lifespan(receive, send)
@@ -28,6 +36,7 @@ class RegistryApp(Proxy):
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
+        send = self._watched(request, send)
         try:
             if "\x00" in request.path or "%00" in request.query_string:
                 # No name, reference or parameter may hold one, and PostgreSQL refuses it in a query (a 500).
@@ -44,6 +53,14 @@ class RegistryApp(Proxy):
         except Exception:
             logger.exception("registry request %s %s failed", request.method, request.path)
             await send_error(send, RegistryError(500, "UNKNOWN", "internal error; see Berth's log"))
+
+    def _watched(self, request: Request, send: Send) -> Send:
+        async def watched(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 500:
+                self.server_errors.append(f"{request.method} {request.path} -> {message['status']}")
+            await send(message)
+
+        return watched
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +34,7 @@ from registry_proxy.plumbing import API_VERSION, CHUNK, ClientGone, Context, Rec
 from registry_proxy.pulls import PullRecorder
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 # Request headers distribution needs; everything else (Authorization above all) stays with Berth.
 FORWARDED_REQUEST_HEADERS = frozenset(
@@ -207,6 +211,8 @@ class Proxy:
                     receive: Receive | None = None) -> None:
         """Streams distribution's answer to the client, chunk by chunk as it arrives. With `receive`, a
         client that hangs up stops the transfer (uvicorn's send goes quiet instead of failing)."""
+        if response.status >= 500:
+            raise await _storage_failure(response)
         gone = asyncio.ensure_future(_disconnected(receive)) if receive is not None else None
         complete = False
         try:
@@ -231,6 +237,48 @@ class Proxy:
             kwargs["data"] = request.body_chunks()
         response = await self.upstream(context, **kwargs)
         await self.relay(response, send, receive=request.receive if request.method == "GET" else None)
+
+
+async def _storage_failure(response: aiohttp.ClientResponse) -> errors.RegistryError:
+    """distribution's 5xx as a clean OCI error: its details name storage paths, which stay in Berth's log."""
+    try:
+        detail = await response.content.read(4096)
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        detail = b""
+    finally:
+        response.close()
+    logger.warning("distribution answered %s to %s %s: %s", response.status, response.method, response.url.path,
+                   detail.decode("utf-8", "replace"))
+    blamed = _client_fault(detail)
+    if blamed is not None:
+        return blamed
+    if response.status == 503:
+        return errors.unavailable("the registry storage (distribution) is unavailable; try again later")
+    return errors.RegistryError(response.status, "UNKNOWN",
+                                "the registry storage (distribution) failed to answer; see Berth's log")
+
+
+# Codes distribution puts beside its UNKNOWN in a 5xx when the request itself was wrong (a manifest's URLs it
+# refuses come back as 500 with MANIFEST_BLOB_UNKNOWN): the client's error, answered as a 400.
+CLIENT_FAULTS = frozenset({"MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNVERIFIED", "DIGEST_INVALID",
+                           "SIZE_INVALID", "NAME_INVALID", "TAG_INVALID", "BLOB_UPLOAD_INVALID"})
+_DIGEST_DETAIL = re.compile(r"^[a-z0-9]+:[a-f0-9]{32,128}$")
+
+
+def _client_fault(detail: bytes) -> errors.RegistryError | None:
+    try:
+        listed = json.loads(detail).get("errors")
+    except (ValueError, AttributeError):
+        return None
+    for error in listed if isinstance(listed, list) else []:
+        code = error.get("code") if isinstance(error, dict) else None
+        if code in CLIENT_FAULTS:
+            message = str(error.get("message") or code.lower().replace("_", " "))[:200]
+            # A digest says which descriptor was refused; anything else distribution details may be a path.
+            digest = error.get("detail")
+            return errors.RegistryError(400, code, message,
+                                        digest if isinstance(digest, str) and _DIGEST_DETAIL.match(digest) else None)
+    return None
 
 
 async def _disconnected(receive: Receive) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -35,6 +36,7 @@ from portal.artifacts.manifests import (
     parse_manifest,
 )
 from portal.artifacts.models import LISTED, Artifact, ArtifactReference, DeletedTag, Repository, Tag
+from portal.audit.models import Outcome
 from portal.audit.services import record
 from portal.projects.models import Project
 from portal.rbac.principals import AnonymousPrincipal, Principal, Resource, require
@@ -278,6 +280,26 @@ def record_manifest_push(
                        "new": created})
     manifest_cache.put(repo.name, digest, bytes(manifest), artifact.media_type)
     return artifact
+
+
+def withdraw_unindexed_manifest(principal: Principal, repository: str, digest: str, reason: str,
+                                source_ip: str | None = None, *, client: DistributionClient | None = None) -> bool:
+    """Deletes from distribution a manifest it has just stored but the index could not take, unless the index
+    holds it already (an earlier push of the same digest): nothing is stored without its row and audit row.
+    The refused push is audited as a failure. True when the manifest was deleted."""
+    if Artifact.objects.filter(repository__name=repository, digest=digest).exists():
+        return False
+    try:
+        (client or distribution()).delete_manifest(repository, digest)
+    except DistributionNotFound:
+        return False
+    except DistributionError as exc:
+        raise _unavailable(exc) from None
+    manifest_cache.evict(repository, digest)
+    record(principal, "push", "artifact", f"{repository}@{digest}", outcome=Outcome.FAILURE, source_ip=source_ip,
+           project=Project.objects.filter(name=repository.split("/", 1)[0]).first(),
+           detail={"digest": digest, "message": reason[:500], "withdrawn": True})
+    return True
 
 
 def _index_manifest(repo: Repository, digest: str, parsed: ParsedManifest, body: bytes, pushed_by: str,
@@ -733,6 +755,9 @@ class ReconcileReport:
     tags_created: list[str] = field(default_factory=list)
     tags_moved: list[str] = field(default_factory=list)
     tags_removed: list[str] = field(default_factory=list)
+    # Manifests distribution holds under a tag that the index cannot take: deleted from distribution, so
+    # nothing is pullable that the browse API, tag list and audit log do not show.
+    unindexable_removed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -751,15 +776,23 @@ class _DryRun(Exception):
     """Unwinds a repository's transaction after a dry run computed its changes."""
 
 
-def reconcile(dry_run: bool = False, *, client: DistributionClient | None = None) -> ReconcileReport:
+def reconcile(dry_run: bool = False, *, client: DistributionClient | None = None,
+              storage_root: Path | None = None) -> ReconcileReport:
     """Brings the index in line with distribution: creates missing rows, removes rows whose manifests
     are gone, points tags where distribution points them (except tags deleted in Berth). Idempotent.
 
     Sized for 100,000-tag repositories: sets are compared in Python (PostgreSQL takes at most 65,535
     parameters, so no `IN` over a whole repository), rows are read as tuples, and distribution is
     asked everything before a repository is locked.
+
+    distribution 2.8 lists no untagged manifests; with filesystem storage (`storage_root`, by default the
+    configured one) reconcile reads them from the repositories' revision links, so one pushed by digest that
+    the index missed is indexed, or removed when it cannot be.
     """
-    client = client or distribution()
+    if client is None:
+        client = distribution()
+        if storage_root is None and settings.REGISTRY_STORAGE == "filesystem":
+            storage_root = Path(settings.REGISTRY_DATA_DIR)
     report = ReconcileReport(dry_run=dry_run)
     try:
         catalog = client.catalog()
@@ -772,7 +805,7 @@ def reconcile(dry_run: bool = False, *, client: DistributionClient | None = None
             report.skipped.append(f"{name}: project {project!r} does not exist")
             continue
         with contextlib.suppress(_DryRun):
-            _reconcile_repository(name, report, dry_run, client)
+            _reconcile_repository(name, report, dry_run, client, storage_root)
     in_catalog = set(catalog)
     for name in Repository.objects.values_list("name", flat=True):
         if name in in_catalog:
@@ -788,10 +821,13 @@ def reconcile(dry_run: bool = False, *, client: DistributionClient | None = None
     return report
 
 
-def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, client: DistributionClient) -> None:
+def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, client: DistributionClient,
+                          storage_root: Path | None) -> None:
     pointed = _distribution_tags(name, client)
     indexed = dict(Artifact.objects.filter(repository__name=name).values_list("digest", "id"))
-    if not pointed and not indexed and not Repository.objects.filter(name=name).exists():
+    untagged = [digest for digest in _stored_revisions(name, storage_root)
+                if digest not in indexed and digest not in pointed.values()]
+    if not pointed and not indexed and not untagged and not Repository.objects.filter(name=name).exists():
         return  # an emptied repository distribution still lists: nothing to index
     # Untagged rows are checked one by one, except children of indexes that tags still point at.
     live = set(pointed.values())
@@ -819,13 +855,23 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
         current = {tag: (tag_id, digest) for tag_id, tag, digest in
                    Tag.objects.filter(repository=repo).values_list("id", "name", "artifact__digest")}
         new_tags: list[Tag] = []
+        unindexable: dict[str, str] = {}
         for tag, digest in pointed.items():
             if tombstones.get(tag) == digest or current.get(tag, (None, None))[1] == digest:
                 continue
+            if digest in unindexable:
+                continue
             if digest not in by_digest:
-                artifact = _index_from_distribution(repo, digest, now, client)
+                try:
+                    # A savepoint: an index refused halfway leaves none of its children's rows.
+                    with transaction.atomic():
+                        artifact = _index_from_distribution(repo, digest, now, client)
+                except _Unindexable as exc:
+                    unindexable[digest] = str(exc)
+                    report.unindexable_removed.append(f"{name}@{digest}: {exc}")
+                    continue
                 if artifact is None:
-                    report.skipped.append(f"{name}:{tag}: manifest {digest} cannot be indexed")
+                    report.skipped.append(f"{name}:{tag}: manifest {digest} is gone from distribution")
                     continue
                 by_digest[digest] = artifact.pk
                 report.artifacts_created.append(f"{name}@{digest}")
@@ -835,6 +881,19 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
             else:
                 report.tags_created.append(f"{name}:{tag}")
                 new_tags.append(Tag(repository=repo, name=tag, artifact_id=by_digest[digest], pushed_at=now))
+        for digest in untagged:
+            # Indexing an index indexes its children: one of them may be this one.
+            if digest in unindexable or Artifact.objects.filter(repository=repo, digest=digest).exists():
+                continue
+            try:
+                with transaction.atomic():
+                    artifact = _index_from_distribution(repo, digest, now, client)
+            except _Unindexable as exc:
+                unindexable[digest] = str(exc)
+                report.unindexable_removed.append(f"{name}@{digest}: {exc}")
+                continue
+            if artifact is not None:
+                report.artifacts_created.append(f"{name}@{digest}")
         # A whole repository's tags may be new (a rebuilt index): one INSERT per thousand, counters below.
         Tag.objects.bulk_create(new_tags, batch_size=1000)
         stale = [tag_id for tag, (tag_id, _) in current.items() if tag not in pointed]
@@ -850,6 +909,30 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
             raise _DryRun
     for digest in gone:
         manifest_cache.evict(name, digest)
+    for digest in unindexable:
+        try:
+            client.delete_manifest(name, digest)  # its tags in distribution go with it
+        except DistributionNotFound:
+            pass
+        except DistributionError as exc:
+            raise _unavailable(exc) from None
+
+
+def _stored_revisions(name: str, storage_root: Path | None) -> list[str]:
+    """Every manifest digest filesystem storage holds for a repository, tagged or not (distribution's layout:
+    `_manifests/revisions/<algorithm>/<hex>/link`, the link removed when the manifest is deleted)."""
+    if storage_root is None:
+        return []
+    revisions = storage_root / "docker/registry/v2/repositories" / name / "_manifests/revisions"
+    try:
+        algorithms = [entry for entry in revisions.iterdir() if entry.is_dir()]
+    except OSError:
+        return []
+    found = []
+    for algorithm in algorithms:
+        with contextlib.suppress(OSError):
+            found += [f"{algorithm.name}:{entry.name}" for entry in algorithm.iterdir() if (entry / "link").is_file()]
+    return sorted(digest for digest in found if is_digest(digest))
 
 
 def _distribution_tags(name: str, client: DistributionClient) -> dict[str, str]:
@@ -886,16 +969,24 @@ def _manifest_exists(name: str, digest: str, client: DistributionClient) -> bool
     return True
 
 
+class _Unindexable(Exception):
+    """distribution holds a manifest the index cannot take; the message says why."""
+
+
 def _index_from_distribution(repo: Repository, digest: str, now: datetime,
                              client: DistributionClient) -> Artifact | None:
     try:
         body, media_type, _ = client.get_manifest(repo.name, digest)
-        parsed = parse_manifest(body, media_type)
-    except (DistributionNotFound, InvalidManifest):
+    except DistributionNotFound:
         return None
     except DistributionError as exc:
         raise _unavailable(exc) from None
-    return _index_manifest(repo, digest, parsed, body, "reconcile", now, client)
+    try:
+        return _index_manifest(repo, digest, parse_manifest(body, media_type), body, "reconcile", now, client)
+    except InvalidManifest as exc:
+        raise _Unindexable(str(exc)) from None
+    except InvalidInput as exc:
+        raise _Unindexable(exc.message) from None
 
 
 def refresh_counters(repo: Repository) -> None:
@@ -938,5 +1029,6 @@ __all__ = [
     "record_pulls",
     "referrers",
     "tag_deleted",
+    "withdraw_unindexed_manifest",
 ]
 

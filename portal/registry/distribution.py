@@ -75,6 +75,9 @@ class DistributionSetup:
     http_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     # Off only for the benchmark's baseline of distribution without its per-request bcrypt check.
     require_auth: bool = True
+    # Descriptors with `urls` (non-distributable layers) are stored without their blob only where this matches;
+    # Berth refuses the others before distribution sees them, with the same pattern.
+    manifest_urls_allow: str = r"^https?://"
 
     @classmethod
     def from_settings(cls) -> DistributionSetup:
@@ -104,6 +107,7 @@ class DistributionSetup:
             s3=s3,
             # Upload state (`_state`) is signed with this: it must survive restarts of distribution.
             http_secret=_persistent(Path(settings.VAR_DIR) / "registry_http_secret"),
+            manifest_urls_allow=settings.REGISTRY_MANIFEST_URLS_ALLOW,
         )
 
     @property
@@ -138,6 +142,7 @@ class DistributionSetup:
             "http": {"addr": self.listen, "secret": self.http_secret, "relativeurls": True,
                      "headers": {"X-Content-Type-Options": ["nosniff"]}},
             "health": {"storagedriver": {"enabled": True, "interval": "10s", "threshold": 3}},
+            "validation": {"manifests": {"urls": {"allow": [self.manifest_urls_allow]}}},
         }
 
     def write(self) -> Path:

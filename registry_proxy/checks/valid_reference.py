@@ -30,3 +30,12 @@ def valid_digest(digest: str) -> str:
     if algorithm not in ("sha256", "sha512"):
         raise errors.unsupported(f"unsupported digest algorithm {algorithm!r}", status=400)
     return digest
+
+
+def readable_reference(reference: str) -> str:
+    """A reference to read a manifest by: the spec's pull expects a missing manifest to be 404, whatever its name."""
+    try:
+        return valid_reference(reference)
+    except RegistryError:
+        raise errors.manifest_unknown(
+            f"manifest unknown: {reference[:200]!r} is neither a valid tag nor a valid digest") from None

@@ -15,12 +15,15 @@ from portal.artifacts.services import (
     delete_tag,
     record_manifest_push,
     tag_deleted,
+    withdraw_unindexed_manifest,
 )
 from portal.registry.distribution import MAX_MANIFEST_BYTES
-from portal.utilities.errors import Conflict, Forbidden, NotFound
+from portal.utilities.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry_proxy import errors
 from registry_proxy.caches import TAG_CACHE_SECONDS, CachedManifest
-from registry_proxy.checks.valid_reference import DIGEST, valid_reference
+from registry_proxy.checks.valid_manifest import valid_manifest
+from registry_proxy.checks.valid_reference import DIGEST, readable_reference, valid_reference
+from registry_proxy.errors import RegistryError
 from registry_proxy.plumbing import API_VERSION, Context, Send
 from registry_proxy.proxy import Proxy
 
@@ -42,7 +45,7 @@ _MISSING = object()
 
 async def manifest_get(app: Proxy, context: Context, send: Send) -> None:
     request = context.request
-    reference = valid_reference(context.params["reference"])
+    reference = readable_reference(context.params["reference"])
     name = context.name
     now = time.monotonic()
     found, cached = app.manifests.get((name, reference), now)
@@ -92,6 +95,7 @@ async def manifest_put(app: Proxy, context: Context, send: Send) -> None:
     if reference.startswith("sha256:") and "sha256:" + hashlib.sha256(body).hexdigest() != reference:
         raise errors.digest_invalid(f"the manifest's digest is not {reference}")
     media_type = request.headers.get("content-type", "")
+    valid_manifest(body, media_type)
     subject = _subject_of(body)
     response = await app.upstream(context, data=body)
     extra: list[tuple[bytes, bytes]] = []
@@ -104,12 +108,35 @@ async def manifest_put(app: Proxy, context: Context, send: Send) -> None:
         try:
             await app.run_sync(record_manifest_push, context.principal, context.name, reference, digest, media_type,
                                body, request.client_ip)
-        except Exception:
-            # distribution has the manifest; the scheduled reconcile indexes what this could not.
-            logger.exception("indexing %s@%s failed", context.name, digest)
-        app.manifests.pop((context.name, reference))
-        app.manifests.pop((context.name, digest))
+        except Exception as exc:
+            response.release()
+            refusal = _refusal(exc, context.name, digest)
+            await _withdraw(app, context, digest, refusal.message)
+            raise refusal from None
+        finally:
+            app.manifests.pop((context.name, reference))
+            app.manifests.pop((context.name, digest))
     await app.relay(response, send, extra)
+
+
+async def _withdraw(app: Proxy, context: Context, digest: str, reason: str) -> None:
+    """A manifest distribution holds but Berth could not index (nor audit) goes again: what the client
+    was told is refused must not be pullable."""
+    try:
+        await app.run_sync(withdraw_unindexed_manifest, context.principal, context.name, digest, reason,
+                           context.request.client_ip)
+    except Exception:
+        # Left for the scheduled reconcile, which indexes it or, when it cannot, removes it.
+        logger.exception("withdrawing %s@%s after its indexing failed also failed", context.name, digest)
+
+
+def _refusal(exc: Exception, repository: str, digest: str) -> RegistryError:
+    if isinstance(exc, InvalidInput):
+        return errors.manifest_invalid(exc.message)
+    if isinstance(exc, RegistryUnavailable):
+        return errors.unavailable(exc.message)
+    logger.error("indexing %s@%s failed", repository, digest, exc_info=exc)
+    return RegistryError(500, "UNKNOWN", "the manifest could not be indexed, and is not stored; see Berth's log")
 
 
 def _subject_of(body: bytes) -> str | None:

@@ -182,6 +182,13 @@ def test_the_portal_may_remove_what_distribution_stores_for_a_deleted_repository
     assert services["registry"]["depends_on"]["registry-volume"]["condition"] == "service_completed_successfully"
 
 
+def test_distribution_stores_non_distributable_layers_for_the_urls_berth_allows(config):
+    registry = config["services"]["registry"]["environment"]
+    portal = config["services"]["portal"]["environment"]
+    assert portal["BERTH_REGISTRY_MANIFEST_URLS_ALLOW"] == "^https?://"
+    assert registry["REGISTRY_VALIDATION_MANIFESTS_URLS_ALLOW"] == '["^https?://"]'
+
+
 def test_state_lives_in_named_volumes(config):
     assert {"postgres-data", "redis-data", "registry-data", "registry-auth", "berth-state"} <= set(
         config["volumes"]

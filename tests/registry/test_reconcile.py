@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from io import StringIO
 
@@ -13,6 +15,8 @@ from portal.artifacts.models import Artifact, DeletedTag, Repository, Tag
 from portal.artifacts.tasks import reconcile_index
 from portal.audit.models import AuditEntry
 from portal.rbac.principals import UserPrincipal
+from portal.registry.distribution import DistributionNotFound
+from tests.fixtures.artifacts import OCI_MANIFEST
 from tests.fixtures.portal import unique
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
@@ -129,6 +133,64 @@ def test_a_deleted_tag_is_not_resurrected_and_can_be_pushed_again(registry, imag
     report = services.reconcile(client=registry.client)
     assert fix.mine(report.tags_created) == [f"{fix('tomb')}:v1"]
     assert Tag.objects.get(repository__name=fix("tomb"), name="v1").artifact.digest != digest
+
+
+def test_reconcile_removes_what_distribution_holds_but_the_index_cannot_take(registry, image_layouts, fix):
+    kept = registry.push_and_index(image_layouts.single, fix("hidden"), "good", fix.principal)
+    body, negative = registry.image(fix("hidden"), "negative", config={"os": "linux"}, layers=[b"layer"])
+    document = json.loads(body)
+    document["layers"][0]["size"] = -1
+    _, negative = registry.put_manifest(fix("hidden"), "negative", document)
+    _, subject = registry.image(fix("hidden"), "subject", config={"os": "linux"}, layers=[b"layer"],
+                                extra={"subject": "sha256:" + "a" * 64})
+    registry.client.put_manifest(fix("hidden"), "subject-too", json.dumps(
+        {**json.loads(registry.client.get_manifest(fix("hidden"), subject)[0])}, sort_keys=True).encode(),
+        OCI_MANIFEST)
+
+    dry = services.reconcile(dry_run=True, client=registry.client)
+    assert not registry.gone(fix("hidden"), negative)
+    report = services.reconcile(client=registry.client)
+
+    expected = [f"{fix('hidden')}@{negative}: layers[0] has an invalid size -1",
+                f"{fix('hidden')}@{subject}: subject is not a descriptor object"]
+    assert fix.mine(dry.unindexable_removed) == fix.mine(report.unindexable_removed) == sorted(expected)
+    assert registry.gone(fix("hidden"), negative) and registry.gone(fix("hidden"), subject)
+    assert registry.gone(fix("hidden"), "negative") and registry.gone(fix("hidden"), "subject-too")
+    assert not registry.gone(fix("hidden"), kept)
+    assert registry.client.tags(fix("hidden")) == ["good"]
+    assert services.list_tags(fix("hidden")) == ["good"]
+    entry = AuditEntry.objects.get(action="reconcile")
+    assert entry.detail["unindexable_removed"] >= 2
+    again = services.reconcile(client=registry.client)
+    assert fix.mine(again.unindexable_removed) == [] and fix.mine(again.skipped) == []
+
+
+def _digest_of(document: dict[str, object]) -> str:
+    return "sha256:" + hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def test_reconcile_reads_untagged_manifests_from_storage_and_indexes_or_removes_them(registry, fix):
+    config = registry.upload_blob(fix("untagged"), b'{"os": "linux"}', "application/vnd.oci.image.config.v1+json")
+    layer = registry.upload_blob(fix("untagged"), b"layer", "application/vnd.oci.image.layer.v1.tar")
+    good = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer]}
+    bad = {**good, "layers": [{**layer, "size": -1}]}
+    # Pushed by digest: distribution lists no tag for either.
+    _, indexable = registry.put_manifest(fix("untagged"), _digest_of(good), good)
+    _, negative = registry.put_manifest(fix("untagged"), _digest_of(bad), bad)
+    with pytest.raises(DistributionNotFound):
+        registry.client.tags(fix("untagged"))  # "repository name not known": it has no tags
+
+    blind = services.reconcile(client=registry.client)
+    report = services.reconcile(client=registry.client, storage_root=registry.distribution.root / "data")
+
+    assert fix.mine(blind.artifacts_created) == fix.mine(blind.unindexable_removed) == []
+    assert fix.mine(report.artifacts_created) == [f"{fix('untagged')}@{indexable}"]
+    assert fix.mine(report.unindexable_removed) == [
+        f"{fix('untagged')}@{negative}: layers[0] has an invalid size -1"]
+    assert registry.gone(fix("untagged"), negative) and not registry.gone(fix("untagged"), indexable)
+    assert Artifact.objects.get(repository__name=fix("untagged"), digest=indexable).tag_count == 0
+    again = services.reconcile(client=registry.client, storage_root=registry.distribution.root / "data")
+    assert not any(fix.mine(items) for items in vars(again).values() if isinstance(items, list))
 
 
 def test_dry_run_reports_and_writes_nothing(registry, image_layouts, fix):
