@@ -146,3 +146,22 @@ class DeletedTag(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repository_name", "name"], name="one_deleted_tag")]
+
+
+class DigestAlias(models.Model):
+    """Another digest of content distribution stores under its sha256 (distribution 2.8 keys everything by
+    sha256): blobs uploaded and manifests pushed by sha512 are found and answered by that digest through it.
+
+    The same bytes have the same digests in every repository, so the table is global; whether a repository
+    holds them is still asked of distribution (by the canonical digest) or of the index.
+    """
+
+    alias = models.CharField(max_length=200, unique=True)
+    canonical = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["canonical"], name="alias_by_canonical")]
+
+    def __str__(self) -> str:
+        return f"{self.alias} -> {self.canonical}"
