@@ -145,6 +145,15 @@ def page_size(text: str | None, maximum: int) -> int | None:
 _BYTE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
+def is_single_range(header: str) -> bool:
+    """A range `byte_range` serves; anything else is ignored and the whole blob sent."""
+    found = _BYTE_RANGE.match(header.strip().replace(" ", ""))
+    if found is None or found.group(1) == found.group(2) == "":
+        return False
+    first, last = found.groups()
+    return first == "" or last == "" or int(last) >= int(first)
+
+
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """The one `bytes=` range a blob GET asks for, as (first, last) inclusive; None to send the whole blob
     (no header, several ranges or a form this does not parse, which RFC 9110 lets a server ignore).

@@ -199,8 +199,11 @@ class Proxy:
             url += "?" + query
         forwarded = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
         forwarded["Authorization"] = self.config.upstream_authorization
-        if headers:
-            forwarded.update(headers)
+        for key, value in (headers or {}).items():
+            # An empty value drops a header the client sent.
+            forwarded.pop(key.lower(), None)
+            if value:
+                forwarded[key.lower()] = value
         try:
             session = await self.session()
             response = await session.request(method or request.method, aiohttp.client.URL(url, encoded=True),

@@ -4,12 +4,15 @@ byte ranges answered as RFC 9110 says on both paths, and sha512 digests answered
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from registry_proxy import errors
 from registry_proxy.checks.valid_reference import valid_digest
-from registry_proxy.plumbing import API_VERSION, Context, Send, byte_range, send_error
+from registry_proxy.plumbing import API_VERSION, Context, Send, byte_range, is_single_range, send_error
 from registry_proxy.proxy import Proxy
+
+ZERO_SUFFIX = re.compile(r"^bytes=-0+$")
 
 
 async def blob_get(app: Proxy, context: Context, send: Send) -> None:
@@ -23,7 +26,17 @@ async def blob_get(app: Proxy, context: Context, send: Send) -> None:
     if from_disk and await send_blob_from_disk(data_dir, context.name, digest, stored, request.method,  # type: ignore[arg-type]
                                                request.headers.get("range"), send):
         return
-    response = await app.upstream(context, path=f"/v2/{context.name}/blobs/{stored}")
+    path = f"/v2/{context.name}/blobs/{stored}"
+    if ZERO_SUFFIX.match(request.headers.get("range", "").replace(" ", "")):
+        # Go serves the last 0 bytes as a 206 of nothing; RFC 9110 calls that range unsatisfiable.
+        head = await app.upstream(context, method="HEAD", path=path, headers={"Range": ""})
+        head.release()
+        if head.status == 200 and head.headers.get("content-length", "").isdigit():
+            raise errors.range_outside(int(head.headers["content-length"]))
+    range_header = request.headers.get("range")
+    # Several ranges (a multipart answer) or forms Berth does not parse: the whole blob, as from disk.
+    ignored = {"Range": ""} if range_header is not None and not is_single_range(range_header) else None
+    response = await app.upstream(context, path=path, headers=ignored)
     if response.status == 416:
         # distribution 2.8 declares the whole blob's length on a 416 and sends a short text: clients wait for
         # bytes that never come. The size is in its Content-Range (`bytes */<size>`).
