@@ -9,7 +9,14 @@ from pathlib import Path
 
 from registry_proxy import errors
 from registry_proxy.checks.valid_reference import valid_digest
-from registry_proxy.plumbing import API_VERSION, Context, Send, byte_range, is_single_range, send_error
+from registry_proxy.plumbing import (
+    API_VERSION,
+    Context,
+    Send,
+    byte_range,
+    is_single_range,
+    send_error,
+)
 from registry_proxy.proxy import Proxy
 
 ZERO_SUFFIX = re.compile(r"^bytes=-0+$")
