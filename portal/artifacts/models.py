@@ -53,7 +53,8 @@ class Artifact(models.Model):
     manifest = models.BinaryField()
     # The manifest, its config and its layers; for an index, its own bytes plus its children's sizes.
     size = models.BigIntegerField(default=0)
-    config_digest = models.CharField(max_length=100, blank=True)
+    # 200: room for a sha512 descriptor (135 characters).
+    config_digest = models.CharField(max_length=200, blank=True)
     # The image config blob as JSON (env, entrypoint, history…), when it is an image config of sane size.
     config = models.JSONField(null=True, blank=True)
     os = models.CharField(max_length=32, blank=True)
@@ -66,7 +67,7 @@ class Artifact(models.Model):
     pushed_by = models.CharField(max_length=300, blank=True)
     pull_count = models.BigIntegerField(default=0)
     last_pulled_at = models.DateTimeField(null=True, blank=True)
-    subject_digest = models.CharField(max_length=100, blank=True)
+    subject_digest = models.CharField(max_length=200, blank=True)
     # How many indexes in this repository list this artifact as a child.
     parent_count = models.IntegerField(default=0)
     # Kept with the tag rows, like the repository's counters: an artifact may carry 100,000 tags.

@@ -20,6 +20,11 @@ from portal.utilities.errors import Forbidden, NotFound
 from registry_proxy import errors
 from registry_proxy.caches import TAG_CACHE_SECONDS, CachedManifest
 from registry_proxy.checks.valid_reference import DIGEST, valid_reference
+from registry_proxy.handlers.alias_manifests import (
+    is_alias,
+    manifest_get_by_alias,
+    manifest_put_by_alias,
+)
 from registry_proxy.plumbing import API_VERSION, Context, Send
 from registry_proxy.proxy import Proxy
 
@@ -42,6 +47,9 @@ _MISSING = object()
 async def manifest_get(app: Proxy, context: Context, send: Send) -> None:
     request = context.request
     reference = valid_reference(context.params["reference"])
+    if is_alias(reference):
+        await manifest_get_by_alias(app, context, send, reference)
+        return
     name = context.name
     now = time.monotonic()
     found, cached = app.manifests.get((name, reference), now)
@@ -88,6 +96,10 @@ async def manifest_put(app: Proxy, context: Context, send: Send) -> None:
     request = context.request
     reference = valid_reference(context.params["reference"])
     body = await request.read_body(MAX_MANIFEST_BYTES)
+    if is_alias(reference):
+        media_type = request.headers.get("content-type", "") or _media_type_of(body)
+        await manifest_put_by_alias(app, context, send, reference, body, media_type)
+        return
     if reference.startswith("sha256:") and "sha256:" + hashlib.sha256(body).hexdigest() != reference:
         raise errors.digest_invalid(f"the manifest's digest is not {reference}")
     media_type = request.headers.get("content-type", "")
