@@ -4,7 +4,8 @@ Berth keeps each session's offset itself (`registry_proxy.sessions`): chunks tha
 are refused with 416 before distribution sees them (it would append them), and clients get one Location per
 session that stays valid (distribution's own changes with every chunk and cancels the upload when an older
 one comes back). sha512 digests are verified by distribution itself, which re-reads the upload to hash it
-when the client names another algorithm than sha256; Berth records the alias it answers by afterwards.
+when the client names another algorithm than sha256, and links the blob under both digests; Berth records
+the alias it answers by afterwards. A mount by sha512 is a copy under that digest (see `_mount_by_copy`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from portal.registry.tokens import MAX_NAME_LENGTH, NAME, Scope
 from registry_proxy import errors
 from registry_proxy.checks.authenticate import load_basic_principal
 from registry_proxy.checks.valid_reference import SHA256, valid_digest
-from registry_proxy.plumbing import API_VERSION, Context, Request, Send
+from registry_proxy.plumbing import API_VERSION, CHUNK, Context, Request, Send
 from registry_proxy.proxy import Proxy
 from registry_proxy.sessions import UploadSession
 
@@ -32,18 +33,16 @@ async def upload_start(app: Proxy, context: Context, send: Send) -> None:
     request = context.request
     mount, source = request.param("mount"), request.param("from")
     query: str | None = None
-    mounted_as: str | None = None
     if mount is not None:
         valid_digest(mount)
         canonical = await app.canonical(mount)
-        if canonical is None or not await may_mount_from(app, context, source or ""):
+        allowed = canonical is not None and await may_mount_from(app, context, source or "")
+        if allowed and canonical != mount and await _mount_by_copy(app, context, send, source or "", mount,
+                                                                    canonical):  # type: ignore[arg-type]
+            return
+        if not allowed or canonical != mount:
             # The spec's answer to a refused mount: a plain upload session (202), never the source's blob.
             query = _query_without(request, "mount", "from")
-        elif canonical != mount:
-            # distribution 2.8 links a sha512 mount to a blob path that does not exist (its HEAD is a 500):
-            # the mount is made by the sha256, and the client is answered by the digest it named.
-            query = urlencode({**{k: v for k, v in request.query.items()}, "mount": canonical}, doseq=True)
-            mounted_as = mount
     response = await app.upstream(context, query=query, data=request.body_chunks())
     if response.status == 202 and "docker-upload-uuid" in response.headers:
         uuid = response.headers["docker-upload-uuid"]
@@ -52,10 +51,47 @@ async def upload_start(app: Proxy, context: Context, send: Send) -> None:
         await app.uploads.put(session)
         await _send_position(app, send, 202, session)
         return
-    extra: list[tuple[bytes, bytes]] = []
-    if response.status == 201 and mounted_as is not None:
-        extra = _digest_headers(app, context.name, mounted_as)
-    await app.relay(response, send, extra)
+    await app.relay(response, send)
+
+
+async def _mount_by_copy(app: Proxy, context: Context, send: Send, source: str, digest: str, canonical: str,
+                         ) -> bool:
+    """A mount by sha512, made as an upload of the source's bytes under that digest; False when the source
+    cannot give them. distribution 2.8 links a sha512 mount to a blob path that does not exist (its HEAD is
+    then a 500), and a mount by the sha256 leaves no sha512 link, without which distribution refuses a
+    manifest naming the blob by its sha512. Only sha512 mounts pay this copy."""
+    name, no_body = context.name, {"Content-Length": "", "Content-Type": ""}
+    present = await app.upstream(context, method="HEAD", path=f"/v2/{name}/blobs/{digest}", query="",
+                                 headers=no_body)
+    present.release()
+    if present.status != 200:
+        blob = await app.upstream(context, method="GET", path=f"/v2/{source}/blobs/{canonical}", query="",
+                                  headers={**no_body, "Range": ""})
+        if blob.status != 200:
+            blob.release()
+            return False
+        try:
+            opened = await app.upstream(context, method="POST", path=f"/v2/{name}/blobs/uploads/", query="",
+                                        headers=no_body)
+            opened.release()
+            if opened.status != 202:
+                return False
+            target = urlsplit(opened.headers.get("location", ""))
+            copied = await app.upstream(
+                context, method="PUT", path=target.path, query="&".join(
+                    q for q in (target.query, urlencode({"digest": digest})) if q),
+                data=blob.content.iter_chunked(CHUNK),
+                headers={"Content-Length": blob.headers.get("content-length", ""),
+                         "Content-Type": "application/octet-stream"})
+        finally:
+            blob.release()
+        copied.release()
+        if copied.status != 201:
+            return False
+    await send({"type": "http.response.start", "status": 201, "headers": [
+        API_VERSION, (b"content-length", b"0"), *_digest_headers(app, name, digest)]})
+    await send({"type": "http.response.body", "body": b""})
+    return True
 
 
 def _query_without(request: Request, *names: str) -> str:

@@ -128,6 +128,21 @@ def test_a_mount_by_sha512_links_the_blob_by_that_digest(berth: Berth, pusher: C
     assert unknown.status_code == 202  # nothing to mount: a plain upload session, as the spec says
 
 
+def test_a_manifest_naming_mounted_sha512_blobs_is_accepted_in_the_target(pusher: Client) -> None:
+    manifest, config, layer = push_sha512_image(pusher)
+    for blob in (config, layer):
+        mounted = pusher.request("POST", f"/v2/wide/copy/blobs/uploads/?mount={sha512(blob)}&from=wide/app")
+        assert mounted.status_code == 201, mounted.text
+    again = pusher.request("POST", f"/v2/wide/copy/blobs/uploads/?mount={sha512(layer)}&from=wide/app")
+
+    pushed = pusher.request("PUT", "/v2/wide/copy/manifests/v1", content=manifest,
+                            headers={"Content-Type": OCI_MANIFEST})
+
+    assert again.status_code == 201  # already linked: nothing copied twice
+    assert pushed.status_code == 201, pushed.text
+    assert pusher.request("GET", f"/v2/wide/copy/blobs/{sha512(layer)}").content == layer
+
+
 def push_sha512_image(pusher: Client) -> tuple[bytes, bytes, bytes]:
     config = json.dumps({"architecture": "arm64", "os": "linux"}).encode()
     layer = b"a wide layer" * 100
