@@ -23,6 +23,8 @@ T = TypeVar("T")
 
 # distribution purges uploads idle for a week (its default `uploadpurging.age`); the session lives as long.
 SESSION_SECONDS = 7 * 24 * 3600
+# Longer than any chunk takes to arrive (a GiB at a slow 2 MB/s).
+CLAIM_SECONDS = 900
 _PREFIX = "berth:upload:"
 
 
@@ -76,6 +78,15 @@ class UploadSessions:
 
     async def forget(self, uuid: str) -> None:
         await self._call(lambda client: client.delete(_PREFIX + uuid))
+
+    async def claim(self, uuid: str) -> bool:
+        """One chunk at a time per session: two appended at once would both be checked against the same
+        offset. The claim lapses by itself if its process dies mid-chunk."""
+        claimed = await self._call(lambda client: client.set(_PREFIX + uuid + ":busy", 1, nx=True, ex=CLAIM_SECONDS))
+        return bool(claimed)
+
+    async def release(self, uuid: str) -> None:
+        await self._call(lambda client: client.delete(_PREFIX + uuid + ":busy"))
 
     async def close(self) -> None:
         if self._client is not None:

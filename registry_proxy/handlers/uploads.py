@@ -129,10 +129,19 @@ async def upload(app: Proxy, context: Context, send: Send) -> None:
         raise errors.upload_unknown(f"upload {context.params['uuid'][:100]} is not known in {context.name}")
     if request.method == "GET":
         await _send_position(app, send, 204, session)
-    elif request.method == "PATCH":
-        await _patch(app, context, send, session)
-    elif request.method == "PUT":
-        await _put(app, context, send, session, digest)
+    elif request.method in ("PATCH", "PUT"):
+        if not await app.uploads.claim(session.uuid):
+            raise errors.upload_range_invalid("another chunk of this upload is still being received",
+                                              _position_headers(app, session))
+        try:
+            # Read again under the claim: the chunk that held it may have moved the offset.
+            session = await app.uploads.get(session.uuid) or session
+            if request.method == "PATCH":
+                await _patch(app, context, send, session)
+            else:
+                await _put(app, context, send, session, digest)
+        finally:
+            await app.uploads.release(session.uuid)
     else:
         response = await _to_session(app, context, session, "DELETE")
         if response.status in (204, 404):

@@ -181,3 +181,26 @@ def test_an_upload_is_only_reachable_through_its_own_repository(berth: Berth, cr
                                    "message": f"upload {uuid} is not known in chunks/elsewhere"}
     assert unknown.status_code == 404
     assert error_of(unknown)["message"] == "upload no-such-upload is not known in chunks/app"
+
+
+def test_a_chunk_sent_while_another_is_arriving_gets_416(berth: Berth, pusher: Client) -> None:
+    import socket
+    import time
+
+    opened = start(pusher)
+    location = httpx.URL(opened.headers["location"])
+    with socket.create_connection(("127.0.0.1", int(berth.host.rsplit(":", 1)[1])), timeout=10) as slow:
+        slow.sendall((f"PATCH {location.raw_path.decode()} HTTP/1.1\r\nHost: {berth.host}\r\n"
+                      f"Authorization: {pusher.headers['Authorization']}\r\nContent-Length: 6\r\n"
+                      "Content-Range: 0-5\r\nContent-Type: application/octet-stream\r\n\r\nabc").encode())
+        time.sleep(0.5)  # the first half is with Berth, which holds the session for it
+
+        meanwhile = patch(pusher, str(location), b"xyz", "0-2")
+        slow.sendall(b"def")
+        first = slow.recv(65536)
+    status = pusher.request("GET", str(location))
+
+    assert meanwhile.status_code == 416
+    assert error_of(meanwhile)["message"] == "another chunk of this upload is still being received"
+    assert first.startswith(b"HTTP/1.1 202")
+    assert status.headers["range"] == "0-5"
