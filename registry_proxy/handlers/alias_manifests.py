@@ -45,6 +45,14 @@ async def manifest_put_by_alias(app: Proxy, context: Context, send: Send, refere
     await send({"type": "http.response.body", "body": b""})
 
 
+async def canonical_reference(app: Proxy, context: Context, reference: str) -> str:
+    """The sha256 a sha512 manifest reference is stored under in distribution, or MANIFEST_UNKNOWN."""
+    canonical = await app.canonical(reference)
+    if canonical is None:
+        raise errors.manifest_unknown(f"manifest {context.name}@{reference} is not known")
+    return canonical
+
+
 async def manifest_get_by_alias(app: Proxy, context: Context, send: Send, reference: str) -> None:
     """From Berth's index, where the push by sha512 put it (distribution cannot be asked by that digest),
     answered with `Docker-Content-Digest` the sha512 asked for."""

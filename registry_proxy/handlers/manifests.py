@@ -21,6 +21,7 @@ from registry_proxy import errors
 from registry_proxy.caches import TAG_CACHE_SECONDS, CachedManifest
 from registry_proxy.checks.valid_reference import DIGEST, valid_reference
 from registry_proxy.handlers.alias_manifests import (
+    canonical_reference,
     is_alias,
     manifest_get_by_alias,
     manifest_put_by_alias,
@@ -153,7 +154,11 @@ async def manifest_delete(app: Proxy, context: Context, send: Send) -> None:
                                                                               (b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})
         return
-    response = await app.upstream(context)
+    path = None
+    if is_alias(reference):
+        reference = await canonical_reference(app, context, reference)
+        path = f"/v2/{name}/manifests/{reference}"
+    response = await app.upstream(context, path=path)
     if response.status == 202:
         try:
             await app.run_sync(record_manifest_delete, context.principal, name, reference,

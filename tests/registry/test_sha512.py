@@ -13,7 +13,15 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.fixtures.registry import Berth
-from tests.registry.test_registry_protocol import LAYER, OCI_CONFIG, OCI_MANIFEST, Client, client, error_of, sha256
+from tests.registry.test_registry_protocol import (
+    LAYER,
+    OCI_CONFIG,
+    OCI_MANIFEST,
+    Client,
+    client,
+    error_of,
+    sha256,
+)
 
 OCTETS = {"Content-Type": "application/octet-stream"}
 
@@ -235,3 +243,24 @@ def test_tag_lists_and_the_catalog_are_unchanged_for_sha512_repositories(
     assert page.json() == {"name": "wide/app", "tags": ["b"]}
     assert page.headers["link"] == '</v2/wide/app/tags/list?n=1&last=b>; rel="next"'
     assert "wide/app" in catalog.json()["repositories"]
+
+
+def test_a_manifest_deleted_by_its_sha512_is_gone_from_distribution_and_the_index(
+    berth: Berth, pusher: Client, owner: tuple[Any, tuple[str, str]]
+) -> None:
+    from portal.artifacts.models import Artifact
+
+    manifest, _, _ = push_sha512_image(pusher)
+    pusher.request("PUT", f"/v2/wide/app/manifests/{sha512(manifest)}", content=manifest,
+                   headers={"Content-Type": OCI_MANIFEST})
+    deleter = client(berth, owner[1], "wide/app", actions="pull,push,delete")
+
+    deleted = deleter.request("DELETE", f"/v2/wide/app/manifests/{sha512(manifest)}")
+    unknown = deleter.request("DELETE", f"/v2/wide/app/manifests/{sha512(b'never pushed')}")
+
+    assert deleted.status_code == 202, deleted.text
+    assert pusher.request("GET", f"/v2/wide/app/manifests/{sha512(manifest)}").status_code == 404
+    assert pusher.request("GET", f"/v2/wide/app/manifests/{sha256(manifest)}").status_code == 404
+    assert not Artifact.objects.filter(repository__name="wide/app").exists()
+    assert unknown.status_code == 404
+    assert error_of(unknown)["code"] == "MANIFEST_UNKNOWN"
