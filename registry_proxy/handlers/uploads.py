@@ -43,6 +43,9 @@ async def upload_start(app: Proxy, context: Context, send: Send) -> None:
         if not allowed or canonical != mount:
             # The spec's answer to a refused mount: a plain upload session (202), never the source's blob.
             query = _query_without(request, "mount", "from")
+    elif request.param("digest") is not None:
+        await _single_post(app, context, send, valid_digest(request.param("digest") or ""))
+        return
     response = await app.upstream(context, query=query, data=request.body_chunks())
     if response.status == 202 and "docker-upload-uuid" in response.headers:
         uuid = response.headers["docker-upload-uuid"]
@@ -175,6 +178,30 @@ async def _put(app: Proxy, context: Context, send: Send, session: UploadSession,
                                  query=urlencode({"digest": digest}))
     if response.status in (201, 404):
         await app.uploads.forget(session.uuid)
+    await _relay_completion(app, context, send, response, digest)
+
+
+async def _single_post(app: Proxy, context: Context, send: Send, digest: str) -> None:
+    """The spec's monolithic POST (`?digest=` with the whole blob as body), which distribution 2.8 answers
+    with a 202 and drops the body: made as a session and its completing PUT."""
+    opened = await app.upstream(context, query="", headers={"Content-Length": "", "Content-Type": ""})
+    opened.release()
+    if opened.status != 202:
+        raise errors.unavailable(f"the registry storage refused to open an upload ({opened.status})")
+    target = urlsplit(opened.headers.get("location", ""))
+    response = await app.upstream(context, method="PUT", path=target.path, data=context.request.body_chunks(),
+                                  query="&".join(q for q in (target.query, urlencode({"digest": digest})) if q))
+    completed = response.status == 201
+    await _relay_completion(app, context, send, response, digest)
+    if not completed:
+        # The client holds no Location to cancel it with: nobody but Berth can.
+        cancelled = await app.upstream(context, method="DELETE", path=target.path, query=target.query,
+                                       headers={"Content-Length": "", "Content-Type": ""})
+        cancelled.release()
+
+
+async def _relay_completion(app: Proxy, context: Context, send: Send, response: aiohttp.ClientResponse,
+                            digest: str) -> None:
     extra: list[tuple[bytes, bytes]] = []
     canonical = response.headers.get("docker-content-digest", "")
     if response.status == 201 and digest != canonical and SHA256.match(canonical):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import httpx
@@ -204,3 +205,29 @@ def test_a_chunk_sent_while_another_is_arriving_gets_416(berth: Berth, pusher: C
     assert error_of(meanwhile)["message"] == "another chunk of this upload is still being received"
     assert first.startswith(b"HTTP/1.1 202")
     assert status.headers["range"] == "0-5"
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
+def test_a_monolithic_post_stores_the_blob_in_one_request(berth: Berth, pusher: Client, algorithm: str) -> None:
+    data = b"all at once " * 100
+    digest = f"{algorithm}:" + hashlib.new(algorithm, data).hexdigest()
+
+    done = pusher.request("POST", f"/v2/chunks/app/blobs/uploads/?digest={digest}", content=data, headers=OCTETS)
+    fetched = pusher.request("GET", f"/v2/chunks/app/blobs/{digest}")
+
+    assert done.status_code == 201, done.text
+    assert done.headers["docker-content-digest"] == digest
+    assert done.headers["location"] == f"{berth.url}/v2/chunks/app/blobs/{digest}"
+    assert fetched.content == data
+    assert fetched.headers["docker-content-digest"] == digest
+
+
+def test_a_monolithic_post_with_the_wrong_digest_stores_nothing(pusher: Client) -> None:
+    data = b"these bytes"
+
+    refused = pusher.request("POST", f"/v2/chunks/app/blobs/uploads/?digest={sha256(b'others')}", content=data,
+                             headers=OCTETS)
+
+    assert refused.status_code == 400
+    assert error_of(refused)["code"] == "DIGEST_INVALID"
+    assert pusher.request("HEAD", f"/v2/chunks/app/blobs/{sha256(data)}").status_code == 404
