@@ -211,6 +211,10 @@ def resolve_artifact(repository: Repository, reference: str) -> Artifact:
     validate_reference(reference)
     if is_digest(reference):
         artifact = Artifact.objects.filter(repository=repository, digest=reference).first()
+        canonical = canonical_digest(reference) if artifact is None else None
+        if canonical is not None:
+            # Pushed by sha512: indexed by the sha256 distribution knows it by.
+            artifact = Artifact.objects.filter(repository=repository, digest=canonical).first()
     else:
         artifact = Artifact.objects.filter(repository=repository, tags__name=reference).first()
     if artifact is None:

@@ -212,6 +212,7 @@ def test_a_sha512_manifest_is_indexed_and_browsable(pusher: Client, owner: tuple
     api.force_authenticate(user=UserPrincipal(owner[0]))
 
     detail = api.get(f"/api/v1/projects/wide/repositories/app/artifacts/{sha256(manifest)}")
+    by_alias = api.get(f"/api/v1/projects/wide/repositories/app/artifacts/{sha512(manifest)}")
 
     artifact = Artifact.objects.get(repository__name="wide/app")
     assert artifact.digest == sha256(manifest)
@@ -221,6 +222,8 @@ def test_a_sha512_manifest_is_indexed_and_browsable(pusher: Client, owner: tuple
     assert AuditEntry.objects.filter(action="push", resource=f"wide/app@{sha256(manifest)}").exists()
     assert detail.status_code == 200, detail.content
     assert detail.json()["digest"] == sha256(manifest)
+    assert by_alias.status_code == 200, by_alias.content
+    assert by_alias.json()["digest"] == sha256(manifest)
 
 
 def test_tag_lists_and_the_catalog_are_unchanged_for_sha512_repositories(
