@@ -93,3 +93,23 @@ async def send_blob_from_disk(data_dir: Path, repository: str, digest: str, stor
     finally:
         handle.close()
     return True
+
+
+async def blob_delete(app: Proxy, context: Context, send: Send) -> None:
+    """A blob deleted by its sha512 loses both of the repository's links: reads by the sha512 go through the
+    sha256, which would otherwise still serve it."""
+    digest = valid_digest(context.params["digest"])
+    canonical = await app.canonical(digest)
+    if canonical is None or canonical == digest:
+        await app.proxy(context, send)
+        return
+    by_canonical = await app.upstream(context, path=f"/v2/{context.name}/blobs/{canonical}")
+    by_canonical.release()
+    response = await app.upstream(context)
+    if response.status == 404 and by_canonical.status == 202:
+        response.release()
+        await send({"type": "http.response.start", "status": 202,
+                    "headers": [API_VERSION, (b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await app.relay(response, send)

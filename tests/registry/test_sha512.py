@@ -267,3 +267,16 @@ def test_a_manifest_deleted_by_its_sha512_is_gone_from_distribution_and_the_inde
     assert not Artifact.objects.filter(repository__name="wide/app").exists()
     assert unknown.status_code == 404
     assert error_of(unknown)["code"] == "MANIFEST_UNKNOWN"
+
+
+def test_a_blob_deleted_by_its_sha512_is_gone_by_both_digests(berth: Berth, pusher: Client,
+                                                                owner: tuple[Any, tuple[str, str]]) -> None:
+    data = b"short-lived wide bytes"
+    upload_512(pusher, "wide/app", data)
+    deleter = client(berth, owner[1], "wide/app", actions="pull,push,delete")
+
+    deleted = deleter.request("DELETE", f"/v2/wide/app/blobs/{sha512(data)}")
+
+    assert deleted.status_code == 202, deleted.text
+    assert deleter.request("HEAD", f"/v2/wide/app/blobs/{sha512(data)}").status_code == 404
+    assert deleter.request("HEAD", f"/v2/wide/app/blobs/{sha256(data)}").status_code == 404
