@@ -155,7 +155,9 @@ async def upload(app: Proxy, context: Context, send: Send) -> None:
 async def _patch(app: Proxy, context: Context, send: Send, session: UploadSession) -> None:
     counter = _Counter(context.request.body_chunks())
     _check_chunk(app, context.request, session)
-    response = await _to_session(app, context, session, "PATCH", data=counter.chunks())
+    # distribution 2.8 answers any other Content-Type with a 500; a chunk is bytes whatever its client calls it.
+    response = await _to_session(app, context, session, "PATCH", data=counter.chunks(),
+                                 headers={"Content-Type": "application/octet-stream"})
     if response.status != 202:
         if response.status == 404:
             await app.uploads.forget(session.uuid)
@@ -231,10 +233,11 @@ def _check_chunk(app: Proxy, request: Request, session: UploadSession) -> None:
 
 
 async def _to_session(app: Proxy, context: Context, session: UploadSession, method: str, *,
-                      data: AsyncIterator[bytes] | None = None, query: str = "") -> aiohttp.ClientResponse:
+                      data: AsyncIterator[bytes] | None = None, query: str = "",
+                      headers: dict[str, str] | None = None) -> aiohttp.ClientResponse:
     upstream = urlsplit(session.upstream)
     return await app.upstream(context, method=method, path=upstream.path,
-                              query="&".join(q for q in (upstream.query, query) if q), data=data)
+                              query="&".join(q for q in (upstream.query, query) if q), data=data, headers=headers)
 
 
 def _location(app: Proxy, session: UploadSession) -> bytes:
