@@ -24,6 +24,7 @@ def reader(request: pytest.FixtureRequest, berth: Berth, registry_user: Any, mak
     pusher = client(berth, creds, "ranges/app")
     digest = pusher.upload("ranges/app", BLOB)["digest"]
     pusher.digest = digest  # type: ignore[attr-defined]
+    pusher.path_kind = request.param  # type: ignore[attr-defined]
     if request.param == "streamed":
         berth.app.reset(dataclasses.replace(ProxyConfig.from_settings(), data_dir=None))
     yield pusher
@@ -49,6 +50,9 @@ def test_a_satisfiable_range_is_206_with_its_bytes(reader: Client, header: str, 
     assert response.headers["content-length"] == str(last - first + 1)
     assert response.content == BLOB[first:last + 1]
     assert response.headers["docker-content-digest"] == reader.digest  # type: ignore[attr-defined]
+    # distribution marks its answers with nosniff; the sendfile path is Berth's own.
+    from_distribution = "x-content-type-options" in response.headers
+    assert from_distribution == (reader.path_kind == "streamed")  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("header", ["bytes=10240-", "bytes=20000-30000", "bytes=-0"])
