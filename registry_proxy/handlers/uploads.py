@@ -37,8 +37,8 @@ async def upload_start(app: Proxy, context: Context, send: Send) -> None:
         valid_digest(mount)
         canonical = await app.canonical(mount)
         allowed = canonical is not None and await may_mount_from(app, context, source or "")
-        if allowed and canonical != mount and await _mount_by_copy(app, context, send, source or "", mount,
-                                                                    canonical):  # type: ignore[arg-type]
+        if canonical is not None and allowed and canonical != mount and await _mount_by_copy(
+                app, context, send, source or "", mount, canonical):
             return
         if not allowed or canonical != mount:
             # The spec's answer to a refused mount: a plain upload session (202), never the source's blob.
