@@ -101,7 +101,10 @@ class Stack:
             "BERTH_EXTERNAL_URL": f"http://127.0.0.1:{self.berth_port}", "BERTH_LOG_LEVEL": "WARNING",
             "BERTH_DATABASE_URL": f"sqlite:///{workdir / 'var' / 'bench.sqlite3'}",
         }
+        self.redis_port = free_port()
+        self.env["BERTH_REDIS_URL"] = f"redis://127.0.0.1:{self.redis_port}/0"  # upload sessions
         self.server: subprocess.Popen[bytes] | None = None
+        self.redis: subprocess.Popen[bytes] | None = None
         self.distribution: Any = None
         self.open_distribution: Any = None
 
@@ -114,6 +117,8 @@ class Stack:
         return f"127.0.0.1:{self.registry_port}"
 
     def start(self) -> None:
+        self.redis = subprocess.Popen(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
+                                       "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
         os.environ.update(self.env)
         sys.path.insert(0, str(ROOT))
         import django
@@ -192,6 +197,9 @@ class Stack:
         for process in (self.distribution, self.open_distribution):
             if process is not None:
                 process.stop()
+        if self.redis is not None:
+            self.redis.terminate()
+            self.redis.wait(10)
 
 
 # --- measurements ------------------------------------------------------------------------------------------------
@@ -312,6 +320,31 @@ def bench_big_blob(stack: Stack, rounds: int, get_repeats: int = 3) -> dict[str,
     return results
 
 
+def bench_sha512_upload(stack: Stack, rounds: int) -> dict[str, list[float]]:
+    """1 GiB PUT through Berth named by its sha256, then by its sha512: what verifying a sha512 costs (only
+    the upload that names one pays it; distribution re-reads the upload to hash it)."""
+    blob = stack.workdir / "wide.blob"
+    with open(blob, "wb") as handle:
+        for _ in range(BIG_BLOB_BYTES // (64 * MIB)):
+            handle.write(os.urandom(64 * MIB))
+    data = blob.read_bytes()
+    digests = {"sha256": "sha256:" + hashlib.sha256(data).hexdigest(),
+               "sha512": "sha512:" + hashlib.sha512(data).hexdigest()}
+    del data
+    results: dict[str, list[float]] = {"sha256": [], "sha512": []}
+    for round_number in range(rounds):
+        for algorithm, digest in digests.items():
+            repository = f"bench/wide-{algorithm}-{round_number}"
+            auth = ["-H", f"Authorization: Bearer {stack.token(f'repository:{repository}:pull,push')}"]
+            url = upload_url(stack.berth, repository, auth)
+            separator = "&" if "?" in url else "?"
+            seconds = timed(lambda a=auth, t=f"{url}{separator}digest={digest}": curl(
+                "-X", "PUT", "-H", "Content-Type: application/octet-stream", "-T", str(blob), *a, t))
+            results[algorithm].append(BIG_BLOB_BYTES / 1e6 / seconds)
+    blob.unlink()
+    return results
+
+
 def wrk(url: str, header: str, accept: str, seconds: int) -> tuple[float, float]:
     """(requests/s, p99 ms) at 16 connections."""
     result = run("wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-H", header, "-H", f"Accept: {accept}", url)
@@ -383,7 +416,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers serving Berth")
     parser.add_argument("--wrk-seconds", type=int, default=10)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    parser.add_argument("--only", choices=["push-pull", "blob", "manifest", "login"], action="append")
+    parser.add_argument("--only", choices=["push-pull", "blob", "sha512", "manifest", "login"], action="append")
     parser.add_argument("--busy-ok", action="store_true",
                         help=f"print ratios even when the load average is above {QUIET_LOAD_PER_CPU} per CPU")
     args = parser.parse_args()
@@ -397,7 +430,7 @@ def main() -> None:
             raise SystemExit(f"{tool} is needed (Debian packages skopeo, curl, wrk, docker-registry)")
     workdir = Path(tempfile.mkdtemp(prefix="berth-bench-"))
     stack = Stack(workdir, args.workers)
-    only = set(args.only or ["push-pull", "blob", "manifest", "login"])
+    only = set(args.only or ["push-pull", "blob", "sha512", "manifest", "login"])
     try:
         stack.start()
         print(f"Berth {stack.berth} ({args.workers} workers) vs distribution {stack.direct}; cpus: {os.cpu_count()}; "
@@ -415,6 +448,11 @@ def main() -> None:
             growth = max(big["rss_growth_mib"])
             print(f"{'peak RSS growth, 1 GiB':<28} {growth:.1f} MiB (target < 20 MiB)"
                   + ("  meets target" if growth < 20 else "  ABOVE target"))
+        if "sha512" in only:
+            wide = bench_sha512_upload(stack, args.rounds)
+            sha256_rate, sha512_rate = statistics.median(wide["sha256"]), statistics.median(wide["sha512"])
+            print(f"{'1 GiB PUT through Berth':<28} by sha256 {sha256_rate:8.1f} MB/s   by sha512 {sha512_rate:8.1f} MB/s"
+                  f"   ratio {sha512_rate / sha256_rate:5.2f}×")
         if "login" in only:
             costs = login_costs(stack)
             print(f"{'token request':<28} password: {', '.join(f'{v * 1000:.0f}' for v in costs['password'])} ms; "

@@ -50,7 +50,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL keeps the worker and the portal from locking each other out on the development database.
     DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", **DATABASES["default"]["OPTIONS"]}
 
-REDIS_URL = env.str("BERTH_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL: Celery broker and shared cache.")
+REDIS_URL = env.str("BERTH_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL: Celery broker, shared cache and the registry's upload sessions.")
 
 AUDIT_RETENTION_DAYS = env.int("BERTH_AUDIT_RETENTION_DAYS", 90, "Audit log rows older than this many days are purged daily.")
 LOGIN_MAX_FAILURES = env.int("BERTH_LOGIN_MAX_FAILURES", 5, "Failed sign-ins of one account from one address within the window after which that address is refused (429) for that account; other addresses, personal access tokens and generated robot secrets are never refused.")

@@ -63,6 +63,25 @@ def invalid_request(message: str) -> RegistryError:
     return RegistryError(400, "PAGINATION_NUMBER_INVALID", message)
 
 
+def range_outside(size: int) -> RegistryError:
+    """A blob range past its end (RFC 9110's 416, with the size the client may ask within)."""
+    return RegistryError(416, "RANGE_INVALID", f"the requested range is outside the blob's {size} bytes",
+                         headers=[(b"content-range", f"bytes */{size}".encode())])
+
+
+def upload_range_invalid(message: str, headers: list[tuple[bytes, bytes]]) -> RegistryError:
+    """A chunk that does not continue the upload where it stands; `headers` say where that is."""
+    return RegistryError(416, "RANGE_INVALID", message, headers=headers)
+
+
+def upload_invalid(message: str) -> RegistryError:
+    return RegistryError(400, "BLOB_UPLOAD_INVALID", message)
+
+
+def upload_unknown(message: str) -> RegistryError:
+    return RegistryError(404, "BLOB_UPLOAD_UNKNOWN", message)
+
+
 def unavailable(message: str) -> RegistryError:
     return RegistryError(503, "UNAVAILABLE", message)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -139,3 +140,39 @@ def page_size(text: str | None, maximum: int) -> int | None:
     if not (text.isascii() and text.isdigit()) or len(text) > len(str(maximum)) or int(text) > maximum:
         raise errors.invalid_request(f"invalid n {text[:20]!r}: a whole number up to {maximum}")
     return int(text)
+
+
+_BYTE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def is_single_range(header: str) -> bool:
+    """A range `byte_range` serves; anything else is ignored and the whole blob sent."""
+    found = _BYTE_RANGE.match(header.strip().replace(" ", ""))
+    if found is None or found.group(1) == found.group(2) == "":
+        return False
+    first, last = found.groups()
+    return first == "" or last == "" or int(last) >= int(first)
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one `bytes=` range a blob GET asks for, as (first, last) inclusive; None to send the whole blob
+    (no header, several ranges or a form this does not parse, which RFC 9110 lets a server ignore).
+    A range that starts past the end is refused with the 416 the RFC prescribes."""
+    if not header:
+        return None
+    found = _BYTE_RANGE.match(header.strip().replace(" ", ""))
+    if found is None or found.group(1) == found.group(2) == "":
+        return None
+    first_text, last_text = found.groups()
+    if first_text == "":  # a suffix: the last N bytes
+        length = int(last_text)
+        if length == 0 or size == 0:
+            raise errors.range_outside(size)
+        return max(size - length, 0), size - 1
+    first = int(first_text)
+    last = size - 1 if last_text == "" else min(int(last_text), size - 1)
+    if last_text != "" and int(last_text) < first:
+        return None  # syntactically invalid: ignored, as the RFC says
+    if first >= size:
+        raise errors.range_outside(size)
+    return first, last

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from portal.accounts.authentication import forget_verified_passwords
+from portal.artifacts.services import canonical_digest
 from portal.registry.tokens import SERVICE, KeyRing, Scope, TokenVerifier
 from registry_proxy import errors
 from registry_proxy.caches import (
@@ -32,6 +33,7 @@ from registry_proxy.caches import (
 )
 from registry_proxy.plumbing import API_VERSION, CHUNK, ClientGone, Context, Receive, Send
 from registry_proxy.pulls import PullRecorder
+from registry_proxy.sessions import UploadSessions
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class ProxyConfig:
     key_dir: Path
     data_dir: Path | None  # filesystem storage root, for sendfile; None when storage is elsewhere
     manifest_cache_seconds: float = 10.0
+    redis_url: str = "redis://127.0.0.1:6379/0"  # upload sessions
 
     @cached_property
     def upstream_authorization(self) -> str:
@@ -70,6 +73,7 @@ class ProxyConfig:
             key_dir=Path(settings.REGISTRY_KEY_DIR),
             data_dir=Path(settings.REGISTRY_DATA_DIR) if sendfile else None,
             manifest_cache_seconds=float(getattr(settings, "MANIFEST_CACHE_SECONDS", 10)),
+            redis_url=settings.REDIS_URL,
         )
 
 
@@ -86,6 +90,8 @@ class Proxy:
         self.projects = TtlCache(10_000)
         self.basic = TtlCache(10_000)
         self.read_only_cache = TtlCache(1)
+        self.aliases = TtlCache(100_000)
+        self._uploads: UploadSessions | None = None
         self._keys: KeyRing | None = None
         self._verifier: TokenVerifier | None = None
 
@@ -94,6 +100,12 @@ class Proxy:
         if self._config is None:
             self._config = ProxyConfig.from_settings()
         return self._config
+
+    @property
+    def uploads(self) -> UploadSessions:
+        if self._uploads is None:
+            self._uploads = UploadSessions(self.config.redis_url)
+        return self._uploads
 
     @property
     def keys(self) -> KeyRing:
@@ -111,7 +123,8 @@ class Proxy:
         """Forgets every cache (tests change settings and the database under a running server)."""
         self._config = config
         self._keys = self._verifier = None
-        for cache in (self.manifests, self.projects, self.basic, self.read_only_cache):
+        self._uploads = None
+        for cache in (self.manifests, self.projects, self.basic, self.read_only_cache, self.aliases):
             cache.clear()
         forget_verified_passwords()
 
@@ -131,6 +144,8 @@ class Proxy:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._uploads is not None:
+            await self._uploads.close()
         await asyncio.get_running_loop().run_in_executor(self.executor, self.pulls.flush)
 
     async def run_sync(self, function: Callable[..., T], *args: Any) -> T:
@@ -155,6 +170,19 @@ class Proxy:
             self.read_only_cache.put("read_only", value, now + SETTINGS_CACHE_SECONDS)
         return bool(value)
 
+    async def canonical(self, digest: str) -> str | None:
+        """The sha256 distribution stores a sha512 digest's content under; sha256 digests are their own.
+        An alias never changes once verified, so a found one is kept; a missing one is asked again."""
+        if digest.startswith("sha256:"):
+            return digest
+        now = time.monotonic()
+        found, canonical = self.aliases.get(digest, now)
+        if not found:
+            canonical = await self.run_sync(canonical_digest, digest)
+            if canonical is not None:
+                self.aliases.put(digest, canonical, now + 3600)
+        return canonical
+
     def challenge(self, scope: Scope | None = None, error: str | None = None) -> str:
         parts = [f'Bearer realm="{self.config.external_url}/service/token"', f'service="{SERVICE}"']
         if scope is not None:
@@ -175,8 +203,11 @@ class Proxy:
             url += "?" + query
         forwarded = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
         forwarded["Authorization"] = self.config.upstream_authorization
-        if headers:
-            forwarded.update(headers)
+        for key, value in (headers or {}).items():
+            # An empty value drops a header the client sent.
+            forwarded.pop(key.lower(), None)
+            if value:
+                forwarded[key.lower()] = value
         try:
             session = await self.session()
             response = await session.request(method or request.method, aiohttp.client.URL(url, encoded=True),
@@ -196,10 +227,12 @@ class Proxy:
         return response
 
     def rewrite_headers(self, raw: Any, extra: list[tuple[bytes, bytes]] = ()) -> list[tuple[bytes, bytes]]:
+        """distribution's headers for the client; those named in `extra` are Berth's instead."""
+        replaced = {key for key, _ in extra}
         headers = [API_VERSION]
         for key, value in raw:
             lowered = key.lower()
-            if lowered in DROPPED_RESPONSE_HEADERS:
+            if lowered in DROPPED_RESPONSE_HEADERS or lowered in replaced:
                 continue
             if lowered == b"location" and value.startswith(b"/"):
                 value = self.config.external_url.encode() + value

@@ -15,10 +15,9 @@ from registry_proxy.checks.writable import writable
 from registry_proxy.errors import RegistryError
 from registry_proxy.handlers import Handler
 from registry_proxy.handlers.base import base
-from registry_proxy.handlers.blobs import blob_get
+from registry_proxy.handlers.blobs import blob_delete, blob_get
 from registry_proxy.handlers.catalog import catalog
 from registry_proxy.handlers.manifests import manifest_delete, manifest_get, manifest_put
-from registry_proxy.handlers.passthrough import passthrough
 from registry_proxy.handlers.referrers import referrers
 from registry_proxy.handlers.tags import tags_list
 from registry_proxy.handlers.token import token
@@ -61,7 +60,7 @@ ROUTES: tuple[Route, ...] = (
     _route("POST", rf"^/v2/{_NAME}/blobs/uploads/?$", WRITE_CHECKS, upload_start, "push"),
     _route("GET PATCH PUT DELETE", rf"^/v2/{_NAME}/blobs/uploads/(?P<uuid>[^/]+)$", WRITE_CHECKS, upload, "push"),
     _route("GET HEAD", rf"^/v2/{_NAME}/blobs/(?P<digest>[^/]+)$", REPOSITORY_CHECKS, blob_get, "pull"),
-    _route("DELETE", rf"^/v2/{_NAME}/blobs/(?P<digest>[^/]+)$", WRITE_CHECKS, passthrough, "delete"),
+    _route("DELETE", rf"^/v2/{_NAME}/blobs/(?P<digest>[^/]+)$", WRITE_CHECKS, blob_delete, "delete"),
     _route("GET", rf"^/v2/{_NAME}/referrers/(?P<digest>[^/]+)$", REPOSITORY_CHECKS, referrers, "pull"),
 )
 

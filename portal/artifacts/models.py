@@ -57,7 +57,8 @@ class Artifact(models.Model):
     manifest = models.BinaryField()
     # The manifest, its config and its layers; for an index, its own bytes plus its children's sizes.
     size = models.BigIntegerField(default=0)
-    config_digest = models.CharField(max_length=100, blank=True)
+    # 200: room for a sha512 descriptor (135 characters).
+    config_digest = models.CharField(max_length=200, blank=True)
     # The image config blob as JSON (env, entrypoint, history…), when it is an image config of sane size.
     config = models.JSONField(null=True, blank=True)
     os = models.CharField(max_length=32, blank=True)
@@ -70,7 +71,7 @@ class Artifact(models.Model):
     pushed_by = models.CharField(max_length=300, blank=True)
     pull_count = models.BigIntegerField(default=0)
     last_pulled_at = models.DateTimeField(null=True, blank=True)
-    subject_digest = models.CharField(max_length=100, blank=True)
+    subject_digest = models.CharField(max_length=200, blank=True)
     # How many indexes in this repository list this artifact as a child.
     parent_count = models.IntegerField(default=0)
     # Kept with the tag rows, like the repository's counters: an artifact may carry 100,000 tags.
@@ -154,3 +155,22 @@ class DeletedTag(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repository_name", "name"], name="one_deleted_tag")]
+
+
+class DigestAlias(models.Model):
+    """Another digest of content distribution stores under its sha256 (distribution 2.8 keys everything by
+    sha256): blobs uploaded and manifests pushed by sha512 are found and answered by that digest through it.
+
+    The same bytes have the same digests in every repository, so the table is global; whether a repository
+    holds them is still asked of distribution (by the canonical digest) or of the index.
+    """
+
+    alias = models.CharField(max_length=200, unique=True)
+    canonical = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["canonical"], name="alias_by_canonical")]
+
+    def __str__(self) -> str:
+        return f"{self.alias} -> {self.canonical}"

@@ -35,7 +35,15 @@ from portal.artifacts.manifests import (
     parse_config,
     parse_manifest,
 )
-from portal.artifacts.models import LISTED, Artifact, ArtifactReference, DeletedTag, Repository, Tag
+from portal.artifacts.models import (
+    LISTED,
+    Artifact,
+    ArtifactReference,
+    DeletedTag,
+    DigestAlias,
+    Repository,
+    Tag,
+)
 from portal.audit.models import Outcome
 from portal.audit.services import record
 from portal.projects.models import Project
@@ -207,6 +215,10 @@ def resolve_artifact(repository: Repository, reference: str) -> Artifact:
     validate_reference(reference)
     if is_digest(reference):
         artifact = Artifact.objects.filter(repository=repository, digest=reference).first()
+        canonical = canonical_digest(reference) if artifact is None else None
+        if canonical is not None:
+            # Pushed by sha512: indexed by the sha256 distribution knows it by.
+            artifact = Artifact.objects.filter(repository=repository, digest=canonical).first()
     else:
         artifact = Artifact.objects.filter(repository=repository, tags__name=reference).first()
     if artifact is None:
@@ -653,6 +665,24 @@ def cached_manifest(repository: str, reference: str) -> tuple[bytes, str, str] |
     body, media_type, digest = bytes(row[0]), row[1], row[2]
     manifest_cache.put(repository, digest, body, media_type)
     return body, media_type, digest
+
+
+# -- digest aliases ----------------------------------------------------------------------------
+
+
+def record_digest_alias(alias: str, canonical: str) -> None:
+    """Remembers that content stored under `canonical` (sha256) was also verified as `alias` (sha512).
+    Not audited: it is a fact about bytes, written by the upload or push that is."""
+    validate_digest(alias)
+    validate_digest(canonical)
+    DigestAlias.objects.get_or_create(alias=alias, defaults={"canonical": canonical})
+
+
+def canonical_digest(alias: str) -> str | None:
+    """The sha256 under which distribution stores what `alias` names, if Berth has verified it."""
+    if not is_digest(alias):
+        return None
+    return DigestAlias.objects.filter(alias=alias).values_list("canonical", flat=True).first()
 
 
 # -- pulls -------------------------------------------------------------------------------------

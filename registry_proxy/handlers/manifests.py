@@ -13,6 +13,7 @@ from portal.artifacts.services import (
     cached_manifest,
     delete_manifest,
     delete_tag,
+    record_digest_alias,
     record_manifest_push,
     tag_deleted,
     withdraw_unindexed_manifest,
@@ -24,6 +25,11 @@ from registry_proxy.caches import TAG_CACHE_SECONDS, CachedManifest
 from registry_proxy.checks.valid_manifest import valid_manifest
 from registry_proxy.checks.valid_reference import DIGEST, readable_reference, valid_reference
 from registry_proxy.errors import RegistryError
+from registry_proxy.handlers.alias_manifests import (
+    canonical_reference,
+    is_alias,
+    manifest_get_by_alias,
+)
 from registry_proxy.plumbing import API_VERSION, Context, Send
 from registry_proxy.proxy import Proxy
 
@@ -46,6 +52,9 @@ _MISSING = object()
 async def manifest_get(app: Proxy, context: Context, send: Send) -> None:
     request = context.request
     reference = readable_reference(context.params["reference"])
+    if is_alias(reference):
+        await manifest_get_by_alias(app, context, send, reference)
+        return
     name = context.name
     now = time.monotonic()
     found, cached = app.manifests.get((name, reference), now)
@@ -92,12 +101,19 @@ async def manifest_put(app: Proxy, context: Context, send: Send) -> None:
     request = context.request
     reference = valid_reference(context.params["reference"])
     body = await request.read_body(MAX_MANIFEST_BYTES)
-    if reference.startswith("sha256:") and "sha256:" + hashlib.sha256(body).hexdigest() != reference:
+    alias = reference if is_alias(reference) else None
+    if alias is not None:
+        # distribution refuses `PUT …/manifests/sha512:…`: the same bytes go by their sha256, the alias is kept.
+        if "sha512:" + hashlib.sha512(body).hexdigest() != alias:
+            raise errors.digest_invalid(f"the manifest's digest is not {alias}")
+        reference = "sha256:" + hashlib.sha256(body).hexdigest()
+    elif reference.startswith("sha256:") and "sha256:" + hashlib.sha256(body).hexdigest() != reference:
         raise errors.digest_invalid(f"the manifest's digest is not {reference}")
     media_type = request.headers.get("content-type", "")
     valid_manifest(body, media_type)
     subject = _subject_of(body)
-    response = await app.upstream(context, data=body)
+    path = f"/v2/{context.name}/manifests/{reference}" if alias is not None else None
+    response = await app.upstream(context, path=path, data=body)
     extra: list[tuple[bytes, bytes]] = []
     if response.status == 201:
         digest = response.headers.get("docker-content-digest", "")
@@ -106,6 +122,8 @@ async def manifest_put(app: Proxy, context: Context, send: Send) -> None:
             extra.append((b"oci-subject", subject.encode()))
         media_type = media_type or _media_type_of(body)
         try:
+            if alias is not None:
+                await app.run_sync(record_digest_alias, alias, digest)
             await app.run_sync(record_manifest_push, context.principal, context.name, reference, digest, media_type,
                                body, request.client_ip)
         except Exception as exc:
@@ -116,6 +134,15 @@ async def manifest_put(app: Proxy, context: Context, send: Send) -> None:
         finally:
             app.manifests.pop((context.name, reference))
             app.manifests.pop((context.name, digest))
+        if alias is not None:
+            response.release()
+            location = f"{app.config.external_url}/v2/{context.name}/manifests/{alias}"
+            await send({"type": "http.response.start", "status": 201, "headers": [
+                API_VERSION, (b"content-length", b"0"), (b"location", location.encode()),
+                (b"docker-content-digest", alias.encode()), *extra,
+            ]})
+            await send({"type": "http.response.body", "body": b""})
+            return
     await app.relay(response, send, extra)
 
 
@@ -166,6 +193,8 @@ async def manifest_delete(app: Proxy, context: Context, send: Send) -> None:
         await app.run_sync(_delete_tag, context.principal, name, reference, context.request.client_ip)
         app.manifests.pop((name, reference))
     else:
+        if is_alias(reference):
+            reference = await canonical_reference(app, context, reference)
         # The browse API's service decides, with its guards: distribution is asked only once they allow it.
         await app.run_sync(_delete_manifest, context.principal, name, reference, context.request.client_ip)
         app.manifests.clear()  # tags pointing at the digest, and an index's children, go with it
