@@ -131,6 +131,13 @@ async def upload(app: Proxy, context: Context, send: Send) -> None:
             return
         raise errors.upload_unknown(f"upload {context.params['uuid'][:100]} is not known in {context.name}")
     if request.method == "GET":
+        # The offset is Berth's, but whether the upload still exists is distribution's: deleting a repository
+        # (or its project) removes its uploads there, and a new owner of the name must not resume them.
+        status = await _to_session(app, context, session, "GET")
+        status.release()
+        if status.status == 404:
+            await app.uploads.forget(session.uuid)
+            raise errors.upload_unknown(f"upload {session.uuid[:100]} is not known in {context.name}")
         await _send_position(app, send, 204, session)
     elif request.method in ("PATCH", "PUT"):
         if not await app.uploads.claim(session.uuid):
