@@ -212,7 +212,7 @@ TOKEN_DEFAULT_DAYS = env.int("BERTH_TOKEN_DEFAULT_DAYS", 90, "Lifetime, in days,
 TOKEN_MAX_DAYS = env.int("BERTH_TOKEN_MAX_DAYS", 365, "Longest lifetime, in days, a personal access token may be given.")
 TOKEN_ALLOW_NO_EXPIRY = env.bool("BERTH_TOKEN_ALLOW_NO_EXPIRY", False, "Allow personal access tokens that never expire.")
 
-# Read-only mode (portal.system): while an administrator has it on, API writes are refused with 503.
+# Read-only mode (portal.system): while an administrator has it on, API writes are refused with 403 read_only.
 MIDDLEWARE += ["portal.system.middleware.ReadOnlyModeMiddleware"]
 
 # The artifact index (portal.artifacts).
