@@ -1,4 +1,4 @@
-"""Berth's ASGI entry: `/v2/` and `/service/token` go to the registry app, everything else to Django (WSGI)."""
+"""Berth's ASGI entry: `/v2/` and `/service/` go to the registry app, everything else to Django (WSGI)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ portal = WSGIMiddleware(get_wsgi_application(), workers=16)  # type: ignore[arg-
 
 
 def is_registry_path(path: str) -> bool:
-    return path == "/v2" or path.startswith("/v2/") or path.rstrip("/") == "/service/token"
+    # All of /service/, not only its token route: the registry app answers unknown paths there in OCI JSON.
+    return path in ("/v2", "/service") or path.startswith(("/v2/", "/service/"))
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:

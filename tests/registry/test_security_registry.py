@@ -153,3 +153,53 @@ def test_a_repository_name_cannot_reach_the_challenge_header(berth: Berth, path:
     assert b"evil.example" not in rest.split(b"\r\n\r\n", 1)[0]
     assert b"set-cookie" not in rest.lower().split(b"\r\n\r\n", 1)[0]
     assert b'"code": "NAME_INVALID"' in rest
+
+
+def test_n_zero_on_tags_is_an_empty_list_without_a_link(berth: Berth, registry_user: Any, make_project: Any) -> None:
+    user, creds = registry_user()
+    make_project("paged", members={user: "developer"})
+    headers = berth.bearer(creds, "repository:paged/app:pull,push")
+    from tests.registry.test_registry_protocol import Client
+
+    Client(berth, headers).image("paged/app", "1")
+
+    response = berth.http.get(f"{berth.url}/v2/paged/app/tags/list", params={"n": "0"}, headers=headers)
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"name": "paged/app", "tags": []}
+    assert "link" not in response.headers
+
+
+@pytest.mark.parametrize("entry", [{"name": "open/app", "actions": ["pull"]}, {"type": "repository", "actions": ["pull"]},
+                                   {"type": ["repository"], "name": "open/app", "actions": ["pull"]},
+                                   {"type": "repository", "name": "open/app", "actions": "pull"},
+                                   {"type": "repository", "name": "open/app", "actions": [1]}], ids=repr)
+def test_a_token_whose_access_entry_is_malformed_is_a_401(berth: Berth, registry_user: Any, make_project: Any,
+                                                          entry: dict[str, Any]) -> None:
+    import time
+
+    import jwt
+
+    from portal.registry.tokens import ALGORITHM, ISSUER, SERVICE
+
+    user, _ = registry_user()
+    make_project("open", public=True, members={user: "developer"})
+    key = berth.app.keys.signing_key()
+    now = int(time.time())
+    forged = jwt.encode({"iss": ISSUER, "aud": SERVICE, "sub": user.username, "kind": "user", "iat": now,
+                         "nbf": now - 1, "exp": now + 60, "access": [entry]}, key.private, algorithm=ALGORITHM,
+                        headers={"kid": key.kid})
+
+    response = berth.http.get(f"{berth.url}/v2/open/app/tags/list", headers={"Authorization": f"Bearer {forged}"})
+
+    assert response.status_code == 401, response.text
+    assert error_of(response) == {"code": "UNAUTHORIZED", "message": "invalid token: malformed access claim"}
+
+
+@pytest.mark.parametrize("path", ["/service/nothing", "/service/", "/service/token/extra"])
+def test_unknown_paths_under_service_are_oci_errors(berth: Berth, path: str) -> None:
+    response = berth.http.get(berth.url + path)
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert error_of(response) == {"code": "NOT_FOUND", "message": f"no registry route for {path}"}
