@@ -80,6 +80,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "portal.system.metrics.RequestMetricsMiddleware",
     "portal.utilities.middleware.RejectNulBytesMiddleware",
+    "portal.utilities.middleware.CapAuthorizationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -203,3 +203,27 @@ def test_unknown_paths_under_service_are_oci_errors(berth: Berth, path: str) -> 
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/json"
     assert error_of(response) == {"code": "NOT_FOUND", "message": f"no registry route for {path}"}
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v2/", {"errors": [{"code": "UNSUPPORTED", "message": "the Authorization header is longer than 8192 bytes"}]}),
+    ("/v2/open/app/tags/list",
+     {"errors": [{"code": "UNSUPPORTED", "message": "the Authorization header is longer than 8192 bytes"}]}),
+    ("/service/token",
+     {"errors": [{"code": "UNSUPPORTED", "message": "the Authorization header is longer than 8192 bytes"}]}),
+    ("/api/v1/users/current",
+     {"errors": [{"code": "header_too_large", "message": "the Authorization header is longer than 8192 bytes"}]}),
+])
+@pytest.mark.parametrize("scheme", ["Basic", "Bearer"])
+def test_an_authorization_header_over_8_kib_is_a_431_in_the_format_of_its_api(berth: Berth, path: str,
+                                                                              body: dict[str, Any], scheme: str) -> None:
+    from portal.audit.models import AuditEntry
+
+    response = berth.http.get(berth.url + path, headers={"Authorization": f"{scheme} " + "A" * 1_100_000})
+    just_fits = berth.http.get(berth.url + path, headers={"Authorization": f"{scheme} " + "A" * (8192 - 7)})
+
+    assert response.status_code == 431
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == body
+    assert just_fits.status_code in (400, 401)
+    assert not AuditEntry.objects.filter(actor__startswith="A" * 100).exists()
