@@ -17,6 +17,7 @@ from django.core.wsgi import get_wsgi_application  # noqa: E402
 from portal.artifacts.services import distribution  # noqa: E402
 from portal.system.health import ComponentDown, register_check  # noqa: E402
 from registry_proxy.app import RegistryApp  # noqa: E402
+from registry_proxy.plumbing import is_registry_path  # noqa: E402
 
 registry = RegistryApp()
 
@@ -31,11 +32,6 @@ def check_registry() -> None:
 register_check("registry", check_registry)
 # Django runs in a2wsgi's thread pool; the API is not the hot path.
 portal = WSGIMiddleware(get_wsgi_application(), workers=16)  # type: ignore[arg-type]
-
-
-def is_registry_path(path: str) -> bool:
-    # All of /service/, not only its token route: the registry app answers unknown paths there in OCI JSON.
-    return path in ("/v2", "/service") or path.startswith(("/v2/", "/service/"))
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:

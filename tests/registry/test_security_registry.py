@@ -227,3 +227,44 @@ def test_an_authorization_header_over_8_kib_is_a_431_in_the_format_of_its_api(be
     assert response.json() == body
     assert just_fits.status_code in (400, 401)
     assert not AuditEntry.objects.filter(actor__startswith="A" * 100).exists()
+
+
+def _raw(berth: Berth, request: bytes) -> tuple[bytes, dict[bytes, bytes], bytes]:
+    host, port = berth.host.split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    return status, {k.lower(): v for k, _, v in (line.partition(b": ") for line in lines)}, body
+
+
+URL_TOO_LONG = "the request's URL is longer than 16384 bytes"
+NOT_HTTP = "the request is not valid HTTP/1.1 (a malformed request line, header or Content-Length)"
+
+
+@pytest.mark.parametrize(("request_line", "extra", "status", "body"), [
+    (b"GET /v2/" + b"a" * 20_000, b"", b"HTTP/1.1 414 URI Too Long",
+     {"errors": [{"code": "UNSUPPORTED", "message": URL_TOO_LONG}]}),
+    (b"GET /service/token?scope=" + b"a" * 20_000, b"", b"HTTP/1.1 414 URI Too Long",
+     {"errors": [{"code": "UNSUPPORTED", "message": URL_TOO_LONG}]}),
+    (b"GET /api/v1/projects?q=" + b"a" * 20_000, b"", b"HTTP/1.1 414 URI Too Long",
+     {"errors": [{"code": "malformed_request", "message": URL_TOO_LONG}]}),
+    (b"POST /v2/open/app/blobs/uploads/", b"Content-Length: abc\r\n", b"HTTP/1.1 400 Bad Request",
+     {"errors": [{"code": "UNSUPPORTED", "message": NOT_HTTP}]}),
+    (b"POST /api/v1/projects", b"Content-Length: -1\r\n", b"HTTP/1.1 400 Bad Request",
+     {"errors": [{"code": "malformed_request", "message": NOT_HTTP}]}),
+], ids=["v2-url", "token-url", "api-url", "v2-length", "api-length"])
+def test_requests_the_server_cannot_parse_are_refused_in_the_format_of_their_api(
+    berth: Berth, request_line: bytes, extra: bytes, status: bytes, body: dict[str, Any]
+) -> None:
+    import json
+
+    answer_status, headers, answer_body = _raw(
+        berth, request_line + b" HTTP/1.1\r\nHost: " + berth.host.encode() + b"\r\n" + extra + b"\r\n")
+
+    assert answer_status == status
+    assert headers[b"content-type"] == b"application/json"
+    assert json.loads(answer_body) == body
