@@ -11,12 +11,16 @@ from portal.utilities.env import (
     Environment,
     database_from_url,
     persistent_secret,
+    private_directory,
+    private_file,
 )
 
 env = Environment()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env.path("BERTH_VAR_DIR", BASE_DIR / "var", "Where Berth keeps its files: SQLite database, keys, registry data.")
+# Keys, the registry's password and the development database live here: no other local user may read them.
+private_directory(VAR_DIR)
 PRODUCTION = env.bool("BERTH_PRODUCTION", False, "Production mode: secrets must be given, never generated.")
 DEBUG = env.bool("BERTH_DEBUG", False, "Django debug pages (never in production).")
 
@@ -46,6 +50,9 @@ DATABASES = {
         env.str("BERTH_DATABASE_URL", f"sqlite:///{VAR_DIR / 'berth.sqlite3'}", "Database URL: sqlite:///PATH or postgres://USER:PASS@HOST:PORT/NAME.")
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3") and DATABASES["default"]["NAME"] != ":memory:":
+    # SQLite creates its file, and its -wal and -shm files with the same mode, as 0644.
+    private_file(Path(DATABASES["default"]["NAME"]))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL keeps the worker and the portal from locking each other out on the development database.
     DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", **DATABASES["default"]["OPTIONS"]}
@@ -81,6 +88,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "portal.system.metrics.RequestMetricsMiddleware",
     "portal.utilities.middleware.RejectNulBytesMiddleware",
+    "portal.utilities.middleware.CapAuthorizationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -125,6 +133,8 @@ STATIC_ROOT = VAR_DIR / "static"
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 STATICFILES_DIRS = [FRONTEND_DIST] if FRONTEND_DIST.is_dir() else []
 
+# Only a hash of each session key is stored, so the table holds nothing a browser could present.
+SESSION_ENGINE = "portal.accounts.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_NAME = "berth_csrftoken"
@@ -227,7 +237,7 @@ TOKEN_DEFAULT_DAYS = env.int("BERTH_TOKEN_DEFAULT_DAYS", 90, "Lifetime, in days,
 TOKEN_MAX_DAYS = env.int("BERTH_TOKEN_MAX_DAYS", 365, "Longest lifetime, in days, a personal access token may be given.")
 TOKEN_ALLOW_NO_EXPIRY = env.bool("BERTH_TOKEN_ALLOW_NO_EXPIRY", False, "Allow personal access tokens that never expire.")
 
-# Read-only mode (portal.system): while an administrator has it on, API writes are refused with 503.
+# Read-only mode (portal.system): while an administrator has it on, API writes are refused with 403 read_only.
 MIDDLEWARE += ["portal.system.middleware.ReadOnlyModeMiddleware"]
 
 # The artifact index (portal.artifacts).

@@ -11,6 +11,7 @@ import logging
 from collections import deque
 from typing import Any
 
+from portal.utilities.requests import AUTHORIZATION_TOO_LONG, MAX_AUTHORIZATION_BYTES
 from registry_proxy import errors
 from registry_proxy.errors import RegistryError
 from registry_proxy.plumbing import ClientGone, Context, Receive, Request, Scope_, Send, send_error
@@ -41,6 +42,8 @@ class RegistryApp(Proxy):
             if "\x00" in request.path or "%00" in request.query_string:
                 # No name, reference or parameter may hold one, and PostgreSQL refuses it in a query (a 500).
                 raise errors.unsupported("the request's path or query contains a NUL byte", status=400)
+            if len(request.headers.get("authorization", "")) > MAX_AUTHORIZATION_BYTES:
+                raise errors.unsupported(AUTHORIZATION_TOO_LONG, status=431)
             route, params = match(request.method, request.path)
             context = Context(request, route.needs, params)
             for check in route.checks:

@@ -1,4 +1,4 @@
-"""Berth's ASGI entry: `/v2/` and `/service/token` go to the registry app, everything else to Django (WSGI)."""
+"""Berth's ASGI entry: `/v2/` and `/service/` go to the registry app, everything else to Django (WSGI)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from django.core.wsgi import get_wsgi_application  # noqa: E402
 from portal.artifacts.services import distribution  # noqa: E402
 from portal.system.health import ComponentDown, register_check  # noqa: E402
 from registry_proxy.app import RegistryApp  # noqa: E402
+from registry_proxy.plumbing import is_registry_path  # noqa: E402
 
 registry = RegistryApp()
 
@@ -31,10 +32,6 @@ def check_registry() -> None:
 register_check("registry", check_registry)
 # Django runs in a2wsgi's thread pool; the API is not the hot path.
 portal = WSGIMiddleware(get_wsgi_application(), workers=16)  # type: ignore[arg-type]
-
-
-def is_registry_path(path: str) -> bool:
-    return path == "/v2" or path.startswith("/v2/") or path.rstrip("/") == "/service/token"
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:

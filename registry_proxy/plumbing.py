@@ -23,6 +23,12 @@ JSON = (b"content-type", b"application/json")
 CHUNK = 1024 * 1024
 
 
+
+def is_registry_path(path: str) -> bool:
+    # All of /service/, not only its token route: the registry app answers unknown paths there in OCI JSON.
+    return path in ("/v2", "/service") or path.startswith(("/v2/", "/service/"))
+
+
 class Request:
     __slots__ = ("scope", "receive", "method", "path", "headers", "_query", "gone")
 

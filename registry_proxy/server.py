@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -50,8 +51,57 @@ class ZeroCopyCycle(httptools_impl.RequestResponseCycle):
         await super().send({"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)})
 
 
+# Longer than any path Berth routes (names are capped at 255 characters, references and digests far less) and
+# what common proxies take; httptools itself has no limit, so a request line could grow as long as memory.
+MAX_URL_BYTES = 16 * 1024
+
+
+class RequestRefused(Exception):
+    """A request refused while it is still being parsed, before any ASGI app sees it."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
 class ZeroCopyHttpToolsProtocol(httptools_impl.HttpToolsProtocol):
-    """uvicorn's httptools protocol, whose request cycles offer the zero-copy extension."""
+    """uvicorn's httptools protocol, whose request cycles offer the zero-copy extension, and whose refusals of
+    requests it cannot parse are in the error format of the API the path belongs to, not plain text."""
+
+    refusal: RequestRefused | None = None
+
+    def on_message_begin(self) -> None:
+        self.refusal = None
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > MAX_URL_BYTES:
+            # Raised inside the parser's callback, it comes back out of feed_data as a parse error.
+            self.refusal = RequestRefused(414, f"the request's URL is longer than {MAX_URL_BYTES} bytes")
+            raise self.refusal
+
+    def send_400_response(self, msg: str) -> None:
+        from portal.utilities.errors import error_body
+        from registry_proxy.errors import RegistryError
+        from registry_proxy.plumbing import is_registry_path
+
+        refusal = self.refusal or RequestRefused(
+            400, "the request is not valid HTTP/1.1 (a malformed request line, header or Content-Length)")
+        path = self.url.split(b"?", 1)[0].decode("latin-1")
+        if is_registry_path(path):
+            body = RegistryError(refusal.status, "UNSUPPORTED", refusal.message).body()
+        elif path.startswith("/api/"):
+            body = json.dumps(error_body("malformed_request", refusal.message)).encode()
+        else:
+            super().send_400_response(msg)
+            return
+        reason = {400: b"Bad Request", 414: b"URI Too Long"}[refusal.status]
+        self.transport.write(b"".join([
+            b"HTTP/1.1 %d %s\r\n" % (refusal.status, reason), b"content-type: application/json\r\n",
+            b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n", body,
+        ]))
+        self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         # With several workers uvicorn hands each one the listening socket rebuilt with protocol 0, so

@@ -86,7 +86,9 @@ setup() {
     install_debian_packages
     ensure_venv
     ensure_frontend
+    # Keys, the registry password and the SQLite database live here: readable by this account alone.
     mkdir -p "$VAR"
+    chmod 700 "$VAR"
 }
 
 # Starts a private PostgreSQL cluster (as the postgres user: it refuses root) on 127.0.0.1:$2 in $1.

@@ -6,10 +6,12 @@ setup
 TEST_VAR="$VAR/test"
 PG_PORT="${BERTH_TEST_PG_PORT:-55432}"
 REDIS_PORT="${BERTH_TEST_REDIS_PORT:-56379}"
+# PostgreSQL runs as its own user, which may not enter var/ (0700): its cluster lives outside, one per port.
+PG_DIR="${BERTH_TEST_PG_DIR:-/var/tmp/berth-test-postgres-$PG_PORT}"
 mkdir -p "$TEST_VAR"
-cleanup() { stop_postgres "$TEST_VAR/postgres"; stop_redis "$TEST_VAR/redis" "$REDIS_PORT"; }
+cleanup() { stop_postgres "$PG_DIR"; stop_redis "$TEST_VAR/redis" "$REDIS_PORT"; }
 trap cleanup EXIT
-start_postgres "$TEST_VAR/postgres" "$PG_PORT"
+start_postgres "$PG_DIR" "$PG_PORT"
 start_redis "$TEST_VAR/redis" "$REDIS_PORT"
 
 export BERTH_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/berth"

@@ -147,9 +147,10 @@ class DistributionSetup:
 
     def write(self) -> Path:
         """Writes the config and the htpasswd file (mode 0600); returns the config's path."""
-        self.config_dir.mkdir(parents=True, exist_ok=True)
+        # Layers of private projects are in the data directory: no other local user may read them.
+        self.config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if self.s3 is None:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         # The password is 32 random bytes, so bcrypt's work factor adds nothing but per-request CPU in
         # distribution, which checks it on every call: the minimum cost keeps that near 1 ms.
         hashed = bcrypt.hashpw(self.password.encode(), bcrypt.gensalt(rounds=4)).decode()

@@ -370,7 +370,7 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from None
         access = claims.get("access")
-        if not isinstance(access, list) or not all(isinstance(entry, dict) for entry in access):
+        if not isinstance(access, list) or not all(_is_access_entry(entry) for entry in access):
             raise InvalidToken("malformed access claim")
         principal = TokenPrincipal(str(claims.get("sub") or ""), str(claims.get("kind") or ""), access,
                                    float(claims["exp"]))
@@ -379,3 +379,10 @@ class TokenVerifier:
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
+
+
+def _is_access_entry(entry: Any) -> bool:
+    """`{"type", "name", "actions"}` as Docker's token spec has it (signed by us, still checked: a key is
+    shared with whatever else holds it)."""
+    return (isinstance(entry, dict) and isinstance(entry.get("type"), str) and isinstance(entry.get("name"), str)
+            and isinstance(entry.get("actions", []), list) and all(isinstance(a, str) for a in entry.get("actions", [])))

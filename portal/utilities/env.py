@@ -95,13 +95,35 @@ def database_from_url(url: str) -> dict[str, object]:
     raise ConfigurationError(f"BERTH_DATABASE_URL: unsupported scheme {parts.scheme!r} (use sqlite or postgres)")
 
 
+def private_directory(path: Path) -> Path:
+    """`path`, created 0700, or narrowed to 0700 when an older Berth made it readable to every local user
+    (left alone when another account owns it: a mounted volume's owner decides its mode)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _narrow(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """`path` as an existing or empty file of mode 0600, before a library (SQLite) creates it with 0644."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    _narrow(path, 0o600)
+    return path
+
+
+def _narrow(path: Path, mode: int) -> None:
+    info = path.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o777 != mode:
+        path.chmod(mode)
+
+
 def persistent_secret(path: Path, length: int = 50, generate: Callable[[], str] | None = None) -> str:
     """Returns the secret kept in `path`, creating it (mode 0600) on first use, with `generate` when given."""
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_directory(path.parent)
     value = generate() if generate else secrets.token_urlsafe(length)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -45,8 +45,9 @@ class Forbidden(BerthError):
 
 
 class ReadOnlyMode(BerthError):
+    # 403, as Harbor answers: a 503 tells clients to retry, and they would retry until an administrator acts.
     code = "read_only"
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    status_code = status.HTTP_403_FORBIDDEN
 
 
 class TooManyAttempts(BerthError):

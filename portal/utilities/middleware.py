@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpResponse, JsonResponse
 
 from portal.utilities.errors import error_body
+from portal.utilities.requests import AUTHORIZATION_TOO_LONG, MAX_AUTHORIZATION_BYTES
 
 
 class RejectNulBytesMiddleware:
@@ -25,4 +26,18 @@ class RejectNulBytesMiddleware:
             if request.path.startswith("/api/"):
                 return JsonResponse(error_body("malformed_request", message), status=400)
             return HttpResponse(message, status=400, content_type="text/plain")
+        return self.get_response(request)
+
+
+class CapAuthorizationMiddleware:
+    """Answers 431 to an Authorization header over 8 KiB before any authenticator decodes or looks it up."""
+
+    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: Any) -> Any:
+        if len(request.META.get("HTTP_AUTHORIZATION", "")) > MAX_AUTHORIZATION_BYTES:
+            if request.path.startswith("/api/"):
+                return JsonResponse(error_body("header_too_large", AUTHORIZATION_TOO_LONG), status=431)
+            return HttpResponse(AUTHORIZATION_TOO_LONG, status=431, content_type="text/plain")
         return self.get_response(request)

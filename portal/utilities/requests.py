@@ -7,6 +7,11 @@ from typing import Any
 
 from django.conf import settings
 
+# Far above any credential Berth issues or takes (a registry token is under 2 KiB), and what nginx and most
+# proxies allow a header line; longer ones are only ever a client's mistake or a probe for parser limits.
+MAX_AUTHORIZATION_BYTES = 8 * 1024
+AUTHORIZATION_TOO_LONG = f"the Authorization header is longer than {MAX_AUTHORIZATION_BYTES} bytes"
+
 
 def client_address(request: Any) -> str | None:
     """The caller's address; X-Forwarded-For is honoured only from configured trusted proxies."""

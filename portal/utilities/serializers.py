@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rest_framework import serializers
@@ -20,3 +21,33 @@ class StrictSerializer(serializers.Serializer):
 
 class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
     pass
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+class NoNulJSONField(serializers.JSONField):
+    """Free-form JSON without NUL characters anywhere: PostgreSQL's jsonb refuses `\\u0000` (a 500 at save)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if _holds_nul(data):
+            raise serializers.ValidationError("must not contain NUL characters")
+        return super().to_internal_value(data)
+
+
+class FiniteFloatField(serializers.FloatField):
+    """A number that is neither NaN nor infinite: DRF's FloatField takes "nan" and "inf", which JSON cannot carry
+    and no bound compares against."""
+
+    def to_internal_value(self, data: Any) -> float:
+        number = super().to_internal_value(data)
+        if not math.isfinite(number):
+            raise serializers.ValidationError("must be a finite number")
+        return number

@@ -27,18 +27,22 @@ async def authorize(app: Proxy, context: Context) -> None:
         if principal.allows(kind, name, action):
             return
     scope = route_scope(context)
-    if principal.is_anonymous_subject or not (principal.request_scoped or principal.has_entry(kind, name)):
-        # The client may not have asked for this scope yet: tell it which one to ask for.
-        raise errors.unauthorized(f"authentication required to {action} {kind} {name}",
-                                  app.challenge(scope, "insufficient_scope"))
-    if needs == "catalog":
-        raise errors.denied(f"{principal.audit_name} may not list the catalog: administrators only")
+    holds_repository = not principal.is_anonymous_subject and (principal.request_scoped
+                                                                or principal.has_entry(kind, name))
     # The same words whether the project is missing or private: a stranger must not learn its name exists.
     message = (f"{principal.audit_name} may not {action} repository {name} "
                "(it does not exist, or you have no access to it)")
-    if action in ("push", "delete"):
+    if action in ("push", "delete") and holds_repository:
         # A refused write is audited, as the API audits its own; refused reads are not (clients probe freely).
         await app.run_sync(_record_refused_write, principal, action, name, message, context.request.client_ip)
+    if not principal.request_scoped:
+        # A bearer token holds only the scopes it was issued for: as distribution does, the client is told
+        # which scope to ask for (a pull-only token pushing asks again, for push), not refused for good.
+        wanted = f"this token does not grant {action} on {kind} {name}" if holds_repository else (
+            f"authentication required to {action} {kind} {name}")
+        raise errors.unauthorized(wanted, app.challenge(scope, "insufficient_scope"))
+    if needs == "catalog":
+        raise errors.denied(f"{principal.audit_name} may not list the catalog: administrators only")
     raise errors.denied(message)
 
 

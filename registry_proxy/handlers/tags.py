@@ -21,7 +21,10 @@ async def tags_list(app: Proxy, context: Context, send: Send) -> None:
     if tags is None:
         raise errors.name_unknown(f"repository {context.name} is not known")
     headers: list[tuple[bytes, bytes]] = []
-    if n is not None and len(tags) > n:
+    if n == 0:
+        # The distribution spec: n=0 is an empty list, with no Link header.
+        tags = []
+    elif n is not None and len(tags) > n:
         tags = tags[:n]
         link = f"</v2/{context.name}/tags/list?{urlencode({'n': n, 'last': tags[-1]})}>; rel=\"next\""
         headers.append((b"link", link.encode()))

@@ -34,6 +34,12 @@ async def token(app: Proxy, context: Context, send: Send) -> None:
         scopes = parse_scopes(request.query.get("scope", []))
         header = request.headers.get("authorization", "")
         credentials = None
+        if header.partition(" ")[0].lower() == "bearer":
+            # A registry token is what this service hands out, not what it takes: clients that replay the
+            # one they hold (or send a personal access token as Bearer) must learn to send Basic instead.
+            raise errors.unauthorized("the token service takes Basic credentials (a user name with a password, "
+                                      "personal access token or robot secret), not a Bearer token",
+                                      'Basic realm="berth"')
         if header:
             credentials = parse_basic(header)
             if credentials is None:

@@ -491,3 +491,15 @@ def test_ensure_admin_creates_the_first_admin_once(db, settings):
     assert admin.is_admin and admin.check_password(NEW_PASSWORD)
     assert User.objects.count() == 1
     assert out.getvalue().count("Created the administrator") == 1
+
+
+def test_a_user_without_an_email_address_shows_null_which_the_schema_allows(make_user, client_for):
+    from drf_spectacular.generators import SchemaGenerator
+
+    nora = make_user("nora", email="")
+
+    body = client_for(nora).get("/api/v1/users/current").json()
+
+    assert body["email"] is None
+    declared = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]["User"]
+    assert declared["properties"]["email"] == {"type": "string", "format": "email", "readOnly": True, "nullable": True}

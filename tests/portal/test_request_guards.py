@@ -36,3 +36,13 @@ def test_a_password_change_ends_remembered_basic_credentials(make_user, client_f
     assert client.get("/api/v1/users/current").status_code == 401
     fresh = client_for("bob", "An0ther-Secret-Phrase")
     assert fresh.get("/api/v1/users/current").status_code == 200
+
+
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/api/v1/projects/x/y/z/w", "/api/v1/", "/api/v1/projects/"])
+def test_unknown_api_paths_are_404s_in_the_api_format(anonymous, method: str, path: str) -> None:
+    response = getattr(anonymous, method)(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"errors": [{"code": "not_found", "message": f"no API route for {path}"}]}

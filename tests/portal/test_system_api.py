@@ -145,13 +145,13 @@ def test_project_creation_can_be_restricted_to_admins(make_user, admin_user, cli
     assert list(Project.objects.values_list("name", flat=True)) == ["ours"]
 
 
-def test_read_only_mode_refuses_writes_with_503(make_user, admin_user, make_project, client_for):
+def test_read_only_mode_refuses_writes_with_403_read_only(make_user, admin_user, make_project, client_for):
     person = make_user()
     make_project("team", members={person: "project_admin"})
     read_only_on()
     for client in (client_for(person), client_for(admin_user)):
         response = client.post("/api/v1/projects", {"name": "new"}, format="json")
-        assert response.status_code == 503
+        assert response.status_code == 403
         assert response.json() == {
             "errors": [
                 {
@@ -160,7 +160,7 @@ def test_read_only_mode_refuses_writes_with_503(make_user, admin_user, make_proj
                 }
             ]
         }
-    assert client_for(person).delete("/api/v1/projects/team").status_code == 503
+    assert client_for(person).delete("/api/v1/projects/team").status_code == 403
     assert sorted(Project.objects.values_list("name", flat=True)) == ["team"]
 
 
@@ -213,7 +213,7 @@ def test_a_view_may_declare_itself_exempt_from_read_only_mode(rf):
     request.resolver_match = None
     assert middleware.process_view(request, Heartbeat.as_view(), (), {}) is None
     refused = middleware.process_view(request, Ordinary.as_view(), (), {})
-    assert refused is not None and refused.status_code == 503
+    assert refused is not None and refused.status_code == 403
 
 
 def test_systeminfo_never_reveals_internal_addresses(admin_user, client_for, settings):

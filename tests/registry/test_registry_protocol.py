@@ -144,6 +144,19 @@ def test_wrong_credentials_get_401_from_the_token_service(berth: Berth, develope
     assert error_of(response) == {"code": "UNAUTHORIZED", "message": "invalid username or password"}
 
 
+def test_a_bearer_token_sent_to_the_token_service_is_told_to_send_basic(berth: Berth, developer: Any) -> None:
+    _, creds, _ = developer
+    held = berth.bearer(creds, "repository:proto/a:pull")
+
+    response = berth.http.get(f"{berth.url}/service/token", params={"service": "berth"}, headers=held)
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Basic realm="berth"'
+    assert error_of(response) == {"code": "UNAUTHORIZED", "message": (
+        "the token service takes Basic credentials (a user name with a password, personal access token or robot "
+        "secret), not a Bearer token")}
+
+
 def test_a_remembered_password_stops_working_once_changed_or_the_user_is_deactivated(
     berth: Berth, developer: Any
 ) -> None:
@@ -307,6 +320,25 @@ def test_read_only_mode_refuses_writes_and_serves_reads(berth: Berth, developer:
                                                                "refused until an administrator turns it off"}
     assert read.status_code == 200
     assert Artifact.objects.filter(repository__name="proto/ro").count() == 1
+
+
+def test_a_pull_only_token_pushing_is_challenged_for_the_push_scope(berth: Berth, developer: Any) -> None:
+    from portal.audit.models import AuditEntry
+
+    user, creds, _ = developer
+    reader = client(berth, creds, "proto/scoped", actions="pull")
+
+    refused = reader.request("POST", "/v2/proto/scoped/blobs/uploads/")
+
+    assert refused.status_code == 401
+    assert error_of(refused) == {"code": "UNAUTHORIZED",
+                                 "message": "this token does not grant push on repository proto/scoped"}
+    assert refused.headers["www-authenticate"] == (
+        f'Bearer realm="{berth.url}/service/token",service="berth",scope="repository:proto/scoped:pull,push",'
+        'error="insufficient_scope"')
+    assert AuditEntry.objects.filter(actor=user.username, action="push", outcome="denied").count() == 1
+    pusher = client(berth, creds, "proto/scoped")
+    assert pusher.request("POST", "/v2/proto/scoped/blobs/uploads/").status_code == 202
 
 
 def test_unknown_routes_and_methods_are_oci_errors(berth: Berth, developer: Any) -> None:
@@ -501,8 +533,9 @@ def test_tag_delete_needs_delete_and_removes_only_the_tag(
     deleted = deleter.request("DELETE", "/v2/proto/tags/manifests/drop")
     gone = deleter.request("GET", "/v2/proto/tags/manifests/drop", headers={"Accept": OCI_MANIFEST})
 
-    assert refused.status_code == 403
-    assert error_of(refused)["code"] == "DENIED"
+    assert refused.status_code == 401
+    assert error_of(refused) == {"code": "UNAUTHORIZED",
+                                 "message": "this token does not grant delete on repository proto/tags"}
     assert deleted.status_code == 202
     assert gone.status_code == 404
     assert error_of(gone)["code"] == "MANIFEST_UNKNOWN"

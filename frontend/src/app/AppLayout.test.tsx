@@ -7,7 +7,7 @@ const routes = [
   { path: "/", element: <AppLayout />, children: [{ path: "projects", element: <h1>projects</h1> }] },
   { path: "/login", element: <h1>sign in</h1> },
 ];
-const user = { id: 1, username: "dana", display_name: "", email: "", is_admin: false, is_active: true };
+const user = { id: 1, username: "dana", display_name: "", email: null, is_admin: false, is_active: true };
 
 describe("the app shell", () => {
   it("sends a visitor without a session to sign in, remembering where they were going", async () => {

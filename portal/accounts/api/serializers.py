@@ -11,7 +11,15 @@ from portal.rbac.roles import DEFAULT_TOKEN_SCOPES, TokenScope
 from portal.utilities.serializers import StrictModelSerializer, StrictSerializer
 
 
+class UnsetAsNullEmailField(serializers.EmailField):
+    """An address that may be unset: shown as null, since "" is no address and breaks `format: email`."""
+
+    def to_representation(self, value: str) -> str | None:
+        return value or None
+
+
 class UserSerializer(StrictModelSerializer):
+    email = UnsetAsNullEmailField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(source="date_joined", read_only=True)
 
     class Meta:

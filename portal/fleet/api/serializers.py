@@ -11,7 +11,7 @@ from rest_framework import serializers
 from portal.fleet import services
 from portal.fleet.models import Container, Host, JoinToken
 from portal.rbac.principals import AnonymousPrincipal
-from portal.utilities.serializers import StrictSerializer
+from portal.utilities.serializers import FiniteFloatField, NoNulJSONField, StrictSerializer
 
 
 class JoinTokenSerializer(serializers.ModelSerializer):
@@ -134,21 +134,28 @@ class ContainerSerializer(serializers.ModelSerializer):
         return services.container_env(principal, container)
 
 
+# Far above any host (Linux caps pid_max at 2^22), low enough that every store and the agent take the number.
+MAX_CPUS = 4096
+MAX_PIDS = 2**22
+MAX_MEMORY_BYTES = 2**50
+PORT_FIELDS = {"host_ip": str, "host_port": int, "container_port": int, "protocol": str}
+
+
 class DeploySerializer(StrictSerializer):
     repository = serializers.CharField(max_length=512)
     reference = serializers.CharField(max_length=255, required=False, default="latest")
     name = serializers.CharField(max_length=128, required=False)
     host = serializers.CharField(max_length=63, required=False)
     selector = serializers.DictField(child=serializers.CharField(max_length=255), required=False)
-    env = serializers.JSONField(required=False, default=list)
+    env = NoNulJSONField(required=False, default=list)
     command = serializers.ListField(child=serializers.CharField(), required=False)
-    ports = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
+    ports = serializers.ListField(child=NoNulJSONField(), required=False, default=list)
     volumes = serializers.ListField(child=serializers.CharField(max_length=1024), required=False, default=list)
-    memory = serializers.JSONField(required=False)
-    cpus = serializers.FloatField(required=False)
-    pids_limit = serializers.IntegerField(required=False)
+    memory = NoNulJSONField(required=False)
+    cpus = FiniteFloatField(required=False, max_value=MAX_CPUS)
+    pids_limit = serializers.IntegerField(required=False, max_value=MAX_PIDS)
     restart = serializers.CharField(max_length=32, required=False, default="no")
-    healthcheck = serializers.DictField(required=False, help_text=(
+    healthcheck = serializers.DictField(child=NoNulJSONField(), required=False, help_text=(
         'cmd (a shell command), interval, timeout, start_period (seconds), retries; or {"disabled": true}. '
         "Without it the image's HEALTHCHECK applies."))
     secret_env = serializers.DictField(
@@ -163,6 +170,31 @@ class DeploySerializer(StrictSerializer):
         if isinstance(value, list) and all(isinstance(v, str) and "=" in v for v in value):
             return value
         raise serializers.ValidationError("a list of NAME=value strings or an object of values")
+
+    def validate_memory(self, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, str | int | None):
+            raise serializers.ValidationError("bytes, or a number with k, m or g")
+        if isinstance(value, int) and value > MAX_MEMORY_BYTES:
+            raise serializers.ValidationError(f"at most {MAX_MEMORY_BYTES} bytes")
+        return value
+
+    def validate_ports(self, value: list[Any]) -> list[Any]:
+        for port in value:
+            if isinstance(port, str):
+                continue
+            if not isinstance(port, dict) or any(
+                not isinstance(port.get(name), kind) or isinstance(port.get(name), bool)
+                for name, kind in PORT_FIELDS.items() if port.get(name) is not None
+            ):
+                raise serializers.ValidationError(
+                    '"[HOST_IP:]HOST_PORT:CONTAINER_PORT[/udp]" strings or objects of host_ip, host_port, '
+                    "container_port and protocol")
+        return value
+
+    def validate_healthcheck(self, value: dict[str, Any]) -> dict[str, Any]:
+        if "disabled" in value and not isinstance(value["disabled"], bool):
+            raise serializers.ValidationError("disabled is true or false")
+        return value
 
 
 class ExecSerializer(StrictSerializer):

@@ -213,6 +213,9 @@ class ContainerList(ProjectScopedMixin, generics.ListAPIView):
 class ArtifactContainers(ContainerList):
     """Where one artifact (by digest or tag) runs, on every host."""
 
+    # A list only: deploying is the project's containers route (the inherited POST took no artifact from the path).
+    http_method_names = ["get", "head", "options"]
+
     def get_queryset(self) -> QuerySet[Container]:
         if getattr(self, "swagger_fake_view", False):
             return Container.objects.none()

@@ -16,7 +16,7 @@ from portal.utilities.serializers import StrictModelSerializer, StrictSerializer
 
 
 class ProjectSerializer(StrictModelSerializer):
-    owner = serializers.CharField(source="owner.username", read_only=True, default=None)
+    owner = serializers.CharField(source="owner.username", read_only=True, default=None, allow_null=True)
     member_count = serializers.IntegerField(read_only=True)
     repository_count = serializers.IntegerField(read_only=True, default=0)
     size = serializers.IntegerField(read_only=True, default=0, help_text="Bytes: the sum of its repositories' sizes.")

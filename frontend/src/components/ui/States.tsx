@@ -27,9 +27,9 @@ export function adviceFor(error: unknown): string {
   if (!(error instanceof ApiError)) return "Reload the page; if it happens again, check the system health page.";
   if (error.status === 0) return "Check your network connection, then try again.";
   if (error.status === 401) return "Your session has ended: sign in again.";
+  if (error.status === 403 && error.code === "read_only") return "Berth is in read-only mode; an administrator can turn it off in Settings.";
   if (error.status === 403) return "Ask a project or system administrator for access.";
   if (error.status === 404) return "It may have been deleted or renamed; go back and pick it again.";
-  if (error.status === 503 && error.code === "read_only") return "Berth is in read-only mode; an administrator can turn it off in Settings.";
   if (error.status >= 500) return "Try again in a moment; if it persists, an administrator can check System health.";
   return "";
 }

@@ -64,7 +64,7 @@ describe("the profile page", () => {
   it("shows a refusal that concerns no field as an alert", async () => {
     stubFetch({
       "GET /users/current": { body: dana },
-      "PATCH /users/current": refusal(503, "read_only", "Berth is in read-only mode"),
+      "PATCH /users/current": refusal(403, "read_only", "Berth is in read-only mode"),
     });
     renderAt(<ProfilePage />);
     await userEvent.type(await screen.findByLabelText("Display name"), "!");

@@ -11,12 +11,12 @@ import { ChangePasswordDialog } from "../components/ChangePasswordDialog";
 function ProfileForm({ user }: { user: User }) {
   const update = useUpdateProfile();
   const [displayName, setDisplayName] = useState(user.display_name);
-  const [email, setEmail] = useState(user.email);
+  const [email, setEmail] = useState(user.email ?? "");
   const [saved, setSaved] = useState(false);
   const fields = update.error instanceof ApiError ? update.error.fieldErrors() : {};
   const changes = {
     ...(displayName !== user.display_name ? { display_name: displayName } : {}),
-    ...(email !== user.email ? { email } : {}),
+    ...(email !== (user.email ?? "") ? { email } : {}),
   };
   const changed = Object.keys(changes).length > 0;
 
@@ -31,7 +31,7 @@ function ProfileForm({ user }: { user: User }) {
       // The API trims and normalises; the form shows what it stored.
       onSuccess: (stored) => {
         setDisplayName(stored.display_name);
-        setEmail(stored.email);
+        setEmail(stored.email ?? "");
         setSaved(true);
       },
     });
