@@ -106,3 +106,20 @@ class Member(models.Model):
         ordering = ["project_id", "user__username"]
         constraints = [models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")]
         indexes = [models.Index(fields=["user", "project"])]
+
+
+class GroupMember(models.Model):
+    """A directory group's role in a project: every user the source puts in the group holds it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="group_members")
+    source = models.ForeignKey("accounts.AuthSource", on_delete=models.CASCADE, related_name="project_groups")
+    # As `UserGroup.group` stores it: an LDAP DN lower-cased, an OIDC group name as the provider sends it.
+    group = models.CharField(max_length=1024)
+    role = models.CharField(max_length=20, choices=[(role.value, role.label) for role in Role])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project_id", "source_id", "group"]
+        constraints = [models.UniqueConstraint(fields=["project", "source", "group"], name="one_membership_per_group")]
+        indexes = [models.Index(fields=["source", "group"])]
