@@ -27,6 +27,7 @@ from portal.rbac.roles import (
     Role,
     SystemResource,
     TokenScope,
+    highest_role,
     permission_label,
 )
 from portal.utilities.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
@@ -308,11 +309,16 @@ def project_permissions(principal: Principal, project_name: str | None = None) -
         rows = Member.objects.filter(user_id=principal.user.pk).values_list(
             "project_id", "project__name", "project__public", "role"
         )
-        memberships = [(ProjectRef(pid, name, public), Role(role)) for pid, name, public, role in rows]
-        principal.remember_roles({project.id: role for project, role in memberships})
+        roles: dict[ProjectRef, Role] = {ProjectRef(pid, name, public): Role(role) for pid, name, public, role in rows}
+        if principal.user.source_id is not None:
+            group_rows = principal.group_memberships().values_list("project_id", "project__name", "project__public", "role")
+            for pid, name, public, role in group_rows:
+                project = ProjectRef(pid, name, public)
+                roles[project] = highest_role(roles.get(project), Role(role)) or Role(role)
+        principal.remember_roles({project.id: role for project, role in roles.items()})
         return {
             project.name: {"role": role.value, "permissions": _labels(principal.effective_permissions(project))}
-            for project, role in memberships
+            for project, role in roles.items()
         }
     grants = getattr(principal, "grants", None)
     if not grants:
