@@ -89,6 +89,14 @@ class OpenLDAP:
     url: str
     root: Path
 
+    def reseed(self) -> None:
+        """Deletes every entry below the base and loads the seed again (tests that change the directory)."""
+        subprocess.run(["ldapdelete", "-x", "-H", self.url, "-D", ADMIN_DN, "-w", ADMIN_PASSWORD, "-r", PEOPLE, GROUPS],
+                       check=False, capture_output=True, timeout=30)
+        below_base = seed_ldif().split("\n\n", 1)[1]
+        subprocess.run(["ldapadd", "-x", "-H", self.url, "-D", ADMIN_DN, "-w", ADMIN_PASSWORD],
+                       input=below_base.encode(), check=True, capture_output=True, timeout=30)
+
     def modify(self, ldif: str) -> None:
         """Applies an LDIF of changes as the directory's administrator (ldapmodify)."""
         subprocess.run(["ldapmodify", "-x", "-H", self.url, "-D", ADMIN_DN, "-w", ADMIN_PASSWORD],
