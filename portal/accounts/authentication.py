@@ -100,17 +100,19 @@ def _check(username: str, secret: str, surface: Surface) -> Principal | None:
         token = _usable_token(secret)
         return token_principal(token, surface) if token is not None and _names(token.user, username) else None
     user = User.objects.filter(username=username, source=None).first()
-    if user is None or not user.is_active:
-        # Hash anyway so a missing account takes as long as a wrong password.
-        User().set_password(secret)
-    else:
+    if user is not None and user.is_active:
         subject = f"user:{user.pk}"
         if _recently_verified(subject, secret, user.password) or user.check_password(secret):
             _remember_verified(subject, secret, user.password)
             return UserPrincipal(user)
     # The same name in a directory is another person (stored as `name+source`), who signs in with the
     # directory's password: local and directory accounts never share a password check.
-    return _check_directory(username, secret)
+    principal = _check_directory(username, secret)
+    if principal is None and (user is None or not user.is_active):
+        # Hash anyway so a missing account takes as long as a wrong password. Only on failure: a directory
+        # user's remembered sign-in (a pull storm's every token request) must not pay a slow hash.
+        User().set_password(secret)
+    return principal
 
 
 def _check_directory(username: str, secret: str) -> Principal | None:
