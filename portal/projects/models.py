@@ -37,7 +37,8 @@ class ProjectQuerySet(models.QuerySet["Project"]):
         annotations = dict(_count_annotations())
         user = getattr(principal, "user", None)
         if user is not None and user.source_id is not None:
-            # The stronger of its own role and its groups', ranked in the query itself.
+            # The stronger of its own role and its groups', ranked in the query itself (the list reads plain
+            # values, no model instances, so it cannot be combined in Python).
             annotations["own_role"] = _role_of(user.pk)
             annotations["group_role"] = _group_role_of(user.pk, user.source_id)
             annotations["current_user_role"] = _stronger("own_role", "group_role")
@@ -67,6 +68,7 @@ def _group_role_of(user_id: int, source_id: int) -> Subquery:
 
 
 def _stronger(own: str, group: str) -> Case:
+    # Ordered so that a project where the user holds no group role (most of them) runs each subquery once.
     return Case(
         When(**{f"{group}__isnull": True}, then=F(own)),
         When(**{f"{own}__isnull": True}, then=F(group)),
