@@ -324,3 +324,36 @@ def test_project_admins_add_a_group_member(make_user, make_project, client_for, 
     assert client_for("alice", PASSWORD).get("/api/v1/projects/app").status_code == 200
     assert client.delete(f"/api/v1/projects/app/group-members/{listed[0]['id']}").status_code == 204
     assert client_for("alice", PASSWORD).get("/api/v1/projects/app").status_code == 404
+
+
+def test_a_remembered_directory_sign_in_spends_no_password_hash(make_ldap_source, client_for, monkeypatch):
+    from portal.accounts.models import User
+
+    make_ldap_source()
+    assert client_for("bob", PASSWORD).get("/api/v1/users/current").status_code == 200
+    hashes: list[str] = []
+    original = User.set_password
+    monkeypatch.setattr(User, "set_password", lambda self, raw: hashes.append(raw) or original(self, raw))
+
+    assert client_for("bob", PASSWORD).get("/api/v1/users/current").status_code == 200
+    assert hashes == []
+    # A failure still costs a hash, as a missing local account always did.
+    assert client_for("bob", "wrong").get("/api/v1/users/current").status_code == 401
+    assert hashes == ["wrong"]
+
+
+def test_a_directory_users_password_is_the_directorys(make_ldap_source, client_for, admin_user):
+    make_ldap_source()
+    bob = client_for("bob", PASSWORD)
+    assert bob.get("/api/v1/users/current").status_code == 200
+
+    own = bob.post("/api/v1/users/current/password", {"old_password": PASSWORD, "new_password": "Another-Pass-77"},
+                   format="json")
+    reset = client_for(admin_user).post("/api/v1/users/bob+corp/password", {"password": "Another-Pass-77"}, format="json")
+
+    for response in (own, reset):
+        assert response.status_code == 409
+        error = response.json()["errors"][0]
+        assert (error["code"], error["message"]) == (
+            "directory_password", "bob+corp signs in with the password of the directory corp; change it there"
+        )
