@@ -88,6 +88,9 @@ access to * by * read
 class OpenLDAP:
     url: str
     root: Path
+    # With TLS: the ldaps:// URL (the plain one offers StartTLS) and the PEM of the CA that signed the server.
+    ldaps_url: str = ""
+    ca_pem: str = ""
 
     def reseed(self) -> None:
         """Deletes every entry below the base and loads the seed again (tests that change the directory)."""
@@ -120,24 +123,59 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], deadline: float
     raise RuntimeError("slapd did not start listening")
 
 
+def _write_certificates(root: Path) -> tuple[str, str]:
+    """A throw-away CA and a server certificate for 127.0.0.1 signed by it: (the CA's PEM, slapd.conf's TLS lines)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Berth test directory CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
+    server = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+              .issuer_name(ca_name).public_key(server_key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+              .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+              .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    ca_pem = ca.public_bytes(pem).decode()
+    (root / "ca.pem").write_text(ca_pem)
+    (root / "server.pem").write_bytes(server.public_bytes(pem))
+    (root / "server.key").write_bytes(server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                                                serialization.NoEncryption()))
+    lines = f"TLSCACertificateFile {root}/ca.pem\nTLSCertificateFile {root}/server.pem\nTLSCertificateKeyFile {root}/server.key\n"
+    return ca_pem, lines
+
+
 @contextmanager
-def run_openldap() -> Iterator[OpenLDAP]:
+def run_openldap(tls: bool = False) -> Iterator[OpenLDAP]:
     root = Path(tempfile.mkdtemp(prefix="berth-slapd-"))
     process: subprocess.Popen[bytes] | None = None
     try:
         (root / "data").mkdir()
         conf = root / "slapd.conf"
-        conf.write_text(SLAPD_CONF.format(root=root, suffix=SUFFIX, admin_dn=ADMIN_DN, admin_password=ADMIN_PASSWORD))
+        ca_pem, tls_lines = _write_certificates(root) if tls else ("", "")
+        conf.write_text(tls_lines + SLAPD_CONF.format(root=root, suffix=SUFFIX, admin_dn=ADMIN_DN,
+                                                      admin_password=ADMIN_PASSWORD))
         (root / "seed.ldif").write_text(seed_ldif())
         subprocess.run(["slapadd", "-f", str(conf), "-l", str(root / "seed.ldif")], check=True,
                        capture_output=True, timeout=60)
-        port = _free_port()
+        port, tls_port = _free_port(), _free_port()
         url = f"ldap://127.0.0.1:{port}"
+        ldaps_url = f"ldaps://127.0.0.1:{tls_port}" if tls else ""
         # -d 0: stays in the foreground (so it is our child and dies with us) and logs nothing.
-        process = subprocess.Popen(["slapd", "-f", str(conf), "-h", url, "-d", "0"],
+        process = subprocess.Popen(["slapd", "-f", str(conf), "-h", f"{url} {ldaps_url}".strip(), "-d", "0"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         _wait_listening(port, process, time.monotonic() + 20)
-        yield OpenLDAP(url=url, root=root)
+        yield OpenLDAP(url=url, root=root, ldaps_url=ldaps_url, ca_pem=ca_pem)
     finally:
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
