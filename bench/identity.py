@@ -6,7 +6,7 @@
   user in 50 groups that hold roles in 1,000 projects, beside a local user with 1,000 memberships of its own.
   Target: p95 under 50 ms.
 
-    .venv/bin/python bench/identity.py [--rounds 40] [--pg-port 55512]
+    .venv/bin/python bench/identity.py [--rounds 40] [--pg-port 55510]
 
 Starts a private PostgreSQL cluster (scripts/lib.sh start_postgres) in var/bench/identity-postgres and an
 OpenLDAP in a temporary directory, and stops both at the end.
@@ -84,7 +84,7 @@ def time_calls(call: Callable[[], Any], rounds: int) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40)
-    parser.add_argument("--pg-port", type=int, default=55512)
+    parser.add_argument("--pg-port", type=int, default=55510)
     args = parser.parse_args()
     from tests.support import openldap as ldap
 
