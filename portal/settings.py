@@ -62,6 +62,7 @@ REDIS_URL = env.str("BERTH_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL: C
 AUDIT_RETENTION_DAYS = env.int("BERTH_AUDIT_RETENTION_DAYS", 90, "Audit log rows older than this many days are purged daily.")
 LOGIN_MAX_FAILURES = env.int("BERTH_LOGIN_MAX_FAILURES", 5, "Failed sign-ins of one account from one address within the window after which that address is refused (429) for that account; other addresses, personal access tokens and generated robot secrets are never refused.")
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("BERTH_LOGIN_FAILURE_WINDOW", 300, "Window, in seconds, over which failed sign-ins are counted; refused attempts are not counted, so they do not prolong it.")
+LDAP_CACHE_SECONDS = env.int("BERTH_LDAP_CACHE_SECONDS", 120, "How long a directory (LDAP) sign-in is trusted without asking the directory again: a password checked by bind, and the account and groups behind a session or token; a user disabled or removed in the directory lapses when it expires.")
 METRICS_ALLOWED_NETWORKS = env.list("BERTH_METRICS_ALLOWED", ["127.0.0.1/32", "::1/128"], "Networks allowed to read /metrics without a token.")
 TRUSTED_PROXIES = env.list("BERTH_TRUSTED_PROXIES", [], "Networks of reverse proxies whose X-Forwarded-For is believed.")
 METRICS_TOKEN = env.optional_str("BERTH_METRICS_TOKEN", "Bearer token that also grants /metrics.")

@@ -14,6 +14,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from portal.accounts import sources
 from portal.accounts.models import PersonalToken, User
 from portal.audit.models import Outcome
 from portal.audit.services import recent_login_failures, record
@@ -97,17 +98,47 @@ def _check(username: str, secret: str, surface: Surface) -> Principal | None:
         # Checked before the account is looked up: the same work whether the name exists or not, so a
         # token-shaped password (one fast hash) cannot tell existing accounts from the slow-hashed missing ones.
         token = _usable_token(secret)
-        return token_principal(token, surface) if token is not None and token.user.username == username else None
-    user = User.objects.filter(username=username).first()
-    if user is None or not user.is_active:
-        # Hash anyway so a missing account takes as long as a wrong password.
+        return token_principal(token, surface) if token is not None and _names(token.user, username) else None
+    user = User.objects.filter(username=username, source=None).first()
+    if user is not None and user.is_active:
+        subject = f"user:{user.pk}"
+        if _recently_verified(subject, secret, user.password) or user.check_password(secret):
+            _remember_verified(subject, secret, user.password)
+            return UserPrincipal(user)
+    # The same name in a directory is another person (stored as `name+source`), who signs in with the
+    # directory's password: local and directory accounts never share a password check.
+    principal = _check_directory(username, secret)
+    if principal is None and (user is None or not user.is_active):
+        # Hash anyway so a missing account takes as long as a wrong password. Only on failure: a directory
+        # user's remembered sign-in (a pull storm's every token request) must not pay a slow hash.
         User().set_password(secret)
+    return principal
+
+
+def _check_directory(username: str, secret: str) -> Principal | None:
+    from django.conf import settings
+
+    known = sources.find_directory_user(username)
+    if known is not None and known.can_sign_in and not sources.is_stale(known) \
+            and _recently_verified(f"directory:{known.pk}", secret, _directory_stamp(known)):
+        return UserPrincipal(known)
+    user = sources.sign_in(username, secret)
+    if user is None or not user.can_sign_in:
         return None
-    subject = f"user:{user.pk}"
-    if _recently_verified(subject, secret, user.password) or user.check_password(secret):
-        _remember_verified(subject, secret, user.password)
-        return UserPrincipal(user)
-    return None
+    # A pull storm sends the same Basic credentials on every token request: the bind is trusted this long.
+    _remember_verified(f"directory:{user.pk}", secret, _directory_stamp(user), ttl=settings.LDAP_CACHE_SECONDS)
+    return UserPrincipal(user)
+
+
+def _directory_stamp(user: User) -> str:
+    """What a remembered directory sign-in is bound to: editing the source ends every one made under it."""
+    source = user.source
+    return f"{user.source_id}:{source.updated_at.isoformat() if source is not None else ''}"
+
+
+def _names(user: User, username: str) -> bool:
+    """Whether `username` is the user's: a directory user may also go by its directory name alone."""
+    return username == user.username or (user.source_id is not None and username.lower() == user.source_username)
 
 
 def _check_robot(username: str, secret: str) -> Robot | None:
@@ -173,10 +204,10 @@ def forget_verified_passwords() -> None:
         _verified.clear()
 
 
-def _remember_verified(subject: str, secret: str, stored_hash: str) -> None:
+def _remember_verified(subject: str, secret: str, stored_hash: str, ttl: float = _VERIFIED_TTL_SECONDS) -> None:
     key = _credential_key(subject, secret)
     with _verified_lock:
-        _verified[key] = (stored_hash, time.monotonic() + _VERIFIED_TTL_SECONDS)
+        _verified[key] = (stored_hash, time.monotonic() + ttl)
         _verified.move_to_end(key)
         while len(_verified) > _VERIFIED_MAX_ENTRIES:
             _verified.popitem(last=False)
@@ -196,7 +227,9 @@ def _usable_token(secret: str) -> PersonalToken | None:
     if "\x00" in secret:
         return None
     for token in PersonalToken.objects.filter(prefix=display_prefix(secret)).select_related("user"):
-        if verify_secret(secret, token.secret_hash) and token.is_usable() and token.user.is_active:
+        # A directory user's token works only while the directory still has the user, asked once a cache period.
+        if verify_secret(secret, token.secret_hash) and token.is_usable() and token.user.can_sign_in \
+                and sources.refresh(token.user):
             now = timezone.now()
             # Written at most once a minute: a script hammering the API should not write on every call.
             if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
@@ -236,6 +269,8 @@ class SessionPrincipalAuthentication(authentication.SessionAuthentication):
         result = super().authenticate(request)
         if result is None:
             return None
+        if not sources.refresh(result[0]):
+            raise exceptions.AuthenticationFailed("your directory account is disabled, removed or cannot be checked")
         return UserPrincipal(result[0], via="session"), None
 
     def authenticate_header(self, request: Any) -> str:

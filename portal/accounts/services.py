@@ -27,6 +27,7 @@ from portal.rbac.roles import (
     Role,
     SystemResource,
     TokenScope,
+    highest_role,
     permission_label,
 )
 from portal.utilities.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
@@ -133,10 +134,18 @@ def reset_password(actor: Principal, user: User, new_password: str, source_ip: s
         # Whoever holds an administrator's session or token must not take the account over without its password.
         raise Forbidden("change your own password at /users/current/password, with your current password",
                         code="own_password")
+    _refuse_directory_password(user)
     _check_password_strength(new_password, user)
     with transaction.atomic():
         _set_password(user, new_password)
         record(actor, "reset_password", "user", user.username, source_ip=source_ip)
+
+
+def _refuse_directory_password(user: User) -> None:
+    """A directory user's password is checked by binding to its directory: a local one would never be used."""
+    if user.source_id is not None:
+        raise Conflict(f"{user.username} signs in with the password of the directory {user.source}; change it there",
+                       code="directory_password")
 
 
 def _set_password(user: User, new_password: str) -> None:
@@ -172,6 +181,7 @@ def change_own_password(actor: Principal, old_password: str, new_password: str,
     """
     user = _own_account(actor)
     _refuse_tokens(actor, "change your password", "token_cannot_change_password")
+    _refuse_directory_password(user)
     if recent_login_failures(user.username, source_ip) >= settings.LOGIN_MAX_FAILURES:
         record(actor, "change_password", "user", user.username, outcome="failure", source_ip=source_ip,
                detail={"reason": "too many failed attempts"})
@@ -308,11 +318,16 @@ def project_permissions(principal: Principal, project_name: str | None = None) -
         rows = Member.objects.filter(user_id=principal.user.pk).values_list(
             "project_id", "project__name", "project__public", "role"
         )
-        memberships = [(ProjectRef(pid, name, public), Role(role)) for pid, name, public, role in rows]
-        principal.remember_roles({project.id: role for project, role in memberships})
+        roles: dict[ProjectRef, Role] = {ProjectRef(pid, name, public): Role(role) for pid, name, public, role in rows}
+        if principal.user.source_id is not None:
+            group_rows = principal.group_memberships().values_list("project_id", "project__name", "project__public", "role")
+            for pid, name, public, role in group_rows:
+                project = ProjectRef(pid, name, public)
+                roles[project] = highest_role(roles.get(project), Role(role)) or Role(role)
+        principal.remember_roles({project.id: role for project, role in roles.items()})
         return {
             project.name: {"role": role.value, "permissions": _labels(principal.effective_permissions(project))}
-            for project, role in memberships
+            for project, role in roles.items()
         }
     grants = getattr(principal, "grants", None)
     if not grants:

@@ -8,9 +8,9 @@ from typing import Any
 from django.apps import apps
 from django.db import IntegrityError, transaction
 
-from portal.accounts.models import User
+from portal.accounts.models import AuthSource, User
 from portal.audit.services import record
-from portal.projects.models import Member, Project
+from portal.projects.models import GroupMember, Member, Project
 from portal.rbac.principals import Principal, Resource, UserPrincipal, require
 from portal.rbac.roles import Action, ProjectResource, Role, SystemResource
 from portal.registry.storage import RepositoryStorage, storage_from_settings
@@ -151,4 +151,52 @@ def remove_member(actor: Principal, member: Member, source_ip: str | None = None
     with transaction.atomic():
         _ensure_admin_remains(member)
         record(actor, "delete", "member", member.user.username, project=member.project, source_ip=source_ip)
+        member.delete()
+
+
+# Groups as members: every user a directory puts in the group holds the role (a user's own role may be stronger).
+
+
+def add_group_member(actor: Principal, project: Project, source_name: str, group: str, role: str,
+                     source_ip: str | None = None) -> GroupMember:
+    require(actor, Action.CREATE, Resource.of_project(project, ProjectResource.MEMBER))
+    checked_role = _validate_role(role)
+    _require_credential_scope_for(actor, Action.CREATE, project, checked_role)
+    source = AuthSource.objects.filter(name=source_name).first()
+    if source is None:
+        raise InvalidInput(f"no authentication source named {source_name!r}", code="source_not_found",
+                           detail={"source": ["no such source"]})
+    # LDAP DNs compare case-insensitively; stored lower-cased as the groups of users are.
+    identifier = group.strip().lower() if source.kind == "ldap" else group.strip()
+    if not identifier:
+        raise InvalidInput("a group member needs the group's identifier", detail={"group": ["required"]})
+    try:
+        with transaction.atomic():
+            member = GroupMember.objects.create(project=project, source=source, group=identifier, role=checked_role)
+            record(actor, "create", "group_member", f"{source.name}:{identifier}", project=project, source_ip=source_ip,
+                   detail={"role": checked_role.value})
+    except IntegrityError:
+        raise Conflict(f"group {identifier} of {source.name} is already a member of {project.name}",
+                       code="member_exists") from None
+    return member
+
+
+def change_group_member_role(actor: Principal, member: GroupMember, role: str, source_ip: str | None = None) -> GroupMember:
+    require(actor, Action.UPDATE, Resource.of_project(member.project, ProjectResource.MEMBER))
+    checked_role = _validate_role(role)
+    _require_credential_scope_for(actor, Action.UPDATE, member.project, checked_role)
+    with transaction.atomic():
+        previous = member.role
+        member.role = checked_role
+        member.save(update_fields=["role", "updated_at"])
+        record(actor, "update", "group_member", f"{member.source.name}:{member.group}", project=member.project,
+               source_ip=source_ip, detail={"from": previous, "to": checked_role.value})
+    return member
+
+
+def remove_group_member(actor: Principal, member: GroupMember, source_ip: str | None = None) -> None:
+    require(actor, Action.DELETE, Resource.of_project(member.project, ProjectResource.MEMBER))
+    with transaction.atomic():
+        record(actor, "delete", "group_member", f"{member.source.name}:{member.group}", project=member.project,
+               source_ip=source_ip)
         member.delete()

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from portal.accounts.models import User
-from portal.projects.models import Member
+from portal.accounts.models import User, UserGroup
+from portal.projects.models import GroupMember, Member
 from portal.rbac.roles import (
     ALL_PROJECT_PERMISSIONS,
     PUBLIC_PROJECT_PERMISSIONS,
@@ -21,6 +21,7 @@ from portal.rbac.roles import (
     Surface,
     SystemResource,
     TokenScope,
+    highest_role,
     scope_needed,
     scope_satisfied,
 )
@@ -157,15 +158,28 @@ class UserPrincipal(Principal):
         self.name = self.user.username
         self.pk = self.user.pk
         self.is_system_admin = bool(self.user.is_admin)
-        self.is_active = self.user.is_active
+        self.is_active = self.user.can_sign_in
 
     def preload_roles(self, project_ids: list[int]) -> None:
         missing = [pid for pid in project_ids if pid not in self._roles]
         if not missing:
             return
-        found = dict(Member.objects.filter(user=self.user, project_id__in=missing).values_list("project_id", "role"))
+        found: dict[int, Role | None] = {
+            pid: Role(role)
+            for pid, role in Member.objects.filter(user=self.user, project_id__in=missing).values_list("project_id", "role")
+        }
+        if self.user.source_id is not None:
+            # One query for every group of the user, however many: the groups are stored at each directory check.
+            for pid, role in self.group_memberships().filter(project_id__in=missing).values_list("project_id", "role"):
+                found[pid] = highest_role(found.get(pid), Role(role))
         for pid in missing:
-            self._roles[pid] = Role(found[pid]) if pid in found else None
+            self._roles[pid] = found.get(pid)
+
+    def group_memberships(self) -> QuerySet[GroupMember]:
+        """The project memberships of the groups the directory last said the user is in."""
+        return GroupMember.objects.filter(
+            source_id=self.user.source_id, group__in=UserGroup.objects.filter(user_id=self.user.pk).values("group")
+        ).order_by()
 
     def remember_roles(self, roles: dict[int, Role | None]) -> None:
         """Seeds the role cache from a query the caller already ran, so no per-project query follows."""
@@ -209,7 +223,10 @@ class UserPrincipal(Principal):
             return Q()
         # `id IN (their project ids)` is evaluated once, as a hashed set; a correlated EXISTS
         # probed the member index once for every private project row the count walks.
-        return Q(public=True) | Q(pk__in=Member.objects.filter(user_id=self.user.pk).values("project_id"))
+        visible = Q(public=True) | Q(pk__in=Member.objects.filter(user_id=self.user.pk).values("project_id"))
+        if self.user.source_id is not None:
+            visible |= Q(pk__in=self.group_memberships().values("project_id"))
+        return visible
 
 
 @dataclass(eq=False)

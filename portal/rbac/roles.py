@@ -118,6 +118,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 # Ranked from the most to the least powerful; each role holds every permission of the next.
 ROLE_ORDER: tuple[Role, ...] = (Role.PROJECT_ADMIN, Role.MAINTAINER, Role.DEVELOPER, Role.GUEST, Role.LIMITED_GUEST)
 
+
+def highest_role(first: Role | None, second: Role | None) -> Role | None:
+    """The stronger of two roles (a user's own and a group's); None only when both are."""
+    held = [role for role in (first, second) if role is not None]
+    return min(held, key=ROLE_ORDER.index) if held else None
+
 # What anyone, signed in or not, may do in a public project.
 PUBLIC_PROJECT_PERMISSIONS: frozenset[Permission] = _LIMITED_GUEST
 

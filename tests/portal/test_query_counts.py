@@ -105,3 +105,30 @@ def test_user_search(make_user, client_for):
     few, many = grows(client_for(searcher), "/api/v1/users/search?q=user&page_size=100",
                       lambda n: [make_user() for _ in range(n)])
     assert few == many
+
+
+def test_projects_as_a_directory_user_in_many_groups(make_project, client_for, make_ldap_source):
+    """Group roles cost no query per group nor per project: the user's groups are stored at sign-in."""
+    from portal.accounts.models import User, UserGroup
+    from portal.projects.models import GroupMember
+    from tests.support.openldap import PASSWORD
+
+    source = make_ldap_source()
+    client = client_for("alice", PASSWORD)
+    assert client.get("/api/v1/users/current").status_code == 200
+    alice = User.objects.get(username="alice+corp")
+    groups = [f"cn=team{index},ou=groups,dc=berth,dc=test" for index in range(50)]
+    UserGroup.objects.bulk_create([UserGroup(user=alice, group=group) for group in groups])
+
+    def add(n: int) -> None:
+        for index in range(n):
+            project = make_project()
+            GroupMember.objects.create(project=project, source=source, group=groups[index % 50],
+                                       role="guest" if index % 2 else "maintainer")
+            make_project()  # invisible ones must not cost either
+
+    few, many = grows(client, "/api/v1/projects?page_size=100", add)
+    assert few == many
+    few_permissions = query_count(client, "/api/v1/users/current/permissions")
+    add(10)
+    assert query_count(client, "/api/v1/users/current/permissions") == few_permissions

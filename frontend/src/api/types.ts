@@ -46,3 +46,7 @@ export type JoinTokenCreate = Schemas["JoinTokenCreateRequest"];
 export type JoinTokenCreated = Schemas["JoinTokenCreated"];
 export type Container = Schemas["Container"];
 export type Deploy = Schemas["DeployRequest"];
+export type AuthSource = Schemas["AuthSource"];
+export type AuthSourceCreate = Schemas["AuthSourceCreateRequest"];
+export type AuthSourceTestResult = Schemas["AuthSourceTestResult"];
+export type GroupMember = Schemas["GroupMember"];

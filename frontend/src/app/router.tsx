@@ -49,6 +49,7 @@ export const routes: RouteObject[] = [
       { path: "admin/users", lazy: page(() => import("@/features/users/routes/UsersPage")) },
       { path: "admin/robots", lazy: page(() => import("@/features/robots/routes/SystemRobotsPage")) },
       { path: "admin/audit", lazy: page(() => import("@/features/audit/routes/AuditLogPage")) },
+      { path: "admin/authentication", lazy: page(() => import("@/features/identity/routes/AuthenticationPage")) },
       { path: "admin/settings", lazy: page(() => import("@/features/system/routes/SettingsPage")) },
       { path: "admin/hosts", lazy: page(() => import("@/features/fleet/routes/HostsPage")) },
       { path: "admin/health", lazy: page(() => import("@/features/system/routes/HealthPage")) },

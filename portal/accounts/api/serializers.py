@@ -6,7 +6,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from portal.accounts.models import PersonalToken, User
+from portal.accounts.models import AuthSource, AuthSourceKind, PersonalToken, User
 from portal.rbac.roles import DEFAULT_TOKEN_SCOPES, TokenScope
 from portal.utilities.serializers import StrictModelSerializer, StrictSerializer
 
@@ -21,11 +21,13 @@ class UnsetAsNullEmailField(serializers.EmailField):
 class UserSerializer(StrictModelSerializer):
     email = UnsetAsNullEmailField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(source="date_joined", read_only=True)
+    source = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True,
+                                          help_text="The authentication source the user came from; null: a local account.")
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "display_name", "comment", "is_admin", "is_active", "created_at",
-                  "updated_at", "last_login", "password_changed_at"]
+        fields = ["id", "username", "email", "display_name", "comment", "is_admin", "is_active", "source",
+                  "source_active", "created_at", "updated_at", "last_login", "password_changed_at"]
         read_only_fields = fields
 
 
@@ -134,3 +136,50 @@ class TokenCreateSerializer(StrictSerializer):
         help_text="What the token may be used for; registry:write (docker login, push and pull) when not given. "
                   "registry:write includes registry:read; api:credentials includes api:write, which includes api:read.",
     )
+
+
+class AuthSourceSerializer(StrictModelSerializer):
+    secret_set = serializers.SerializerMethodField(help_text="Whether a bind password (or client secret) is stored; it is never returned.")
+
+    class Meta:
+        model = AuthSource
+        fields = ["id", "kind", "name", "enabled", "priority", "settings", "secret_set", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_secret_set(self, source: AuthSource) -> bool:
+        return bool(source.encrypted_secret)
+
+
+class AuthSourceCreateSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=AuthSourceKind.values)
+    name = serializers.CharField(max_length=50)
+    enabled = serializers.BooleanField(default=True)
+    priority = serializers.IntegerField(min_value=0, max_value=10000, default=100)
+    settings = serializers.DictField(help_text="LDAP: urls, start_tls, ca_certificate, bind_dn, user_search_base, "
+                                               "user_search_filter, uid_attribute, display_name_attribute, email_attribute, "
+                                               "group_search_base, group_search_filter, membership_attribute, admin_group, timeout_seconds.")
+    secret = serializers.CharField(required=False, allow_blank=True, default="", write_only=True,
+                                   help_text="The LDAP bind password; stored encrypted.")
+
+
+class AuthSourceUpdateSerializer(StrictSerializer):
+    enabled = serializers.BooleanField(required=False)
+    priority = serializers.IntegerField(min_value=0, max_value=10000, required=False)
+    settings = serializers.DictField(required=False)
+    secret = serializers.CharField(required=False, allow_blank=True, write_only=True,
+                                   help_text="A new bind password; empty or absent keeps the stored one.")
+
+
+class AuthSourceTestSerializer(StrictSerializer):
+    username = serializers.CharField(max_length=150)
+
+
+class AuthSourceTestResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="Whether the directory answered with these settings.")
+    error = serializers.CharField()
+    found = serializers.BooleanField()
+    dn = serializers.CharField()
+    display_name = serializers.CharField()
+    email = serializers.CharField()
+    groups = serializers.ListField(child=serializers.CharField())
+    is_admin = serializers.BooleanField()

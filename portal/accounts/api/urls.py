@@ -9,10 +9,16 @@ user = views.UserViewSet.as_view({"get": "retrieve", "patch": "partial_update", 
 user_password = views.UserViewSet.as_view({"post": "reset_password"})
 tokens = views.TokenViewSet.as_view({"get": "list", "post": "create"})
 token = views.TokenViewSet.as_view({"delete": "destroy"})
+auth_sources = views.AuthSourceViewSet.as_view({"get": "list", "post": "create"})
+auth_source = views.AuthSourceViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
+auth_source_test = views.AuthSourceViewSet.as_view({"post": "test"})
 
 urlpatterns = [
     path("auth/login", views.LoginView.as_view(), name="login"),
     path("auth/logout", views.LogoutView.as_view(), name="logout"),
+    path("system/auth-sources", auth_sources, name="auth-source-list"),
+    path("system/auth-sources/<int:source_id>", auth_source, name="auth-source-detail"),
+    path("system/auth-sources/<int:source_id>/test", auth_source_test, name="auth-source-test"),
     path("users", users, name="user-list"),
     # Fixed paths first: "current" and "search" are reserved usernames for this reason.
     path("users/search", views.UserSearchView.as_view(), name="user-search"),

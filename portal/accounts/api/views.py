@@ -20,8 +20,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.accounts import services
+from portal.accounts import services, sources
 from portal.accounts.api.serializers import (
+    AuthSourceCreateSerializer,
+    AuthSourceSerializer,
+    AuthSourceTestResultSerializer,
+    AuthSourceTestSerializer,
+    AuthSourceUpdateSerializer,
     CurrentPermissionsSerializer,
     CurrentUserUpdateSerializer,
     PasswordChangeSerializer,
@@ -37,7 +42,7 @@ from portal.accounts.api.serializers import (
 )
 from portal.accounts.authentication import SESSION_CHALLENGE, authenticate_credentials
 from portal.accounts.filters import UserFilter
-from portal.accounts.models import PersonalToken, User
+from portal.accounts.models import AuthSource, PersonalToken, User
 from portal.audit.services import record
 from portal.rbac.principals import Resource, UserPrincipal, require
 from portal.rbac.roles import Action, SystemResource
@@ -104,7 +109,7 @@ USERNAME_PARAMETER = OpenApiParameter("username", str, OpenApiParameter.PATH)
 class UserViewSet(viewsets.GenericViewSet):
     """User administration: every action needs the system permission to read user records."""
 
-    queryset = User.objects.all()
+    queryset = User.objects.select_related("source")
     serializer_class = UserSerializer
     filterset_class = UserFilter
     ordering_fields = ["username", "email", "display_name", "date_joined", "last_login", "is_admin", "is_active"]
@@ -260,3 +265,56 @@ class TokenViewSet(viewsets.GenericViewSet):
     def destroy(self, request: Request, token_id: int) -> Response:
         services.revoke_token(request.user, int(token_id), source_ip=client_address(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AuthSourceViewSet(viewsets.GenericViewSet):
+    """Authentication sources (LDAP directories now): administrators only, as the system configuration is."""
+
+    queryset = AuthSource.objects.all()
+    serializer_class = AuthSourceSerializer
+    ordering = ["priority", "name"]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        require(request.user, Action.READ, Resource.system(SystemResource.CONFIGURATION))
+
+    def get_object(self) -> AuthSource:
+        source = AuthSource.objects.filter(pk=self.kwargs["source_id"]).first()
+        if source is None:
+            raise NotFound(f"authentication source {self.kwargs['source_id']} not found", code="source_not_found")
+        return source
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(AuthSourceSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, source_id: int) -> Response:
+        return Response(AuthSourceSerializer(self.get_object()).data)
+
+    @extend_schema(request=AuthSourceCreateSerializer, responses={201: AuthSourceSerializer})
+    def create(self, request: Request) -> Response:
+        data = AuthSourceCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        source = sources.create_source(request.user, source_ip=client_address(request), **data.validated_data)
+        return Response(AuthSourceSerializer(source).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=AuthSourceUpdateSerializer, responses=AuthSourceSerializer)
+    def partial_update(self, request: Request, source_id: int) -> Response:
+        data = AuthSourceUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        source = sources.update_source(request.user, self.get_object(), data.validated_data, source_ip=client_address(request))
+        return Response(AuthSourceSerializer(source).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, source_id: int) -> Response:
+        sources.delete_source(request.user, self.get_object(), source_ip=client_address(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Look a user up in the source, as a sign-in would (no password needed)",
+                   request=AuthSourceTestSerializer, responses=AuthSourceTestResultSerializer)
+    def test(self, request: Request, source_id: int) -> Response:
+        data = AuthSourceTestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = sources.test_source(request.user, self.get_object(), data.validated_data["username"],
+                                     source_ip=client_address(request))
+        return Response(result)

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import serializers
 
-from portal.projects.models import Member, Project
+from portal.projects.models import GroupMember, Member, Project
 from portal.rbac.roles import Role
 from portal.utilities.serializers import StrictModelSerializer, StrictSerializer
 
@@ -113,4 +113,20 @@ class MemberCreateSerializer(StrictSerializer):
 
 
 class MemberUpdateSerializer(StrictSerializer):
+    role = serializers.ChoiceField(choices=[r.value for r in Role])
+
+
+class GroupMemberSerializer(StrictModelSerializer):
+    source = serializers.CharField(source="source.name", read_only=True)
+    role = serializers.ChoiceField(choices=[r.value for r in Role])
+
+    class Meta:
+        model = GroupMember
+        fields = ["id", "source", "group", "role", "created_at", "updated_at"]
+        read_only_fields = ["id", "source", "group", "created_at", "updated_at"]
+
+
+class GroupMemberCreateSerializer(StrictSerializer):
+    source = serializers.CharField(max_length=50, help_text="The authentication source's name.")
+    group = serializers.CharField(max_length=1024, help_text="The group's DN (LDAP) or name (OIDC).")
     role = serializers.ChoiceField(choices=[r.value for r in Role])

@@ -19,6 +19,8 @@ from portal.api.base import (
 )
 from portal.projects import services
 from portal.projects.api.serializers import (
+    GroupMemberCreateSerializer,
+    GroupMemberSerializer,
     MemberCreateSerializer,
     MemberSerializer,
     MemberUpdateSerializer,
@@ -27,7 +29,7 @@ from portal.projects.api.serializers import (
     ProjectUpdateSerializer,
 )
 from portal.projects.filters import MemberFilter, ProjectFilter
-from portal.projects.models import Member, Project
+from portal.projects.models import GroupMember, Member, Project
 from portal.rbac.principals import Resource, require
 from portal.rbac.roles import Action, ProjectResource
 from portal.utilities.errors import NotFound
@@ -145,4 +147,51 @@ class MemberViewSet(ProjectScopedMixin, viewsets.ModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-__all__ = ["MemberViewSet", "ProjectViewSet", "visible_project"]
+class GroupMemberViewSet(ProjectScopedMixin, viewsets.GenericViewSet):
+    """Directory groups that are members of one project, addressed by id (a DN does not fit in a path)."""
+
+    serializer_class = GroupMemberSerializer
+    permission_classes = [ProjectActionPermission]
+    project_resource = ProjectResource.MEMBER
+    ordering_fields = ["created_at", "role", "group"]
+    ordering = ["group"]
+
+    def get_queryset(self) -> QuerySet[GroupMember]:
+        if getattr(self, "swagger_fake_view", False):
+            return GroupMember.objects.none()
+        return GroupMember.objects.filter(project=self.get_project()).select_related("source", "project")
+
+    def get_object(self) -> GroupMember:
+        member = self.get_queryset().filter(pk=self.kwargs["member_id"]).first()
+        if member is None:
+            raise NotFound(f"group member {self.kwargs['member_id']} not found in {self.get_project().name}",
+                           code="member_not_found")
+        return member
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(GroupMemberSerializer(page, many=True).data)
+
+    @extend_schema(request=GroupMemberCreateSerializer, responses={201: GroupMemberSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = GroupMemberCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        member = services.add_group_member(request.user, self.get_project(), values["source"], values["group"],
+                                           values["role"], source_ip=self.source_ip())
+        return Response(GroupMemberSerializer(member).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MemberUpdateSerializer, responses=GroupMemberSerializer)
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = MemberUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        member = services.change_group_member_role(request.user, self.get_object(), data.validated_data["role"],
+                                                   source_ip=self.source_ip())
+        return Response(GroupMemberSerializer(member).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.remove_group_member(request.user, self.get_object(), source_ip=self.source_ip())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+__all__ = ["GroupMemberViewSet", "MemberViewSet", "ProjectViewSet", "visible_project"]

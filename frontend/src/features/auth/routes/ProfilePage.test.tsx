@@ -5,7 +5,7 @@ import { renderAt, stubFetch } from "@/test/utils";
 import { UserMenu } from "../components/UserMenu";
 import ProfilePage from "./ProfilePage";
 
-const dana = { id: 1, username: "dana", display_name: "Dana", email: "dana@example.org", comment: "", is_admin: false, is_active: true, created_at: "2026-11-01T10:00:00Z", updated_at: "2026-11-01T10:00:00Z", last_login: null, password_changed_at: null };
+const dana = { id: 1, username: "dana", display_name: "Dana", email: "dana@example.org", comment: "", is_admin: false, is_active: true, created_at: "2026-11-01T10:00:00Z", updated_at: "2026-11-01T10:00:00Z", last_login: null, password_changed_at: null, source: null, source_active: true };
 const refusal = (status: number, code: string, message: string, fields?: Record<string, string[]>) => ({ status, body: { errors: [{ code, message, ...(fields ? { fields } : {}) }] } });
 
 describe("the profile page", () => {

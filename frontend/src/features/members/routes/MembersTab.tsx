@@ -10,6 +10,7 @@ import { useChangeMemberRole } from "../api/changeMemberRole";
 import { useMembers } from "../api/listMembers";
 import { useRemoveMember } from "../api/removeMember";
 import { AddMemberDialog } from "../components/AddMemberDialog";
+import { GroupMembers } from "../components/GroupMembers";
 import { ROLES } from "../components/roles";
 
 export default function MembersTab() {
@@ -100,6 +101,7 @@ export default function MembersTab() {
       </div>
       {changeRole.error ? <ErrorMessage error={changeRole.error} /> : null}
       {body}
+      <GroupMembers project={project.name} canAdd={canAdd} canRemove={canRemove} />
       <AddMemberDialog project={project.name} open={adding} onClose={() => setAdding(false)} />
       <ConfirmDialog
         open={removing !== null}
