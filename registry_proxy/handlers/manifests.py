@@ -17,9 +17,11 @@ from portal.artifacts.services import (
     tag_deleted,
 )
 from portal.registry.distribution import MAX_MANIFEST_BYTES
+from portal.storage.services import manifest_blob_digests
 from portal.utilities.errors import Conflict, Forbidden, NotFound
 from registry_proxy import errors
 from registry_proxy.caches import TAG_CACHE_SECONDS, CachedManifest
+from registry_proxy.checks.blobs_kept import manifest_blobs_claimed
 from registry_proxy.checks.valid_reference import DIGEST, valid_reference
 from registry_proxy.plumbing import API_VERSION, Context, Send
 from registry_proxy.proxy import Proxy
@@ -93,6 +95,7 @@ async def manifest_put(app: Proxy, context: Context, send: Send) -> None:
         raise errors.digest_invalid(f"the manifest's digest is not {reference}")
     media_type = request.headers.get("content-type", "")
     subject = _subject_of(body)
+    await manifest_blobs_claimed(app, manifest_blob_digests(body, media_type))
     response = await app.upstream(context, data=body)
     extra: list[tuple[bytes, bytes]] = []
     if response.status == 201:

@@ -21,7 +21,7 @@ async def upload_start(app: Proxy, context: Context, send: Send) -> None:
             query = {k: v for k, v in request.query.items() if k not in ("mount", "from")}
             await app.proxy(context, send, query=urlencode(query, doseq=True))
             return
-    await app.proxy(context, send)
+    await app.proxy(context, send, stores_blob=mount)
 
 
 async def may_mount_from(app: Proxy, context: Context, source: str) -> bool:
@@ -45,4 +45,4 @@ async def upload(app: Proxy, context: Context, send: Send) -> None:
     digest = context.request.param("digest")
     if context.request.method == "PUT" and digest is not None:
         valid_digest(digest)
-    await app.proxy(context, send)
+    await app.proxy(context, send, stores_blob=digest if context.request.method == "PUT" else None)
