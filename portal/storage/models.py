@@ -80,6 +80,8 @@ class GCRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Renewed after every batch: a running row without news for BERTH_GC_LOCK_SECONDS lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     stop_requested = models.BooleanField(default=False)
     manifests_deleted = models.IntegerField(default=0)
     blobs_deleted = models.IntegerField(default=0)
@@ -90,6 +92,9 @@ class GCRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The lock that keeps runs one at a time across every worker: one running row at most.
+        constraints = [models.UniqueConstraint(fields=["status"], condition=models.Q(status="running"),
+                                               name="one_running_gc")]
 
     def __str__(self) -> str:
         return f"gc run {self.pk} ({self.status})"
