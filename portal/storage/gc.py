@@ -357,7 +357,7 @@ def run_due() -> int | None:
                 record(GarbageCollector(), "create", "gc-run", str(run.pk), detail={"scheduled": schedule.cron})
                 scheduled = run.pk
     for run_id in GCRun.objects.filter(status=GCRun.PENDING).order_by("created_at").values_list("pk", flat=True)[:1]:
-        _enqueue(run_id)
+        transaction.on_commit(lambda: _enqueue(run_id))
     return scheduled
 
 
