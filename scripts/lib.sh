@@ -67,7 +67,8 @@ ensure_frontend() {
     [ -f "$dir/package.json" ] || return 0
     command -v npm >/dev/null 2>&1 || die "npm is needed to build the UI: install Node.js 20 and npm"
     stamp="$dir/node_modules/.berth-install.sha256"
-    want="$(sha256sum "$dir/package.json" "$dir/package-lock.json" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+    # The files' contents only, not their paths: a checkout moved or shared by a worktree is not a new install.
+    want="$(cat "$dir/package.json" "$dir/package-lock.json" 2>/dev/null | sha256sum | cut -d' ' -f1)"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         say "installing UI packages"
         (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)

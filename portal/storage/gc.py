@@ -356,8 +356,9 @@ def run_due() -> int | None:
                 run = GCRun.objects.create(delete_untagged=schedule.delete_untagged, requested_by="schedule")
                 record(GarbageCollector(), "create", "gc-run", str(run.pk), detail={"scheduled": schedule.cron})
                 scheduled = run.pk
-    for run_id in GCRun.objects.filter(status=GCRun.PENDING).order_by("created_at").values_list("pk", flat=True)[:1]:
-        transaction.on_commit(lambda: _enqueue(run_id))
+    waiting = GCRun.objects.filter(status=GCRun.PENDING).order_by("created_at").values_list("pk", flat=True).first()
+    if waiting is not None:
+        transaction.on_commit(lambda: _enqueue(waiting))
     return scheduled
 
 
