@@ -230,3 +230,63 @@ def test_one_run_at_a_time_and_a_dead_worker_frees_the_lock(db: Any, settings: A
     assert finished is not None and finished.status == "succeeded"
     assert (busy.status, busy.errors) == ("failed", ["the worker running it stopped answering"])
     assert execute(waiting.pk) is None, "a finished run is not run again"
+
+
+def test_pushes_during_repeated_gc_runs_all_pull_completely(berth: Berth, crew: dict[str, Any],
+                                                            settings: Any) -> None:
+    import hashlib
+    import json as jsonlib
+
+    from django.db import connection
+
+    from portal.storage.gc import execute
+    from portal.storage.models import GCRun
+
+    settings.GC_GRACE_SECONDS = 1
+    pusher = client(berth, crew["alpha"][1], "alpha/app")
+    shared = os.urandom(20_000)
+    variants = [os.urandom(20_000) for _ in range(3)]
+    config = jsonlib.dumps({"architecture": "amd64", "os": "linux"}).encode()
+    done = threading.Event()
+    failures: list[str] = []
+    runs: list[str] = []
+
+    def blob(data: bytes) -> dict[str, Any]:
+        # As docker does: HEAD first, upload only what the registry does not report present.
+        if pusher.request("HEAD", f"/v2/alpha/app/blobs/{sha256(data)}").status_code != 200:
+            pusher.upload("alpha/app", data)
+        return {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256(data), "size": len(data)}
+
+    def collect() -> None:
+        try:
+            while not done.is_set():
+                run = execute(GCRun.objects.create(delete_untagged=True, requested_by="tests").pk)
+                runs.append(run.status if run else "skipped")
+        finally:
+            connection.close()
+
+    collector = threading.Thread(target=collect)
+    collector.start()
+    try:
+        for step in range(15):
+            manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        "config": {**blob(config), "mediaType": "application/vnd.oci.image.config.v1+json"},
+                        "layers": [blob(shared), blob(variants[step % 3])]}
+            body = jsonlib.dumps(manifest).encode()
+            pushed = pusher.request("PUT", "/v2/alpha/app/manifests/current", content=body,
+                                    headers={"Content-Type": manifest["mediaType"]})
+            if pushed.status_code != 201:
+                failures.append(f"step {step}: manifest push {pushed.status_code} {pushed.text}")
+                continue
+            for layer in [manifest["config"], *manifest["layers"]]:
+                got = pusher.request("GET", f"/v2/alpha/app/blobs/{layer['digest']}", headers={"Range": "bytes=0-"})
+                if "sha256:" + hashlib.sha256(got.content).hexdigest() != layer["digest"]:
+                    failures.append(f"step {step}: {layer['digest']} does not pull ({got.status_code})")
+            time.sleep(0.4)  # the previous image, untagged, outlives the grace window now and then
+    finally:
+        done.set()
+        collector.join(60)
+
+    assert failures == []
+    assert len(runs) >= 3 and set(runs) == {"succeeded"}, runs
+    assert GCRun.objects.filter(blobs_deleted__gt=0).exists(), "the runs collected the untagged images' layers"
