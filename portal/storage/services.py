@@ -7,15 +7,18 @@ Every write is a handful of statements whatever the manifest holds: rows are ins
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from portal.artifacts.manifests import InvalidManifest, ParsedManifest, is_digest, parse_manifest
 from portal.artifacts.models import Artifact, Repository
+from portal.projects.models import Project
 from portal.registry.distribution import DistributionClient, DistributionError
 from portal.storage.models import ArtifactBlob, Blob, RepositoryBlob
 from portal.utilities.errors import BerthError
@@ -133,6 +136,54 @@ def manifest_blob_digests(body: bytes, media_type: str) -> list[str]:
     except InvalidManifest:
         return []
     return [use.digest for use in blob_uses("", parsed, 0)[1:]]
+
+
+def project_usage(project_id: int) -> int:
+    """Bytes the project's quota counts: each distinct blob its manifests use, once."""
+    used = ArtifactBlob.objects.filter(artifact__repository__project_id=project_id).values("blob_id")
+    return int(Blob.objects.filter(pk__in=used).aggregate(total=Sum("size"))["total"] or 0)
+
+
+def quota_refusal(project_name: str, body: bytes, media_type: str) -> str | None:
+    """Why pushing this manifest would take the project over its storage limit, or None when it fits.
+
+    The push needs the blobs it uses that no manifest of the project uses yet (a layer shared with another of
+    its repositories is counted once); a push that adds nothing (a new tag, a re-push) always fits.
+    """
+    limit = Project.objects.filter(name=project_name).values_list("id", "storage_limit").first()
+    if limit is None or limit[1] is None:
+        return None
+    project_id, storage_limit = limit
+    try:
+        parsed = parse_manifest(body, media_type)
+    except InvalidManifest:
+        return None  # distribution refuses it
+    sizes: dict[str, int] = {}
+    for use in blob_uses("sha256:" + hashlib.sha256(body).hexdigest(), parsed, len(body)):
+        sizes.setdefault(use.digest, use.size)
+    present = set(ArtifactBlob.objects.filter(artifact__repository__project_id=project_id,
+                                              blob__digest__in=list(sizes)).values_list("blob__digest", flat=True))
+    needs = sum(size for digest, size in sizes.items() if digest not in present)
+    if not needs:
+        return None
+    usage = project_usage(project_id)
+    if usage + needs <= storage_limit:
+        return None
+    return (f"quota exceeded: project {project_name} uses {human_bytes(usage)} of {human_bytes(storage_limit)}, "
+            f"this push needs {human_bytes(needs)} more")
+
+
+def human_bytes(size: int) -> str:
+    """Sizes as docker users read them: 1.9 GiB, 300 MiB, 512 B."""
+    value, unit = float(size), "B"
+    for next_unit in ("KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, next_unit
+    if unit == "B":
+        return f"{size} B"
+    text = f"{value:.1f}".removesuffix(".0")
+    return f"{text} {unit}"
 
 
 def being_collected(digest: str) -> bool:
