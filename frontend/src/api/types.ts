@@ -44,3 +44,7 @@ export type JoinTokenCreate = Schemas["JoinTokenCreateRequest"];
 export type JoinTokenCreated = Schemas["JoinTokenCreated"];
 export type Container = Schemas["Container"];
 export type Deploy = Schemas["DeployRequest"];
+export type GCRun = Schemas["GCRun"];
+export type GCRunRequest = Schemas["GCRunRequestRequest"];
+export type GCSchedule = Schemas["GCSchedule"];
+export type GCScheduleUpdate = Schemas["GCScheduleRequest"];
