@@ -240,6 +240,7 @@ def _sweep(found: Plan, progress: _Progress, client: DistributionClient, storage
     report: dict[str, dict[str, int]] = defaultdict(lambda: {"manifests": 0, "blobs": 0, "bytes": 0})
     collector = GarbageCollector()
     garbage = {artifact_id: (repository, digest, project) for artifact_id, repository, digest, project in found.artifacts}
+    by_name = {(repository, digest): artifact_id for artifact_id, (repository, digest, _) in garbage.items()}
     projects = {project.name: project for project in Project.objects.filter(
         name__in={project for _, _, _, project in found.artifacts})}
     # Roots first: deleting an index takes the children only it held with it; children other garbage
@@ -264,8 +265,8 @@ def _sweep(found: Plan, progress: _Progress, client: DistributionClient, storage
                 continue
             run.manifests_deleted += len(removed)
             report[project]["manifests"] += len(removed)
-            for other in [key for key, value in garbage.items() if value[0] == repository and value[1] in removed]:
-                garbage.pop(other)
+            for gone in removed:  # the children and referrers that went with it
+                garbage.pop(by_name.get((repository, gone), 0), None)
         run.report = dict(report)
         progress.save("manifests_deleted", "report", "errors")
     assert found.cutoff is not None
