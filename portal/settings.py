@@ -247,6 +247,12 @@ MANIFEST_CACHE_SECONDS = env.int("BERTH_MANIFEST_CACHE_SECONDS", 10, "Seconds a 
 RECONCILE_INTERVAL_SECONDS = env.int("BERTH_RECONCILE_INTERVAL", 3600, "Seconds between scheduled reconciliations of the artifact index with distribution.")
 CELERY_BEAT_SCHEDULE["reconcile-artifact-index"] = {"task": "portal.artifacts.tasks.reconcile_index", "schedule": float(RECONCILE_INTERVAL_SECONDS)}
 
+# Storage (portal.storage): the blob index, and garbage collection of what nothing uses.
+INSTALLED_APPS += ["portal.storage"]
+GC_GRACE_SECONDS = env.int("BERTH_GC_GRACE_SECONDS", 7200, "A blob no manifest uses is collected only once this many seconds have passed since a push last used it (an upload in progress, or a push whose manifest has not arrived, keeps its blobs).")
+GC_LOCK_SECONDS = env.int("BERTH_GC_LOCK_SECONDS", 600, "A running garbage collection that has reported no progress for this many seconds lost its worker: it is marked failed, and the next run may start.")
+CELERY_BEAT_SCHEDULE["schedule-gc"] = {"task": "portal.storage.tasks.schedule_gc", "schedule": 60.0}
+
 # The fleet (portal.fleet): hosts running Berth's agent and the containers deployed on them.
 INSTALLED_APPS += ["portal.fleet"]
 FLEET_HEARTBEAT_SECONDS = env.int("BERTH_FLEET_HEARTBEAT_SECONDS", 5, "Seconds between an agent's heartbeats.")

@@ -42,6 +42,10 @@ def manifest_unknown(message: str) -> RegistryError:
     return RegistryError(404, "MANIFEST_UNKNOWN", message)
 
 
+def blob_unknown(message: str) -> RegistryError:
+    return RegistryError(404, "BLOB_UNKNOWN", message)
+
+
 def manifest_invalid(message: str) -> RegistryError:
     return RegistryError(400, "MANIFEST_INVALID", message)
 

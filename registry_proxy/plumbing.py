@@ -30,7 +30,7 @@ def is_registry_path(path: str) -> bool:
 
 
 class Request:
-    __slots__ = ("scope", "receive", "method", "path", "headers", "_query", "gone")
+    __slots__ = ("scope", "receive", "method", "path", "headers", "_query", "gone", "_body")
 
     def __init__(self, scope: Scope_, receive: Receive) -> None:
         self.scope, self.receive = scope, receive
@@ -43,6 +43,7 @@ class Request:
             self.headers[name] = f"{self.headers[name]}, {text}" if name in self.headers else text
         self._query: dict[str, list[str]] | None = None
         self.gone = False
+        self._body: bytes | None = None
 
     @property
     def query_string(self) -> str:
@@ -95,13 +96,19 @@ class Request:
             reader.cancel()
 
     async def read_body(self, limit: int) -> bytes:
+        """The whole body, at most `limit` bytes; read once, so a check and then the handler may both ask."""
+        if self._body is not None:
+            if len(self._body) > limit:
+                raise RegistryError(413, "SIZE_INVALID", f"body larger than {limit} bytes")
+            return self._body
         chunks, size = [], 0
         async for chunk in self.body_chunks():
             size += len(chunk)
             if size > limit:
                 raise RegistryError(413, "SIZE_INVALID", f"body larger than {limit} bytes")
             chunks.append(chunk)
-        return b"".join(chunks)
+        self._body = b"".join(chunks)
+        return self._body
 
 
 class ClientGone(Exception):

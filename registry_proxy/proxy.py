@@ -20,8 +20,9 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from portal.accounts.authentication import forget_verified_passwords
-from portal.artifacts.services import canonical_digest
+from portal.artifacts.services import canonical_digest, distribution
 from portal.registry.tokens import SERVICE, KeyRing, Scope, TokenVerifier
+from portal.storage.services import record_blob_upload
 from registry_proxy import errors
 from registry_proxy.caches import (
     PROJECT_CACHE_SECONDS,
@@ -264,11 +265,15 @@ class Proxy:
             # An unfinished body cannot go back to the pool: the connection is dropped instead.
             response.release() if complete else response.close()
 
-    async def proxy(self, context: Context, send: Send, **kwargs: Any) -> None:
+    async def proxy(self, context: Context, send: Send, *, stores_blob: str | None = None, **kwargs: Any) -> None:
+        """Forwards the request and relays the answer. With `stores_blob` (an upload's completion, a mount),
+        a 201 is written to the blob index before the client hears it, so what it does next finds the row."""
         request = context.request
         if request.method in ("PUT", "PATCH", "POST") and "data" not in kwargs:
             kwargs["data"] = request.body_chunks()
         response = await self.upstream(context, **kwargs)
+        if stores_blob is not None and response.status == 201:
+            await record_blob(self, context, stores_blob)
         await self.relay(response, send, receive=request.receive if request.method == "GET" else None)
 
 
@@ -312,6 +317,19 @@ def _client_fault(detail: bytes) -> errors.RegistryError | None:
             return errors.RegistryError(400, code, message,
                                         digest if isinstance(digest, str) and _DIGEST_DETAIL.match(digest) else None)
     return None
+
+
+async def record_blob(app: Proxy, context: Context, digest: str) -> None:
+    """distribution stored `digest` in the repository (an upload's completion or a mount answered 201): the
+    blob index learns it. The push has succeeded: a failure here is logged, and reconcile repairs it."""
+    try:
+        await app.run_sync(_record_blob_upload, context.name, digest)
+    except Exception:
+        logger.exception("indexing blob %s of %s failed", digest, context.name)
+
+
+def _record_blob_upload(repository: str, digest: str) -> None:
+    record_blob_upload(repository, digest, None, client=distribution())
 
 
 async def _disconnected(receive: Receive) -> None:

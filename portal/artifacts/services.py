@@ -55,6 +55,7 @@ from portal.registry.distribution import (
     DistributionNotFound,
 )
 from portal.registry.storage import RepositoryStorage, storage_from_settings
+from portal.storage.services import index_artifact_blobs, repair_repository_blobs
 from portal.utilities.errors import BerthError, Conflict, InvalidInput, NotFound
 
 # Image configs are a few KiB; anything near this is not one worth reading whole.
@@ -356,6 +357,7 @@ def _index_manifest(repo: Repository, digest: str, parsed: ParsedManifest, body:
         pushed_by=pushed_by[:300],
         subject_digest=parsed.subject_digest,
     )
+    index_artifact_blobs(repo, artifact, parsed, len(body))
     if _is_listed(artifact):
         _adjust(repo, artifact_count=1, size=artifact.size)
     for position, descriptor, child in children.values():
@@ -935,6 +937,7 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
         for offset in range(0, len(settled), 1000):
             DeletedTag.objects.filter(repository_name=name, name__in=settled[offset:offset + 1000]).delete()
         refresh_counters(repo)
+        repair_repository_blobs(repo)
         if dry_run:
             raise _DryRun
     for digest in gone:

@@ -99,6 +99,13 @@ def _count_annotations() -> dict[str, Any]:
         annotations["size"] = Coalesce(
             Subquery(repositories.order_by().values("project").annotate(s=Sum("size")).values("s")), 0
         )
+    if apps.is_installed("portal.storage"):
+        # The quota's usage: each blob the project's manifests use, once, however many repositories share it.
+        blobs, uses = apps.get_model("storage", "Blob"), apps.get_model("storage", "ArtifactBlob")
+        used = uses.objects.filter(artifact__repository__project=OuterRef(OuterRef("pk"))).values("blob_id")
+        annotations["storage_usage"] = Coalesce(Subquery(
+            blobs.objects.filter(pk__in=used).order_by().annotate(one=Value(1)).values("one")
+            .annotate(s=Sum("size")).values("s")), 0)
     return annotations
 
 
@@ -109,6 +116,8 @@ class Project(models.Model):
     # Whether the project's deployments may bind host paths: that hands the host's files (and root) to
     # whoever may deploy in it, so only a system administrator may allow it.
     allow_host_binds = models.BooleanField(default=False)
+    # Bytes its repositories may reference (each distinct blob once); null: unlimited. Set by administrators.
+    storage_limit = models.BigIntegerField(null=True, blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -53,7 +53,10 @@ def update_project(actor: Principal, project: Project, changes: dict[str, Any], 
     if "allow_host_binds" in changes and not actor.can(Action.UPDATE, Resource.system(SystemResource.CONFIGURATION)):
         raise Forbidden(f"only a system administrator may change whether project {project.name} binds host paths",
                         code="admin_only")
-    allowed = {"public", "description", "allow_host_binds"}
+    if "storage_limit" in changes and not actor.can(Action.UPDATE, Resource.system(SystemResource.CONFIGURATION)):
+        raise Forbidden(f"only a system administrator may change the storage limit of project {project.name}",
+                        code="admin_only")
+    allowed = {"public", "description", "allow_host_binds", "storage_limit"}
     with transaction.atomic():
         for key, value in changes.items():
             if key in allowed:

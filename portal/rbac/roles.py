@@ -35,6 +35,7 @@ class SystemResource(StrEnum):
     CATALOG = "catalog"
     CONFIGURATION = "configuration"
     HOST = "host"
+    GARBAGE_COLLECTION = "garbage-collection"
 
 
 class Role(StrEnum):

@@ -324,6 +324,11 @@ class DistributionClient:
             return False
         return True
 
+    def blob_size(self, repository: str, digest: str) -> int:
+        """The size of a blob the repository links; DistributionNotFound when it does not."""
+        response = self._request("HEAD", f"/v2/{repository_path(repository)}/blobs/{quote(digest, safe=':')}")
+        return int(response.headers.get("content-length", "0"))
+
     def delete_manifest(self, repository: str, digest: str) -> None:
         self._request("DELETE", f"/v2/{repository_path(repository)}/manifests/{quote(digest, safe=':')}")
 

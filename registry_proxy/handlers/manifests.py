@@ -19,9 +19,11 @@ from portal.artifacts.services import (
     withdraw_unindexed_manifest,
 )
 from portal.registry.distribution import MAX_MANIFEST_BYTES
+from portal.storage.services import manifest_blob_digests
 from portal.utilities.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry_proxy import errors
 from registry_proxy.caches import TAG_CACHE_SECONDS, CachedManifest
+from registry_proxy.checks.blobs_kept import manifest_blobs_claimed
 from registry_proxy.checks.valid_manifest import valid_manifest
 from registry_proxy.checks.valid_reference import DIGEST, readable_reference, valid_reference
 from registry_proxy.errors import RegistryError
@@ -112,6 +114,7 @@ async def manifest_put(app: Proxy, context: Context, send: Send) -> None:
     media_type = request.headers.get("content-type", "")
     valid_manifest(body, media_type)
     subject = _subject_of(body)
+    await manifest_blobs_claimed(app, manifest_blob_digests(body, media_type))
     path = f"/v2/{context.name}/manifests/{reference}" if alias is not None else None
     response = await app.upstream(context, path=path, data=body)
     extra: list[tuple[bytes, bytes]] = []

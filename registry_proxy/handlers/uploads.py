@@ -22,7 +22,7 @@ from registry_proxy import errors
 from registry_proxy.checks.authenticate import load_basic_principal
 from registry_proxy.checks.valid_reference import SHA256, valid_digest
 from registry_proxy.plumbing import API_VERSION, CHUNK, Context, Request, Send
-from registry_proxy.proxy import Proxy
+from registry_proxy.proxy import Proxy, record_blob
 from registry_proxy.sessions import UploadSession
 
 # The spec's form is `<first>-<last>`; `bytes=` and `bytes ` prefixes are what some clients send.
@@ -54,6 +54,9 @@ async def upload_start(app: Proxy, context: Context, send: Send) -> None:
         await app.uploads.put(session)
         await _send_position(app, send, 202, session)
         return
+    if response.status == 201 and mount is not None and query is None:
+        # The blob index learns the mount before the client does, so its manifest finds the row.
+        await record_blob(app, context, mount)
     await app.relay(response, send)
 
 
@@ -91,6 +94,7 @@ async def _mount_by_copy(app: Proxy, context: Context, send: Send, source: str, 
         copied.release()
         if copied.status != 201:
             return False
+        await record_blob(app, context, canonical)
     await send({"type": "http.response.start", "status": 201, "headers": [
         API_VERSION, (b"content-length", b"0"), *_digest_headers(app, name, digest)]})
     await send({"type": "http.response.body", "body": b""})
@@ -213,9 +217,11 @@ async def _relay_completion(app: Proxy, context: Context, send: Send, response: 
                             digest: str) -> None:
     extra: list[tuple[bytes, bytes]] = []
     canonical = response.headers.get("docker-content-digest", "")
-    if response.status == 201 and digest != canonical and SHA256.match(canonical):
-        await app.run_sync(record_digest_alias, digest, canonical)
-        extra = _digest_headers(app, context.name, digest)
+    if response.status == 201:
+        if digest != canonical and SHA256.match(canonical):
+            await app.run_sync(record_digest_alias, digest, canonical)
+            extra = _digest_headers(app, context.name, digest)
+        await record_blob(app, context, canonical if SHA256.match(canonical) else digest)
     await app.relay(response, send, extra)
 
 

@@ -50,3 +50,7 @@ export type AuthSource = Schemas["AuthSource"];
 export type AuthSourceCreate = Schemas["AuthSourceCreateRequest"];
 export type AuthSourceTestResult = Schemas["AuthSourceTestResult"];
 export type GroupMember = Schemas["GroupMember"];
+export type GCRun = Schemas["GCRun"];
+export type GCRunRequest = Schemas["GCRunRequestRequest"];
+export type GCSchedule = Schemas["GCSchedule"];
+export type GCScheduleUpdate = Schemas["GCScheduleRequest"];

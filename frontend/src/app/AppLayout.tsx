@@ -40,6 +40,7 @@ function SideNav({ onNavigate, anonymous }: { onNavigate: () => void; anonymous:
   if (capabilities.can_manage_configuration) admin.push({ to: "/admin/settings", label: "Settings", icon: "⚒" });
   if (capabilities.is_admin) admin.push({ to: "/admin/hosts", label: "Hosts", icon: "▣" });
   if (capabilities.is_admin) admin.push({ to: "/admin/health", label: "System health", icon: "♥" });
+  if (capabilities.is_admin) admin.push({ to: "/admin/gc", label: "Garbage collection", icon: "♻" });
   const link = (item: NavItem) => (
     <li key={item.to}>
       <NavLink to={item.to} end={item.end} onClick={onNavigate} className={({ isActive }) => `nav-link${isActive ? " nav-link-active" : ""}`}>

@@ -53,6 +53,7 @@ export const routes: RouteObject[] = [
       { path: "admin/settings", lazy: page(() => import("@/features/system/routes/SettingsPage")) },
       { path: "admin/hosts", lazy: page(() => import("@/features/fleet/routes/HostsPage")) },
       { path: "admin/health", lazy: page(() => import("@/features/system/routes/HealthPage")) },
+      { path: "admin/gc", lazy: page(() => import("@/features/gc/routes/GarbageCollectionPage")) },
       { path: "*", lazy: page(() => import("./NotFoundPage")) },
     ],
   },

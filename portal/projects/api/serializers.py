@@ -21,12 +21,15 @@ class ProjectSerializer(StrictModelSerializer):
     repository_count = serializers.IntegerField(read_only=True, default=0)
     size = serializers.IntegerField(read_only=True, default=0, help_text="Bytes: the sum of its repositories' sizes.")
     current_user_role = serializers.CharField(read_only=True, allow_null=True, default=None)
+    storage_usage = serializers.IntegerField(
+        read_only=True, default=0, help_text="Bytes the quota counts: each distinct blob its manifests use, once.")
 
     class Meta:
         model = Project
         fields = ["id", "name", "public", "description", "allow_host_binds", "owner", "member_count",
-                  "repository_count", "size", "current_user_role", "created_at", "updated_at"]
-        read_only_fields = ["id", "owner", "allow_host_binds", "created_at", "updated_at"]
+                  "repository_count", "size", "storage_limit", "storage_usage", "current_user_role", "created_at",
+                  "updated_at"]
+        read_only_fields = ["id", "owner", "allow_host_binds", "storage_limit", "created_at", "updated_at"]
 
     @classmethod
     def rows(cls, queryset: QuerySet[Project]) -> QuerySet[Any]:
@@ -95,6 +98,9 @@ class ProjectUpdateSerializer(StrictSerializer):
     allow_host_binds = serializers.BooleanField(
         required=False, help_text="Whether deployments may bind host paths. Only system administrators may change it."
     )
+    storage_limit = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0,
+        help_text="Bytes the project may store (null: unlimited). Only system administrators may change it.")
 
 
 class MemberSerializer(StrictModelSerializer):

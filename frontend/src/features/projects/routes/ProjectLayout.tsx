@@ -6,6 +6,7 @@ import { useProjectAccess } from "@/features/auth/usePermissions";
 import { useViewer } from "@/features/auth/useViewer";
 import { plural } from "@/lib/format";
 import { useProject } from "../api/getProject";
+import { QuotaBar } from "../components/QuotaBar";
 import { RoleBadge, VisibilityBadge } from "../components/VisibilityBadge";
 
 export default function ProjectLayout() {
@@ -30,6 +31,7 @@ export default function ProjectLayout() {
           <span className="muted small">
             {plural(project.data.repository_count ?? 0, "repository", "repositories")} · {plural(project.data.member_count, "member")}
           </span>
+          <QuotaBar usage={project.data.storage_usage ?? 0} limit={project.data.storage_limit} />
         </div>
         {project.data.description ? <p className="muted">{project.data.description}</p> : null}
       </PageHeader>
