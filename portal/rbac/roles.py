@@ -25,6 +25,7 @@ class ProjectResource(StrEnum):
     TAG = "tag"
     TAG_RULE = "tag-rule"
     CONTAINER = "container"
+    WEBHOOK = "webhook"
 
 
 class SystemResource(StrEnum):
@@ -35,6 +36,7 @@ class SystemResource(StrEnum):
     CATALOG = "catalog"
     CONFIGURATION = "configuration"
     HOST = "host"
+    WEBHOOK = "webhook"
 
 
 class Role(StrEnum):
@@ -94,6 +96,8 @@ _MAINTAINER = _DEVELOPER | {
     (R.TAG_RULE, A.CREATE),
     (R.TAG_RULE, A.UPDATE),
     (R.TAG_RULE, A.DELETE),
+    (R.WEBHOOK, A.LIST),
+    (R.WEBHOOK, A.READ),
 }
 
 _PROJECT_ADMIN = _MAINTAINER | {
@@ -105,6 +109,9 @@ _PROJECT_ADMIN = _MAINTAINER | {
     (R.ROBOT, A.CREATE),
     (R.ROBOT, A.UPDATE),
     (R.ROBOT, A.DELETE),
+    (R.WEBHOOK, A.CREATE),
+    (R.WEBHOOK, A.UPDATE),
+    (R.WEBHOOK, A.DELETE),
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
