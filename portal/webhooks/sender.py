@@ -108,13 +108,16 @@ def send(url: str, body: str, headers: dict[str, str], *, verify_tls: bool,
                           transport=transport, trust_env=False) as client:
             request = client.build_request("POST", pinned, content=body.encode(),
                                            headers={**headers, "Host": host_header}, extensions=extensions)
-            with client.send(request, stream=True) as response:
+            response = client.send(request, stream=True)
+            try:
                 received = b""
                 for chunk in response.iter_bytes():
                     received += chunk
                     if len(received) >= limit:
                         break
-                return Sent(response.status_code, received[:limit].decode(errors="replace"), "",
-                            (time.monotonic() - started) * 1000)
+            finally:
+                response.close()
+            return Sent(response.status_code, received[:limit].decode(errors="replace"), "",
+                        (time.monotonic() - started) * 1000)
     except httpx.HTTPError as exc:
         return Sent(None, "", f"{type(exc).__name__}: {exc}"[:1000], (time.monotonic() - started) * 1000)
