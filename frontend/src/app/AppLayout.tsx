@@ -37,6 +37,7 @@ function SideNav({ onNavigate, anonymous }: { onNavigate: () => void; anonymous:
   if (capabilities.can_manage_robots) admin.push({ to: "/admin/robots", label: "Robot accounts", icon: "⚙" });
   if (capabilities.can_read_audit_log) admin.push({ to: "/admin/audit", label: "Audit log", icon: "☰" });
   if (capabilities.can_manage_configuration) admin.push({ to: "/admin/settings", label: "Settings", icon: "⚒" });
+  if (capabilities.is_admin) admin.push({ to: "/admin/webhooks", label: "Webhooks", icon: "↯" });
   if (capabilities.is_admin) admin.push({ to: "/admin/hosts", label: "Hosts", icon: "▣" });
   if (capabilities.is_admin) admin.push({ to: "/admin/health", label: "System health", icon: "♥" });
   const link = (item: NavItem) => (

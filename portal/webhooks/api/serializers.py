@@ -16,7 +16,7 @@ from portal.webhooks.models import (
 EVENT_TYPE_CHOICES = [t.value for t in EventType if t is not EventType.TEST]
 
 
-class PolicySerializer(StrictModelSerializer):
+class WebhookPolicySerializer(StrictModelSerializer):
     project = serializers.CharField(source="project.name", read_only=True, default=None, allow_null=True)
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPE_CHOICES), read_only=True)
     has_secret = serializers.SerializerMethodField()
@@ -37,7 +37,7 @@ class PolicySerializer(StrictModelSerializer):
         return bool(policy.auth_header_encrypted)
 
 
-class PolicyUpdateSerializer(StrictSerializer):
+class WebhookPolicyUpdateSerializer(StrictSerializer):
     name = serializers.RegexField(r"^[^/\x00-\x1f]{1,255}$", required=False,
                                   error_messages={"invalid": "1 to 255 characters, no '/' or control characters"})
     description = serializers.CharField(max_length=1024, required=False, allow_blank=True)
@@ -53,14 +53,14 @@ class PolicyUpdateSerializer(StrictSerializer):
                                         help_text="Value sent as `Authorization`; empty removes it. Never returned.")
 
 
-class PolicyCreateSerializer(PolicyUpdateSerializer):
+class WebhookPolicyCreateSerializer(WebhookPolicyUpdateSerializer):
     name = serializers.RegexField(r"^[^/\x00-\x1f]{1,255}$",
                                   error_messages={"invalid": "1 to 255 characters, no '/' or control characters"})
     target_url = serializers.CharField(max_length=2048, help_text="http:// or https:// URL.")
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPE_CHOICES))
 
 
-class EventSerializer(serializers.ModelSerializer):
+class WebhookEventSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
 
     class Meta:
@@ -69,8 +69,8 @@ class EventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DeliverySerializer(serializers.ModelSerializer):
-    event = EventSerializer(read_only=True)
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    event = WebhookEventSerializer(read_only=True)
     request_headers = serializers.DictField(child=serializers.CharField(), read_only=True)
     attempt_times = serializers.ListField(child=serializers.DateTimeField(), read_only=True)
 

@@ -20,10 +20,10 @@ from portal.utilities.errors import NotFound
 from portal.utilities.requests import client_address
 from portal.webhooks import services
 from portal.webhooks.api.serializers import (
-    DeliverySerializer,
-    PolicyCreateSerializer,
-    PolicySerializer,
-    PolicyUpdateSerializer,
+    WebhookDeliverySerializer,
+    WebhookPolicyCreateSerializer,
+    WebhookPolicySerializer,
+    WebhookPolicyUpdateSerializer,
 )
 from portal.webhooks.filters import DeliveryFilter, PolicyFilter
 from portal.webhooks.models import WebhookDelivery, WebhookPolicy
@@ -37,7 +37,7 @@ class PolicyViewSetBase(viewsets.GenericViewSet):
     """Everything both levels share; a subclass only says which project, if any, the policies belong to."""
 
     queryset = WebhookPolicy.objects.none()
-    serializer_class = PolicySerializer
+    serializer_class = WebhookPolicySerializer
     filterset_class = PolicyFilter
     ordering_fields = ["name", "created_at", "enabled"]
     ordering = ["name"]
@@ -57,28 +57,28 @@ class PolicyViewSetBase(viewsets.GenericViewSet):
     def list(self, request: Request, **kwargs: Any) -> Response:
         self.require(Action.LIST)
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(PolicySerializer(page, many=True).data)
+        return self.get_paginated_response(WebhookPolicySerializer(page, many=True).data)
 
     def retrieve(self, request: Request, **kwargs: Any) -> Response:
         self.require(Action.READ)
-        return Response(PolicySerializer(self.get_object()).data)
+        return Response(WebhookPolicySerializer(self.get_object()).data)
 
     def create(self, request: Request, **kwargs: Any) -> Response:
         # The permission check comes before validation so a refused caller learns nothing from errors.
         self.require(Action.CREATE)
-        data = PolicyCreateSerializer(data=request.data)
+        data = WebhookPolicyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         policy = services.create_policy(request.user, self.scope(), source_ip=client_address(request),
                                         **data.validated_data)
-        return Response(PolicySerializer(policy).data, status=status.HTTP_201_CREATED)
+        return Response(WebhookPolicySerializer(policy).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, **kwargs: Any) -> Response:
         self.require(Action.UPDATE)
-        data = PolicyUpdateSerializer(data=request.data)
+        data = WebhookPolicyUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         policy = services.update_policy(request.user, self.get_object(), data.validated_data,
                                         source_ip=client_address(request))
-        return Response(PolicySerializer(policy).data)
+        return Response(WebhookPolicySerializer(policy).data)
 
     def destroy(self, request: Request, **kwargs: Any) -> Response:
         self.require(Action.DELETE)
@@ -89,20 +89,20 @@ class PolicyViewSetBase(viewsets.GenericViewSet):
     def resume(self, request: Request, **kwargs: Any) -> Response:
         self.require(Action.UPDATE)
         policy = services.resume_policy(request.user, self.get_object(), source_ip=client_address(request))
-        return Response(PolicySerializer(policy).data)
+        return Response(WebhookPolicySerializer(policy).data)
 
     @action(detail=True, methods=["post"])
     def test(self, request: Request, **kwargs: Any) -> Response:
         self.require(Action.UPDATE)
         delivery = services.send_test(request.user, self.get_object(), source_ip=client_address(request))
-        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+        return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["get"])
     def deliveries(self, request: Request, **kwargs: Any) -> Response:
         self.require(Action.READ)
         deliveries = DeliveryFilter(request.query_params, queryset=services.deliveries_of(self.get_object())).qs
         page = self.paginate_queryset(deliveries.order_by("-id"))
-        return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+        return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 
     @action(detail=True, methods=["post"])
     def redeliver(self, request: Request, **kwargs: Any) -> Response:
@@ -110,7 +110,7 @@ class PolicyViewSetBase(viewsets.GenericViewSet):
         delivery = services.find_delivery(self.get_object(), str(self.kwargs["delivery"]))
         again = services.redeliver(request.user, delivery, source_ip=client_address(request))
         fresh: WebhookDelivery = services.deliveries_of(again.policy).get(pk=again.pk)
-        return Response(DeliverySerializer(fresh).data, status=status.HTTP_202_ACCEPTED)
+        return Response(WebhookDeliverySerializer(fresh).data, status=status.HTTP_202_ACCEPTED)
 
 
 def _schema(tag: str, extra: list[OpenApiParameter]) -> Any:
@@ -119,19 +119,19 @@ def _schema(tag: str, extra: list[OpenApiParameter]) -> Any:
         list=extend_schema(summary=f"List {tag} webhook policies", parameters=extra),
         retrieve=extend_schema(summary=f"Read a {tag} webhook policy", parameters=detail),
         create=extend_schema(summary=f"Create a {tag} webhook policy", parameters=extra,
-                             request=PolicyCreateSerializer, responses={201: PolicySerializer}),
+                             request=WebhookPolicyCreateSerializer, responses={201: WebhookPolicySerializer}),
         partial_update=extend_schema(summary=f"Change a {tag} webhook policy", parameters=detail,
-                                     request=PolicyUpdateSerializer, responses=PolicySerializer),
+                                     request=WebhookPolicyUpdateSerializer, responses=WebhookPolicySerializer),
         destroy=extend_schema(summary=f"Delete a {tag} webhook policy", parameters=detail, responses={204: None}),
         resume=extend_schema(summary=f"Resume a paused {tag} webhook policy", parameters=detail, request=None,
-                             responses=PolicySerializer),
+                             responses=WebhookPolicySerializer),
         test=extend_schema(summary=f"Send a test event to a {tag} webhook policy's target", parameters=detail,
-                           request=None, responses={202: DeliverySerializer}),
+                           request=None, responses={202: WebhookDeliverySerializer}),
         deliveries=extend_schema(summary=f"The delivery log of a {tag} webhook policy, newest first",
                                  parameters=[*detail, OpenApiParameter("status", str), OpenApiParameter("event_type", str)],
-                                 responses=DeliverySerializer(many=True)),
+                                 responses=WebhookDeliverySerializer(many=True)),
         redeliver=extend_schema(summary=f"Send a {tag} webhook delivery's event again", request=None,
-                                parameters=[*detail, DELIVERY_PARAMETER], responses={202: DeliverySerializer}),
+                                parameters=[*detail, DELIVERY_PARAMETER], responses={202: WebhookDeliverySerializer}),
     )
 
 
