@@ -17,6 +17,8 @@ from tests.webhooks.receiver import Receiver
 WORKER_SETTINGS = {
     "BERTH_WEBHOOK_RETRY_BASE": "0.3", "BERTH_WEBHOOK_RETRY_MAX": "1", "BERTH_WEBHOOK_MAX_ATTEMPTS": "4",
     "BERTH_WEBHOOK_PAUSE_AFTER": "2", "BERTH_WEBHOOK_SWEEP_SECONDS": "1", "BERTH_WEBHOOK_TIMEOUT": "3",
+    # A restarted worker's beat takes over from the killed one's this soon.
+    "BERTH_BEAT_LOCK_SECONDS": "2",
 }
 
 

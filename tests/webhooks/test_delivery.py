@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
+from django.db import transaction
 from rest_framework.test import APIClient
 
 from portal.audit.models import AuditEntry
+from portal.projects.models import Project
 from portal.rbac.principals import UserPrincipal
 from portal.webhooks import services
 from portal.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookPolicy
@@ -171,3 +173,29 @@ def test_the_outbox_delivers_when_the_enqueue_after_the_commit_is_lost(
     assert lost == [[delivery.pk]] and delivery.status == "pending"
     [request] = receiver.wait_for(1, timeout=20)  # the worker's beat sweeps every second
     assert int(request.headers["Berth-Delivery"]) == delivery.pk
+
+
+def test_a_worker_killed_before_the_delivery_delivers_exactly_what_happened_after_a_restart(
+        transactional_db: Any, webhook_worker: Worker, receiver: Receiver, make_user: Any, make_project: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    user = make_user()
+    make_project("restarted", members={user: "project_admin"})
+    admin = api_as(user)
+    policy = create(admin, "restarted", receiver)
+    project = Project.objects.get(name="restarted")
+    webhook_worker.kill()
+
+    services.emit("artifact.pushed", project, {"repository": "restarted/a", "digest": "sha256:" + "1" * 64})
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.emit("artifact.pushed", project, {"repository": "restarted/b", "digest": "sha256:" + "2" * 64})
+        raise RuntimeError("the change failed, so its event never happened")
+    monkeypatch.setattr(services, "_enqueue", lambda ids: None)
+    services.emit("artifact.pushed", project, {"repository": "restarted/c", "digest": "sha256:" + "3" * 64})
+    webhook_worker.start()
+
+    requests = receiver.wait_for(2, timeout=40)
+    time.sleep(2)  # a third request, if any, would come by now
+    assert [r.json()["event_data"]["repository"]["repo_full_name"] for r in receiver.requests] == [
+        "restarted/a", "restarted/c"]
+    assert [d.status for d in deliveries(policy["id"])] == ["delivered", "delivered"]
+    assert len(requests) == 2
