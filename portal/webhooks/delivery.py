@@ -30,6 +30,11 @@ def policy_of_delivery(delivery_id: int) -> int | None:
     return WebhookDelivery.objects.filter(pk=delivery_id).values_list("policy_id", flat=True).first()
 
 
+def policies_of_event(event_id: int) -> list[int]:
+    return list(WebhookDelivery.objects.filter(event_id=event_id, status=DeliveryStatus.PENDING)
+                .order_by("policy_id").values_list("policy_id", flat=True).distinct())
+
+
 def backoff(attempts: int) -> float:
     """Seconds before the next attempt: doubling from the base, capped, with ±50 % jitter so targets
     that failed together are not retried together."""

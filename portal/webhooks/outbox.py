@@ -50,7 +50,8 @@ def write_event(event_type: EventType | str, project: Project | None, data: dict
     policies = listeners(event_type, project)
     if not policies:
         return None, []
-    with transaction.atomic():
+    # Inside the caller's transaction without a savepoint (two round trips fewer on the change's path).
+    with transaction.atomic(savepoint=False):
         event = WebhookEvent.objects.create(
             type=event_type, project=project, project_name=project.name if project else "", operator=operator[:300],
             subject=subject[:1024], payload=data, occurred_at=occurred_at or timezone.now(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import time
@@ -85,6 +86,13 @@ class Sent:
     latency_ms: float
 
 
+@functools.cache
+def _client() -> httpx.Client:
+    """One client per process for plain http targets: connections are kept alive between deliveries."""
+    return httpx.Client(follow_redirects=False, trust_env=False,
+                        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20))
+
+
 def send(url: str, body: str, headers: dict[str, str], *, verify_tls: bool,
          transport: httpx.BaseTransport | None = None,
          resolver: Callable[[str, int], IPAddress] = checked_address) -> Sent:
@@ -103,21 +111,26 @@ def send(url: str, body: str, headers: dict[str, str], *, verify_tls: bool,
     host_header = parts.netloc.rsplit("@", 1)[-1]
     extensions = {"sni_hostname": host} if scheme == "https" else {}
     limit = settings.WEBHOOK_LOG_BODY_BYTES
+    # Connections are kept for plain http only: pooled by address, a TLS connection made for one name
+    # could otherwise carry a request for another name on the same address.
+    pooled = transport is None and scheme == "http"
+    client = _client() if pooled else httpx.Client(verify=verify_tls, transport=transport, trust_env=False)
     try:
-        with httpx.Client(timeout=settings.WEBHOOK_TIMEOUT_SECONDS, verify=verify_tls, follow_redirects=False,
-                          transport=transport, trust_env=False) as client:
-            request = client.build_request("POST", pinned, content=body.encode(),
-                                           headers={**headers, "Host": host_header}, extensions=extensions)
-            response = client.send(request, stream=True)
-            try:
-                received = b""
-                for chunk in response.iter_bytes():
-                    received += chunk
-                    if len(received) >= limit:
-                        break
-            finally:
-                response.close()
-            return Sent(response.status_code, received[:limit].decode(errors="replace"), "",
-                        (time.monotonic() - started) * 1000)
+        request = client.build_request("POST", pinned, content=body.encode(), headers={**headers, "Host": host_header},
+                                       extensions=extensions, timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+        response = client.send(request, stream=True, follow_redirects=False)
+        try:
+            received = b""
+            for chunk in response.iter_bytes():
+                received += chunk
+                if len(received) >= limit:
+                    break
+        finally:
+            response.close()
+        return Sent(response.status_code, received[:limit].decode(errors="replace"), "",
+                    (time.monotonic() - started) * 1000)
     except httpx.HTTPError as exc:
         return Sent(None, "", f"{type(exc).__name__}: {exc}"[:1000], (time.monotonic() - started) * 1000)
+    finally:
+        if not pooled:
+            client.close()

@@ -30,7 +30,7 @@ from portal.webhooks.models import (
     WebhookEvent,
     WebhookPolicy,
 )
-from portal.webhooks.tasks import deliver_webhook
+from portal.webhooks.tasks import deliver_event, deliver_webhook
 
 
 def webhook_resource(project: Project | None) -> Resource:
@@ -53,15 +53,21 @@ def _enqueue(delivery_ids: list[int]) -> None:
         deliver_webhook.delay(delivery_id)
 
 
+def _enqueue_event(event_id: int) -> None:
+    deliver_event.delay(event_id)
+
+
 def emit(event_type: EventType | str, project: Project | None, data: dict[str, Any], *, operator: str = "",
          subject: str = "", occurred_at: datetime | None = None) -> WebhookEvent | None:
     """Records an event and a delivery for each enabled policy that wants it; call it inside the
     transaction of the change, so the event exists exactly when the change does. The sending is
     enqueued after the commit; if that enqueue is lost, the sweep finds the rows."""
-    event, delivery_ids = outbox.write_event(event_type, project, data, operator=operator, subject=subject,
+    event, _ = outbox.write_event(event_type, project, data, operator=operator, subject=subject,
                                              occurred_at=occurred_at)
-    if delivery_ids:
-        transaction.on_commit(lambda: _enqueue(delivery_ids))
+    if event is not None:
+        # One message per event however many policies listen: the fan-out is the worker's, off the change's path.
+        event_id = event.pk
+        transaction.on_commit(lambda: _enqueue_event(event_id))
     return event
 
 

@@ -23,6 +23,15 @@ def deliver_webhook(delivery_id: int) -> dict[str, Any]:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
+def deliver_event(event_id: int) -> dict[str, Any]:
+    """Sends a new event to the policies that want it: the first here, the others by tasks of their own."""
+    policies = delivery.policies_of_event(event_id)
+    for policy_id in policies[1:]:
+        deliver_policy.delay(policy_id)
+    return deliver_policy(policies[0]) if policies else {"status": "gone"}
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def deliver_policy(policy_id: int) -> dict[str, Any]:
     sent = 0
     outcome = delivery.Outcome(None, "idle")

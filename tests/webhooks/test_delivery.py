@@ -189,7 +189,7 @@ def test_a_worker_killed_before_the_delivery_delivers_exactly_what_happened_afte
     with pytest.raises(RuntimeError), transaction.atomic():
         services.emit("artifact.pushed", project, {"repository": "restarted/b", "digest": "sha256:" + "2" * 64})
         raise RuntimeError("the change failed, so its event never happened")
-    monkeypatch.setattr(services, "_enqueue", lambda ids: None)
+    monkeypatch.setattr(services, "_enqueue_event", lambda event_id: None)
     services.emit("artifact.pushed", project, {"repository": "restarted/c", "digest": "sha256:" + "3" * 64})
     webhook_worker.start()
 
