@@ -7,6 +7,9 @@ event nobody listens to costs one small query.
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +35,8 @@ from portal.webhooks.models import (
 )
 from portal.webhooks.tasks import deliver_event, deliver_webhook
 
+log = logging.getLogger("berth.webhooks")
+
 
 def webhook_resource(project: Project | None) -> Resource:
     if project is None:
@@ -53,8 +58,38 @@ def _enqueue(delivery_ids: list[int]) -> None:
         deliver_webhook.delay(delivery_id)
 
 
+class _Publisher:
+    """Sends new events' messages to the broker from a thread of its own, so the request that made the
+    change does not wait for Redis. A message lost with the process is only a delay: the rows are the
+    truth, and the sweep sends what no message announced."""
+
+    def __init__(self) -> None:
+        self.pending: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def put(self, event_id: int) -> None:
+        self.pending.put(event_id)
+        with self.lock:
+            # A forked process (a gunicorn or Celery child) inherits the object but not the thread.
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="berth-webhook-publisher", daemon=True)
+                self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            event_id = self.pending.get()
+            try:
+                deliver_event.delay(event_id)
+            except Exception:
+                log.exception("could not enqueue webhook event %s; the sweep will send it", event_id)
+
+
+_publisher = _Publisher()
+
+
 def _enqueue_event(event_id: int) -> None:
-    deliver_event.delay(event_id)
+    _publisher.put(event_id)
 
 
 def emit(event_type: EventType | str, project: Project | None, data: dict[str, Any], *, operator: str = "",
@@ -63,7 +98,7 @@ def emit(event_type: EventType | str, project: Project | None, data: dict[str, A
     transaction of the change, so the event exists exactly when the change does. The sending is
     enqueued after the commit; if that enqueue is lost, the sweep finds the rows."""
     event, _ = outbox.write_event(event_type, project, data, operator=operator, subject=subject,
-                                             occurred_at=occurred_at)
+                                  occurred_at=occurred_at)
     if event is not None:
         # One message per event however many policies listen: the fan-out is the worker's, off the change's path.
         event_id = event.pk
