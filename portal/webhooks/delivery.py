@@ -83,8 +83,13 @@ def deliver_next(policy_id: int, *, transport: Any = None) -> Outcome:
         if delivery.next_attempt_at > now:
             return Outcome(delivery.pk, "waiting", (delivery.next_attempt_at - now).total_seconds())
         body, content_type = payloads.render(delivery.event, policy.payload_format)
-        headers = headers_for(policy, delivery, body, content_type)
-        sent = sender.send(policy.target_url, body, headers, verify_tls=policy.verify_tls, transport=transport)
+        try:
+            headers = headers_for(policy, delivery, body, content_type)
+        except encryption.DecryptionError as exc:
+            # Sending unsigned or without the auth header would be worse than not sending: the attempt fails.
+            headers, sent = {}, sender.Sent(None, "", f"cannot open the policy's secret or auth header: {exc}", 0.0)
+        else:
+            sent = sender.send(policy.target_url, body, headers, verify_tls=policy.verify_tls, transport=transport)
         _record_attempt(policy, delivery, headers, body, sent)
     return Outcome(delivery.pk, delivery.status,
                    (delivery.next_attempt_at - timezone.now()).total_seconds()

@@ -170,3 +170,20 @@ def test_host_status_changes_are_announced_to_system_policies() -> None:
     assert [(e.type, e.payload["previous_status"]) for e in events()] == [
         ("host.online", None), ("host.unreachable", "online"), ("host.drained", "unreachable")]
     assert {e.project_id for e in events()} == {None}
+
+
+def test_a_secret_no_key_opens_fails_the_attempt_instead_of_sending_unsigned(project: Any, settings: Any) -> None:
+    from portal.webhooks import delivery as sending
+    from portal.webhooks import services
+
+    policy = WebhookPolicy.objects.create(project=project, name="lost-key", target_url="http://127.0.0.1:9/",
+                                          event_types=["tag.deleted"], secret_encrypted="not-a-fernet-token")
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    services.emit("tag.deleted", project, {"repository": "events/app", "digest": "sha256:" + "0" * 64, "tag": "v1"})
+
+    outcome = sending.deliver_next(policy.pk)
+
+    [delivery] = WebhookDelivery.objects.filter(policy=policy)
+    assert outcome.status == "failed" and delivery.status == "failed" and delivery.request_headers == {}
+    assert delivery.error == ("cannot open the policy's secret or auth header: no configured encryption key opens "
+                              "this value (was its key removed?)")
