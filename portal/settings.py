@@ -265,5 +265,17 @@ FLEET_REGISTRY = env.str("BERTH_FLEET_REGISTRY", "", "HOST:PORT agents pull Bert
 FLEET_JOIN_TOKEN_MAX_HOURS = env.int("BERTH_FLEET_JOIN_TOKEN_MAX_HOURS", 24 * 7, "Longest lifetime, in hours, of a host join token.")
 CELERY_BEAT_SCHEDULE["fleet-reconcile"] = {"task": "portal.fleet.tasks.reconcile_fleet", "schedule": float(FLEET_RECONCILE_SECONDS)}
 
+# Webhooks (portal.webhooks): events written with the change they report, delivered by workers.
+INSTALLED_APPS += ["portal.webhooks"]
+WEBHOOK_TIMEOUT_SECONDS = env.float("BERTH_WEBHOOK_TIMEOUT", 10.0, "Seconds a webhook target has to answer one delivery.")
+WEBHOOK_MAX_ATTEMPTS = env.int("BERTH_WEBHOOK_MAX_ATTEMPTS", 6, "Attempts of one webhook delivery before it is marked failed.")
+WEBHOOK_RETRY_BASE_SECONDS = env.float("BERTH_WEBHOOK_RETRY_BASE", 10.0, "Wait before a webhook delivery's second attempt; it doubles with each attempt (with jitter).")
+WEBHOOK_RETRY_MAX_SECONDS = env.float("BERTH_WEBHOOK_RETRY_MAX", 3600.0, "Longest wait between two attempts of a webhook delivery.")
+WEBHOOK_PAUSE_AFTER_FAILURES = env.int("BERTH_WEBHOOK_PAUSE_AFTER", 5, "Failed deliveries in a row after which a webhook policy is paused until resumed by hand.")
+WEBHOOK_SWEEP_SECONDS = env.float("BERTH_WEBHOOK_SWEEP_SECONDS", 5.0, "Seconds between sweeps that send due webhook deliveries whose enqueue was lost, and announce host status changes.")
+WEBHOOK_ALLOW_LINK_LOCAL = env.bool("BERTH_WEBHOOK_ALLOW_LINK_LOCAL", False, "Allow webhook targets on link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254).")
+WEBHOOK_LOG_BODY_BYTES = env.int("BERTH_WEBHOOK_LOG_BODY_BYTES", 4096, "Bytes of a target's response body kept in the delivery log.")
+CELERY_BEAT_SCHEDULE["webhook-sweep"] = {"task": "portal.webhooks.tasks.sweep_webhooks", "schedule": WEBHOOK_SWEEP_SECONDS}
+
 # The browser UI (portal.ui) serves the built SPA from FRONTEND_DIST.
 INSTALLED_APPS += ["portal.ui"]

@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("portal.fleet.api.urls")),
     path("", include("portal.artifacts.api.urls")),
     path("", include("portal.storage.api.urls")),
+    path("", include("portal.webhooks.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # Last: whatever the routes above did not claim.

@@ -57,6 +57,7 @@ from portal.registry.distribution import (
 from portal.registry.storage import RepositoryStorage, storage_from_settings
 from portal.storage.services import index_artifact_blobs, repair_repository_blobs
 from portal.utilities.errors import BerthError, Conflict, InvalidInput, NotFound
+from portal.webhooks import services as webhooks
 
 # Image configs are a few KiB; anything near this is not one worth reading whole.
 CONFIG_MAX_BYTES = 1024 * 1024
@@ -291,6 +292,7 @@ def record_manifest_push(
                project=repo.project, source_ip=source_ip,
                detail={"digest": digest, "media_type": artifact.media_type, "kind": artifact.kind, "tag": tag,
                        "new": created})
+        webhooks.emit("artifact.pushed", repo.project, webhooks.artifact_data(repo.project, repo.name, digest, tag, media_type=artifact.media_type, size=artifact.size), operator=principal.audit_name, subject=f"{repo.name}{':' + tag if tag else '@' + digest}")
     manifest_cache.put(repo.name, digest, bytes(manifest), artifact.media_type)
     return artifact
 
@@ -498,6 +500,7 @@ def delete_artifact(principal: Principal, project: Project, repository: Reposito
         removed = [item.digest for item in doomed]
         record(principal, "delete", "artifact", f"{locked.name}@{artifact.digest}", project=project,
                source_ip=source_ip, detail={"reference": reference, "removed": removed, "force": force})
+        webhooks.emit("artifact.deleted", project, webhooks.artifact_data(project, locked.name, artifact.digest, None, removed=removed), operator=principal.audit_name, subject=f"{locked.name}@{artifact.digest}")
     return removed
 
 
@@ -526,6 +529,7 @@ def delete_manifest(principal: Principal, repository: str, digest: str, source_i
         raise _unavailable(exc) from None
     record(principal, "delete", "artifact", f"{repository}@{digest}", project=project, source_ip=source_ip,
            detail={"reference": digest, "removed": [digest], "force": False, "indexed": False})
+    webhooks.emit("artifact.deleted", project, webhooks.artifact_data(project, repository, digest, None, removed=[digest]), operator=principal.audit_name, subject=f"{repository}@{digest}")
     return [digest]
 
 
@@ -549,6 +553,7 @@ def delete_tag(principal: Principal, repository: Repository | str, tag: str, sou
         Artifact.objects.filter(pk=found.artifact_id).update(tag_count=F("tag_count") - 1)
         record(principal, "delete", "tag", f"{name}:{tag}", project=project, source_ip=source_ip,
                detail={"digest": found.artifact.digest})
+        webhooks.emit("tag.deleted", project, webhooks.artifact_data(project, name, found.artifact.digest, tag), operator=principal.audit_name, subject=f"{name}:{tag}")
 
 
 def tag_deleted(repository: str, tag: str) -> bool:
@@ -755,6 +760,7 @@ def record_pulls(batch: Iterable[Pull | tuple[str, str, str | None, Principal | 
             if name in repositories and tally.last is not None:
                 counted += tally.count * Artifact.objects.filter(repository=repositories[name], digest=digest).update(
                     pull_count=F("pull_count") + tally.count, last_pulled_at=latest("last_pulled_at", tally.last))
+                webhooks.emit_pulls(repositories[name].project, name, digest, tally.count, sorted(tally.tags), tally.last)
         for (name, tag), when in by_tag.items():
             if name in repositories:
                 Tag.objects.filter(repository=repositories[name], name=tag).update(

@@ -13,12 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from portal.fleet.agent_client import AgentClient, AgentFailure, HostUnreachable
 from portal.fleet.models import Container, ContainerStatus, DesiredState, Host
 from portal.utilities import encryption
+from portal.webhooks import services as webhooks
 
 log = logging.getLogger("berth.fleet")
 CONTAINER_LABEL = "berth.container"
@@ -41,9 +43,11 @@ def _renew(container_id: str) -> None:
 
 
 def _set(container: Container, **fields: Any) -> None:
-    for key, value in fields.items():
-        setattr(container, key, value)
-    Container.objects.filter(pk=container.pk).update(**fields, updated_at=timezone.now())
+    with transaction.atomic():
+        webhooks.container_changed(container, fields)
+        for key, value in fields.items():
+            setattr(container, key, value)
+        Container.objects.filter(pk=container.pk).update(**fields, updated_at=timezone.now())
 
 
 def _fail(container: Container, code: str, message: str) -> None:

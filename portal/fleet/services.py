@@ -35,6 +35,7 @@ from portal.rbac.roles import Action, ProjectResource, SystemResource
 from portal.utilities import encryption
 from portal.utilities.errors import BerthError, Conflict, Forbidden, InvalidInput, NotFound
 from portal.utilities.secrets import display_prefix, hash_secret, new_secret
+from portal.webhooks import services as webhooks
 from runtime_agent.agent.signing import SignatureError, load_public_key, verify
 
 if TYPE_CHECKING:
@@ -501,6 +502,7 @@ def deploy(
             record(actor, "create", "container", f"{name}@{chosen.name}", project=project, source_ip=source_ip,
                    detail={"image": container.image, "reference": reference, "host": chosen.name,
                            "secret_env": sorted(encrypted_env)})
+            webhooks.container_deployed(container)
             _enqueue_converge(container)
     except IntegrityError:
         raise Conflict(f"project {project.name} already has a container named {name!r} on that host",

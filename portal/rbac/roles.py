@@ -25,6 +25,7 @@ class ProjectResource(StrEnum):
     TAG = "tag"
     TAG_RULE = "tag-rule"
     CONTAINER = "container"
+    WEBHOOK = "webhook"
 
 
 class SystemResource(StrEnum):
@@ -36,6 +37,7 @@ class SystemResource(StrEnum):
     CONFIGURATION = "configuration"
     HOST = "host"
     GARBAGE_COLLECTION = "garbage-collection"
+    WEBHOOK = "webhook"
 
 
 class Role(StrEnum):
@@ -95,6 +97,8 @@ _MAINTAINER = _DEVELOPER | {
     (R.TAG_RULE, A.CREATE),
     (R.TAG_RULE, A.UPDATE),
     (R.TAG_RULE, A.DELETE),
+    (R.WEBHOOK, A.LIST),
+    (R.WEBHOOK, A.READ),
 }
 
 _PROJECT_ADMIN = _MAINTAINER | {
@@ -106,6 +110,9 @@ _PROJECT_ADMIN = _MAINTAINER | {
     (R.ROBOT, A.CREATE),
     (R.ROBOT, A.UPDATE),
     (R.ROBOT, A.DELETE),
+    (R.WEBHOOK, A.CREATE),
+    (R.WEBHOOK, A.UPDATE),
+    (R.WEBHOOK, A.DELETE),
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -60,6 +60,15 @@ class Environment:
         except ValueError:
             raise ConfigurationError(f"{name} must be a whole number, not {value!r}") from None
 
+    def float(self, name: str, default: float, help: str) -> float:
+        value = self._raw(name, default, help)
+        if value is None:
+            return default
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a number, not {value!r}") from None
+
     def list(self, name: str, default: list[str], help: str) -> list[str]:
         value = self._raw(name, ",".join(default), help)
         if value is None:

@@ -38,6 +38,7 @@ function SideNav({ onNavigate, anonymous }: { onNavigate: () => void; anonymous:
   if (capabilities.can_read_audit_log) admin.push({ to: "/admin/audit", label: "Audit log", icon: "☰" });
   if (capabilities.can_manage_configuration) admin.push({ to: "/admin/authentication", label: "Authentication", icon: "◈" });
   if (capabilities.can_manage_configuration) admin.push({ to: "/admin/settings", label: "Settings", icon: "⚒" });
+  if (capabilities.is_admin) admin.push({ to: "/admin/webhooks", label: "Webhooks", icon: "↯" });
   if (capabilities.is_admin) admin.push({ to: "/admin/hosts", label: "Hosts", icon: "▣" });
   if (capabilities.is_admin) admin.push({ to: "/admin/health", label: "System health", icon: "♥" });
   if (capabilities.is_admin) admin.push({ to: "/admin/gc", label: "Garbage collection", icon: "♻" });

@@ -1,4 +1,4 @@
-// A project's page: its name, visibility and role, and tabs for repositories, members, robots, logs, settings.
+// A project's page: its name, visibility and role, and tabs for repositories, members, robots, containers, webhooks, logs, settings.
 import { Outlet, useParams } from "react-router";
 import { Badge, Loading, PageHeader, TabLinks } from "@/components/ui";
 import { ErrorOrSignIn } from "@/features/auth/components/ErrorOrSignIn";
@@ -20,6 +20,7 @@ export default function ProjectLayout() {
   if (access.can("member:list")) tabs.push({ to: "members", label: "Members" });
   if (access.can("robot:list")) tabs.push({ to: "robots", label: "Robot accounts" });
   if (access.can("container:list")) tabs.push({ to: "containers", label: "Containers" });
+  if (access.can("webhook:list")) tabs.push({ to: "webhooks", label: "Webhooks" });
   if (access.can("log:list")) tabs.push({ to: "logs", label: "Audit log" });
   if (access.can("project:update") || access.can("project:delete")) tabs.push({ to: "settings", label: "Settings" });
   return (
