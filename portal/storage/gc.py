@@ -42,6 +42,8 @@ from portal.registry.distribution import DistributionClient
 from portal.registry.storage import RepositoryStorage, StorageError, storage_from_settings
 from portal.storage.models import ArtifactBlob, Blob, GCRun, GCSchedule, RepositoryBlob
 from portal.utilities.errors import BerthError, Conflict, InvalidInput, NotFound
+from portal.webhooks import services as webhooks
+from portal.webhooks.models import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -225,10 +227,13 @@ def execute(run_id: int, *, client: DistributionClient | None = None,
         progress.error(f"the run failed: {exc}")
         run.status = GCRun.FAILED
     run.finished_at = timezone.now()
-    run.save()
-    record(GarbageCollector(), "gc", "registry", str(run.pk),
-           detail={"status": run.status, "dry_run": run.dry_run, "manifests_deleted": run.manifests_deleted,
-                   "blobs_deleted": run.blobs_deleted, "bytes_freed": run.bytes_freed, "errors": len(run.errors)})
+    summary = {"run": run.pk, "status": run.status, "dry_run": run.dry_run, "manifests_deleted": run.manifests_deleted,
+               "blobs_deleted": run.blobs_deleted, "bytes_freed": run.bytes_freed, "errors": len(run.errors)}
+    # The finished row, its audit row and its announcement are one change: none exists without the others.
+    with transaction.atomic():
+        run.save()
+        record(GarbageCollector(), "gc", "registry", str(run.pk), detail={k: v for k, v in summary.items() if k != "run"})
+        webhooks.emit(EventType.GC_FINISHED, None, summary, operator=run.requested_by or "", subject=f"gc/{run.pk}")
     waiting = GCRun.objects.filter(status=GCRun.PENDING).order_by("created_at").values_list("pk", flat=True).first()
     if waiting is not None:
         transaction.on_commit(lambda: _enqueue(waiting))

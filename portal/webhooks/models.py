@@ -23,12 +23,14 @@ class EventType(models.TextChoices):
     HOST_ONLINE = "host.online"
     HOST_UNREACHABLE = "host.unreachable"
     HOST_DRAINED = "host.drained"
+    GC_FINISHED = "gc.finished"
     # Sent only by "send a test event", to the one policy asked.
     TEST = "test"
 
 
-# Events about the fleet's hosts belong to no project: only system-level policies may ask for them.
-SYSTEM_EVENT_TYPES = frozenset({EventType.HOST_ONLINE, EventType.HOST_UNREACHABLE, EventType.HOST_DRAINED})
+# Events about the fleet's hosts and the garbage collection belong to no project: only system-level policies may ask for them.
+SYSTEM_EVENT_TYPES = frozenset({EventType.HOST_ONLINE, EventType.HOST_UNREACHABLE, EventType.HOST_DRAINED,
+                                EventType.GC_FINISHED})
 PROJECT_EVENT_TYPES = frozenset(EventType) - SYSTEM_EVENT_TYPES - {EventType.TEST}
 
 

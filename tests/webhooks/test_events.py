@@ -187,3 +187,19 @@ def test_a_secret_no_key_opens_fails_the_attempt_instead_of_sending_unsigned(pro
     assert outcome.status == "failed" and delivery.status == "failed" and delivery.request_headers == {}
     assert delivery.error == ("cannot open the policy's secret or auth header: no configured encryption key opens "
                               "this value (was its key removed?)")
+
+
+def test_a_finished_garbage_collection_is_announced_to_system_policies() -> None:
+    from portal.storage.gc import execute
+    from portal.storage.models import GCRun
+
+    WebhookPolicy.objects.create(project=None, name="ops", target_url="http://127.0.0.1:9/", event_types=["gc.finished"])
+    run = GCRun.objects.create(dry_run=True, requested_by="root")
+
+    execute(run.pk)
+
+    [event] = events("gc.finished")
+    assert event.project is None
+    assert event.payload == {"run": run.pk, "status": "succeeded", "dry_run": True, "manifests_deleted": 0,
+                             "blobs_deleted": 0, "bytes_freed": 0, "errors": 0}
+    assert WebhookDelivery.objects.filter(event=event).count() == 1

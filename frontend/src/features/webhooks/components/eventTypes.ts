@@ -31,7 +31,12 @@ export const EVENT_GROUPS: { label: string; system?: boolean; types: { type: Web
       { type: "host.drained", label: "drained" },
     ],
   },
+  {
+    label: "Garbage collection",
+    system: true,
+    types: [{ type: "gc.finished", label: "finished" }],
+  },
 ];
 
-/** The groups a policy of this level may use: host events are the fleet's, for system policies only. */
+/** The groups a policy of this level may use: host and GC events belong to no project, for system policies only. */
 export const eventGroupsFor = (project?: string) => EVENT_GROUPS.filter((group) => !group.system || !project);
