@@ -248,5 +248,11 @@ FLEET_REGISTRY = env.str("BERTH_FLEET_REGISTRY", "", "HOST:PORT agents pull Bert
 FLEET_JOIN_TOKEN_MAX_HOURS = env.int("BERTH_FLEET_JOIN_TOKEN_MAX_HOURS", 24 * 7, "Longest lifetime, in hours, of a host join token.")
 CELERY_BEAT_SCHEDULE["fleet-reconcile"] = {"task": "portal.fleet.tasks.reconcile_fleet", "schedule": float(FLEET_RECONCILE_SECONDS)}
 
+# Tag policies (portal.policies): immutability rules, the tags' time machine, retention.
+INSTALLED_APPS += ["portal.policies"]
+TAG_HISTORY_DAYS = env.int("BERTH_TAG_HISTORY_DAYS", 14, "Days a deleted or moved tag can be restored, for projects that set no window of their own (0 turns the time machine off).")
+RETENTION_SCHEDULE_CHECK_SECONDS = env.int("BERTH_RETENTION_SCHEDULE_CHECK_SECONDS", 60, "Seconds between the beat's checks for retention policies whose cron schedule is due.")
+CELERY_BEAT_SCHEDULE["retention-schedules"] = {"task": "portal.policies.tasks.start_due_retention_runs", "schedule": float(RETENTION_SCHEDULE_CHECK_SECONDS)}
+
 # The browser UI (portal.ui) serves the built SPA from FRONTEND_DIST.
 INSTALLED_APPS += ["portal.ui"]

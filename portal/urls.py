@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("portal.audit.api.urls")),
     path("", include("portal.system.api.urls")),
     path("", include("portal.fleet.api.urls")),
+    path("", include("portal.policies.api.urls")),
     path("", include("portal.artifacts.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -38,6 +38,14 @@ from portal.artifacts.manifests import (
 from portal.artifacts.models import LISTED, Artifact, ArtifactReference, DeletedTag, Repository, Tag
 from portal.audit.models import Outcome
 from portal.audit.services import record
+from portal.policies.guards import (
+    record_artifact_tag_deletions,
+    record_tag_change,
+    record_tag_deletions,
+    refuse_deleting_immutable_artifacts,
+    refuse_deleting_immutable_tags,
+    refuse_moving_immutable_tag,
+)
 from portal.projects.models import Project
 from portal.rbac.principals import AnonymousPrincipal, Principal, Resource, require
 from portal.rbac.roles import Action, ProjectResource
@@ -272,7 +280,7 @@ def record_manifest_push(
                 raise InvalidInput(f"cannot index manifest {digest}: {exc}", code="invalid_manifest") from None
             artifact = _index_manifest(repo, digest, parsed, manifest, principal.audit_name, now, client)
         if tag is not None:
-            _set_tag(repo, tag, artifact.pk, now)
+            _set_tag(repo, tag, artifact, now, principal.audit_name)
         Repository.objects.filter(pk=repo.pk).update(pushed_at=now, updated_at=now)
         record(principal, "push", "artifact", f"{repo.name}{':' + tag if tag else '@' + digest}",
                project=repo.project, source_ip=source_ip,
@@ -392,8 +400,13 @@ def _fetch_config(repository: str, digest: str, client: DistributionClient) -> d
         raise _unavailable(exc) from None
 
 
-def _set_tag(repo: Repository, name: str, artifact_id: int, now: datetime) -> None:
-    previous = Tag.objects.filter(repository=repo, name=name).values_list("artifact_id", flat=True).first()
+def _set_tag(repo: Repository, name: str, artifact: Artifact, now: datetime, actor: str) -> None:
+    artifact_id = artifact.pk
+    previous, previous_digest = Tag.objects.filter(repository=repo, name=name).values_list(
+        "artifact_id", "artifact__digest").first() or (None, None)
+    # The proxy refuses such a push before distribution sees it; this catches a race with a new rule.
+    refuse_moving_immutable_tag(repo.project_id, repo.name, name, previous_digest, artifact.digest)
+    record_tag_change(repo.project_id, repo.name, name, previous_digest, artifact.digest, actor, now)
     if previous is None:
         Tag.objects.create(repository=repo, name=name, artifact_id=artifact_id, pushed_at=now)
         _adjust(repo, tag_count=1)
@@ -472,6 +485,9 @@ def delete_artifact(principal: Principal, project: Project, repository: Reposito
         for guard in DELETE_GUARDS:
             guard(artifact, force)
         doomed = _deletion_set(artifact)
+        refuse_deleting_immutable_artifacts(project.pk, locked.name, [item.pk for item in doomed])
+        record_artifact_tag_deletions(project.pk, locked.name, [item.pk for item in doomed],
+                                      principal.audit_name, timezone.now())
         for item in doomed:
             try:
                 client.delete_manifest(locked.name, item.digest)
@@ -529,6 +545,8 @@ def delete_tag(principal: Principal, repository: Repository | str, tag: str, sou
         found = Tag.objects.filter(repository=repo, name=tag).select_related("artifact").first()
         if found is None:
             raise NotFound(f"tag {name}:{tag} not found", code="tag_not_found")
+        refuse_deleting_immutable_tags(project.pk, name, [tag])
+        record_tag_deletions(project.pk, name, [(tag, found.artifact.digest)], principal.audit_name, timezone.now())
         DeletedTag.objects.update_or_create(repository_name=name, name=tag, defaults={"digest": found.artifact.digest})
         found.delete()
         _adjust(repo, tag_count=-1)
@@ -553,6 +571,8 @@ def delete_repository(principal: Principal, project: Project, repository: Reposi
         if locked is None:
             raise NotFound(f"repository {repo.name!r} not found", code="repository_not_found")
         digests = list(Artifact.objects.filter(repository=locked).values_list("digest", flat=True))
+        record_tag_deletions(project.pk, locked.name, Tag.objects.filter(repository=locked).values_list(
+            "name", "artifact__digest"), principal.audit_name, timezone.now())
         DeletedTag.objects.filter(repository_name=locked.name).delete()
         locked.delete()
         record(principal, "delete", "repository", locked.name, project=project, source_ip=source_ip,
