@@ -555,6 +555,42 @@ def delete_tag(principal: Principal, repository: Repository | str, tag: str, sou
                detail={"digest": found.artifact.digest})
 
 
+def remove_tags(principal: Principal, repository: Repository, tags: list[tuple[str, int]], reason: str,
+                source_ip: str | None = None) -> list[str]:
+    """Removes many tags at once (retention): each (name, artifact id) only while the tag still points there, with
+    the counters, tombstones and history `delete_tag` keeps, and one audit row. Returns the names removed."""
+    with transaction.atomic():
+        repo = _locked(repository)
+        if repo is None:
+            return []
+        wanted = dict(tags)
+        current = [(tag_id, name, artifact_id, digest) for tag_id, name, artifact_id, digest in
+                   Tag.objects.filter(repository=repo).values_list("id", "name", "artifact_id", "artifact__digest")
+                   if wanted.get(name) == artifact_id]
+        refuse_deleting_immutable_tags(repo.project_id, repo.name, [name for _, name, _, _ in current])
+        now = timezone.now()
+        record_tag_deletions(repo.project_id, repo.name, [(name, digest) for _, name, _, digest in current],
+                             principal.audit_name, now)
+        DeletedTag.objects.bulk_create(
+            [DeletedTag(repository_name=repo.name, name=name, digest=digest) for _, name, _, digest in current],
+            batch_size=1000, update_conflicts=True, unique_fields=["repository_name", "name"],
+            update_fields=["digest"])
+        ids = [tag_id for tag_id, _, _, _ in current]
+        for offset in range(0, len(ids), 1000):
+            Tag.objects.filter(pk__in=ids[offset:offset + 1000]).delete()
+        per_artifact: dict[int, int] = {}
+        for _, _, artifact_id, _ in current:
+            per_artifact[artifact_id] = per_artifact.get(artifact_id, 0) + 1
+        for artifact_id, count in per_artifact.items():
+            Artifact.objects.filter(pk=artifact_id).update(tag_count=F("tag_count") - count)
+        _adjust(repo, tag_count=-len(current))
+        removed = sorted(name for _, name, _, _ in current)
+        if removed:
+            record(principal, "delete", "tag", f"{repo.name}:*", project=Project.objects.get(pk=repo.project_id),
+                   source_ip=source_ip, detail={"reason": reason, "count": len(removed), "tags": removed[:1000]})
+    return removed
+
+
 def tag_deleted(repository: str, tag: str) -> bool:
     """True when Berth deleted this tag and distribution may still serve it: the proxy answers 404."""
     return DeletedTag.objects.filter(repository_name=repository, name=tag).exists()
@@ -1048,6 +1084,7 @@ __all__ = [
     "record_manifest_push",
     "record_pulls",
     "referrers",
+    "remove_tags",
     "tag_deleted",
     "withdraw_unindexed_manifest",
 ]

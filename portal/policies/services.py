@@ -21,7 +21,17 @@ from portal.artifacts.services import (
 )
 from portal.audit.services import record
 from portal.policies.guards import tag_history_days
-from portal.policies.models import ImmutabilityRule, ProjectPolicySettings, TagEvent
+from portal.policies.models import (
+    ImmutabilityRule,
+    ProjectPolicySettings,
+    RetentionPolicy,
+    RetentionRule,
+    RetentionRun,
+    TagEvent,
+    Template,
+)
+from portal.policies.retention import parse_schedule
+from portal.policies.tasks import run_retention
 from portal.projects.models import Project
 from portal.rbac.principals import Principal, Resource, require
 from portal.rbac.roles import Action, ProjectResource
@@ -30,6 +40,7 @@ from portal.utilities.errors import Conflict, InvalidInput, NotFound
 
 MAX_PATTERNS = 50
 MAX_PATTERN_LENGTH = 255
+MAX_RULES = 15
 
 
 def _require(principal: Principal, action: Action, project: Project, kind: ProjectResource) -> None:
@@ -228,3 +239,78 @@ def digests_kept_by_tag_history(repository_ids: list[int]) -> dict[int, set[str]
         for name, from_digest, to_digest in rows.iterator(chunk_size=5000):
             kept[names[name]].update(digest for digest in (from_digest, to_digest) if digest)
     return kept
+
+
+# -- retention ----------------------------------------------------------------------------------------------
+
+
+def retention_policy(principal: Principal, project: Project) -> RetentionPolicy | None:
+    _require(principal, Action.READ, project, ProjectResource.TAG_RETENTION)
+    return RetentionPolicy.objects.filter(project=project).prefetch_related("rules").first()
+
+
+def set_retention_policy(principal: Principal, project: Project, schedule: str, rules: list[dict[str, Any]],
+                         source_ip: str | None = None) -> RetentionPolicy:
+    """Replaces the project's rules (OR'ed, in order) and schedule."""
+    _require(principal, Action.UPDATE, project, ProjectResource.TAG_RETENTION)
+    schedule = " ".join(schedule.split())
+    if schedule:
+        try:
+            parse_schedule(schedule)
+        except ValueError as exc:
+            raise InvalidInput(f"invalid schedule {schedule!r}: {exc}", code="invalid_schedule") from None
+    if len(rules) > MAX_RULES:
+        raise InvalidInput(f"a retention policy has at most {MAX_RULES} rules", code="too_many_rules")
+    built = []
+    for position, rule in enumerate(rules):
+        template = rule["template"]
+        count = int(rule.get("count") or 0)
+        if template != Template.ALWAYS and count < 1:
+            raise InvalidInput(f"rule {position + 1}: {template} needs a count of at least 1", code="invalid_rule")
+        built.append(RetentionRule(
+            position=position, template=template, count=count if template != Template.ALWAYS else 0,
+            untagged=bool(rule.get("untagged", False)),
+            repositories=validate_patterns(rule.get("repositories", []), "repositories"),
+            repositories_excluded=validate_patterns(rule.get("repositories_excluded", []), "repositories_excluded"),
+            tags=validate_patterns(rule.get("tags", []), "tags"),
+            tags_excluded=validate_patterns(rule.get("tags_excluded", []), "tags_excluded")))
+    with transaction.atomic():
+        policy, _ = RetentionPolicy.objects.get_or_create(project=project)
+        # The lock a run holds: a policy is not rewritten under a running run.
+        policy = RetentionPolicy.objects.select_for_update().get(pk=policy.pk)
+        policy.schedule, policy.updated_by = schedule, principal.audit_name[:300]
+        policy.save()
+        policy.rules.all().delete()
+        for rule in built:
+            rule.policy = policy
+        RetentionRule.objects.bulk_create(built)
+        record(principal, "update", "retention_policy", project.name, project=project, source_ip=source_ip,
+               detail={"schedule": schedule, "rules": [rule.label for rule in built]})
+    return RetentionPolicy.objects.prefetch_related("rules").get(pk=policy.pk)
+
+
+def start_retention_run(principal: Principal, project: Project, dry_run: bool,
+                        source_ip: str | None = None) -> RetentionRun:
+    """A run row (the durable record of the work) and its task, enqueued once the row is committed."""
+    _require(principal, Action.CREATE, project, ProjectResource.TAG_RETENTION)
+    with transaction.atomic():
+        run = RetentionRun.objects.create(project=project, dry_run=dry_run, trigger="manual",
+                                          triggered_by=principal.audit_name[:300])
+        record(principal, "create", "retention_run", f"{project.name}#{run.pk}", project=project,
+               source_ip=source_ip, detail={"dry_run": dry_run})
+        run_retention.delay_on_commit(run.pk)
+    return run
+
+
+def retention_runs(principal: Principal, project: Project) -> Any:
+    _require(principal, Action.LIST, project, ProjectResource.TAG_RETENTION)
+    return RetentionRun.objects.filter(project=project).defer("report")
+
+
+def find_retention_run(principal: Principal, project: Project, run_id: str | int) -> RetentionRun:
+    _require(principal, Action.READ, project, ProjectResource.TAG_RETENTION)
+    run = RetentionRun.objects.filter(project=project, pk=run_id).first() if str(run_id).isdigit() else None
+    if run is None:
+        raise NotFound(f"retention run {run_id!r} of project {project.name!r} not found",
+                       code="retention_run_not_found")
+    return run

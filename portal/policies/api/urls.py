@@ -12,6 +12,9 @@ urlpatterns = [
     path(f"{PROJECT}/immutability-rules/<str:rule_id>", views.ImmutabilityRuleDetail.as_view(),
          name="immutability-rule-detail"),
     path(f"{PROJECT}/policy-settings", views.PolicySettings.as_view(), name="policy-settings"),
+    path(f"{PROJECT}/retention-policy", views.RetentionPolicyView.as_view(), name="retention-policy"),
+    path(f"{PROJECT}/retention-runs", views.RetentionRunList.as_view(), name="retention-run-list"),
+    path(f"{PROJECT}/retention-runs/<str:run_id>", views.RetentionRunDetail.as_view(), name="retention-run-detail"),
     re_path(TAG + r"/history$", views.TagHistoryView.as_view(), name="tag-history"),
     re_path(TAG + r"/restore$", views.TagRestoreView.as_view(), name="tag-restore"),
 ]

@@ -20,10 +20,16 @@ from portal.policies.api.serializers import (
     PolicySettingsSerializer,
     RestoredSerializer,
     RestoreSerializer,
+    RetentionPolicySerializer,
+    RetentionRuleSerializer,
+    RetentionRunDetailSerializer,
+    RetentionRunRequestSerializer,
+    RetentionRunSerializer,
     TagHistorySerializer,
 )
 from portal.policies.guards import tag_history_days
 from portal.rbac.roles import Action, ProjectResource
+from portal.utilities.pagination import PageNumberPagination
 
 
 class VisibleProject(TokenScopePermission):
@@ -123,3 +129,60 @@ class TagRestoreView(PolicyView):
         artifact = services.restore_tag(request.user, project, unquote(self.kwargs["repository_name"]), tag,
                                         data.validated_data["digest"], self.source_ip())
         return Response({"repository": artifact.repository.name, "tag": tag, "digest": artifact.digest})
+
+
+def _policy_document(policy: Any) -> dict[str, Any]:
+    if policy is None:
+        return {"schedule": "", "rules": [], "updated_by": "", "updated_at": None}
+    return {"schedule": policy.schedule, "rules": RetentionRuleSerializer(policy.rules.all(), many=True).data,
+            "updated_by": policy.updated_by, "updated_at": policy.updated_at}
+
+
+class RetentionPolicyView(PolicyView):
+    serializer_class = RetentionPolicySerializer
+
+    @extend_schema(operation_id="retention_policy_read", responses=RetentionPolicySerializer)
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        policy = services.retention_policy(request.user, self.get_project())
+        return Response(RetentionPolicySerializer(_policy_document(policy)).data)
+
+    @extend_schema(operation_id="retention_policy_update", request=RetentionPolicySerializer,
+                   responses=RetentionPolicySerializer)
+    def put(self, request: Request, **kwargs: Any) -> Response:
+        project = self.get_project()
+        self.require(Action.UPDATE, ProjectResource.TAG_RETENTION)
+        data = RetentionPolicySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy = services.set_retention_policy(request.user, project, data.validated_data.get("schedule", ""),
+                                               data.validated_data["rules"], self.source_ip())
+        return Response(RetentionPolicySerializer(_policy_document(policy)).data)
+
+
+class RetentionRunList(PolicyView):
+    serializer_class = RetentionRunSerializer
+    pagination_class = PageNumberPagination
+
+    @extend_schema(operation_id="retention_run_list", responses=RetentionRunSerializer(many=True))
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(services.retention_runs(request.user, self.get_project()))
+        return self.get_paginated_response(RetentionRunSerializer(page, many=True).data)
+
+    @extend_schema(operation_id="retention_run_create", request=RetentionRunRequestSerializer,
+                   responses={202: RetentionRunSerializer})
+    def post(self, request: Request, **kwargs: Any) -> Response:
+        project = self.get_project()
+        self.require(Action.CREATE, ProjectResource.TAG_RETENTION)
+        data = RetentionRunRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = services.start_retention_run(request.user, project, data.validated_data["dry_run"], self.source_ip())
+        run.refresh_from_db()
+        return Response(RetentionRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RetentionRunDetail(PolicyView):
+    serializer_class = RetentionRunDetailSerializer
+
+    @extend_schema(operation_id="retention_run_read", responses=RetentionRunDetailSerializer)
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        run = services.find_retention_run(request.user, self.get_project(), self.kwargs["run_id"])
+        return Response(RetentionRunDetailSerializer(run).data)
