@@ -35,6 +35,7 @@ export const routes: RouteObject[] = [
           { path: "robots", lazy: page(() => import("@/features/robots/routes/ProjectRobotsTab")) },
           { path: "containers", lazy: page(() => import("@/features/fleet/routes/ProjectContainersTab")) },
           { path: "logs", lazy: page(() => import("@/features/audit/routes/ProjectAuditTab")) },
+          { path: "policies", lazy: page(() => import("@/features/policies/routes/PoliciesTab")) },
           { path: "settings", lazy: page(() => import("@/features/projects/routes/ProjectSettingsTab")) },
         ],
       },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from portal.policies.models import ImmutabilityRule, RetentionRule, RetentionRun, TagEvent, Template
@@ -13,6 +14,11 @@ def _patterns() -> serializers.ListField:
 
 
 class ImmutabilityRuleSerializer(StrictModelSerializer):
+    repositories = serializers.ListField(child=serializers.CharField(), read_only=True)
+    repositories_excluded = serializers.ListField(child=serializers.CharField(), read_only=True)
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    tags_excluded = serializers.ListField(child=serializers.CharField(), read_only=True)
+
     class Meta:
         model = ImmutabilityRule
         fields = ["id", "repositories", "repositories_excluded", "tags", "tags_excluded", "created_by",
@@ -53,6 +59,7 @@ class TagHistorySerializer(StrictSerializer):
     restorable_since = serializers.DateTimeField(read_only=True, allow_null=True)
     events = serializers.SerializerMethodField()
 
+    @extend_schema_field(TagEventSerializer(many=True))
     def get_events(self, history: object) -> list[dict[str, object]]:
         return TagEventSerializer(history.events, many=True,  # type: ignore[attr-defined]
                                   context={"restorable": history.restorable,  # type: ignore[attr-defined]
