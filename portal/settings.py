@@ -164,7 +164,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # `kind` alone would be a generic enum name in the generated TypeScript types.
-    "ENUM_NAME_OVERRIDES": {"ArtifactKind": "portal.artifacts.kinds.Kind"},
+    "ENUM_NAME_OVERRIDES": {"ArtifactKind": "portal.artifacts.kinds.Kind",
+                            "RetentionRunStatus": "portal.policies.models.RunStatus"},
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
