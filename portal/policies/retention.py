@@ -67,13 +67,15 @@ class _TagRow:
 class Evaluation:
     # repository → tag → "removed" or "kept: …"
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    # repository → untagged artifact digest → "kept: …" or "untagged: left to GC" (retention removes tags only)
+    untagged: dict[str, dict[str, str]] = field(default_factory=dict)
     # repository → [(tag, artifact id)] to remove
     doomed: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     removed: int = 0
     kept: int = 0
 
     def report(self) -> dict[str, Any]:
-        return {"repositories": self.tags, "removed": self.removed, "kept": self.kept}
+        return {"repositories": self.tags, "untagged": self.untagged, "removed": self.removed, "kept": self.kept}
 
 
 def _latest(*moments: datetime | None) -> datetime | None:
@@ -117,14 +119,22 @@ def evaluate(project: Project, rules: list[RetentionRule], now: datetime | None 
     artifact_pulls: dict[int, datetime | None] = dict(
         Artifact.objects.filter(repository__project=project, tag_count__gt=0).values_list("pk", "last_pulled_at")
         .iterator(chunk_size=10000))
+    untagged_by_repository: dict[int, list[_TagRow]] = defaultdict(list)
+    # Listed artifacts with no tag, as rows named by digest: rules that include untagged artifacts rank them too.
+    for pk, repository_id, digest, pushed_at, pulled_at in Artifact.objects.filter(
+            repository__project=project, tag_count=0, parent_count=0, subject_digest="").values_list(
+            "pk", "repository_id", "digest", "pushed_at", "last_pulled_at").iterator(chunk_size=10000):
+        untagged_by_repository[repository_id].append(_TagRow(digest, pk, pushed_at, pulled_at))
     running = _running_artifacts(project, repositories)
     protection = immutability_rules(project.pk)
     evaluation = Evaluation()
     for repository_id, name in sorted(repositories.items(), key=lambda item: item[1]):
         rows_here = tags_by_repository.get(repository_id, [])
+        short_name = name.partition("/")[2]
+        _judge_untagged(evaluation, name, short_name, untagged_by_repository.get(repository_id, []), rules, running,
+                        now)
         if not rows_here:
             continue
-        short_name = name.partition("/")[2]
         verdicts: dict[str, str] = {}
         for row in rows_here:
             rule = protecting_rule(protection, name, row.name) if protection else None
@@ -147,6 +157,19 @@ def evaluate(project: Project, rules: list[RetentionRule], now: datetime | None 
         evaluation.removed += len(doomed)
         evaluation.kept += len(rows_here) - len(doomed)
     return evaluation
+
+
+def _judge_untagged(evaluation: Evaluation, name: str, short_name: str, rows: list[_TagRow],
+                    rules: list[RetentionRule], running: dict[int, set[str]], now: datetime) -> None:
+    if not rows:
+        return
+    verdicts = {row.name: f"kept: running on host {', '.join(sorted(running[row.artifact_id]))}"
+                for row in rows if row.artifact_id in running}
+    for rule in rules:
+        if rule.untagged and selected(short_name, rule.repositories, rule.repositories_excluded):
+            for digest in _kept_by_rule(rule, rows, {}, now):
+                verdicts.setdefault(digest, f"kept: rule {rule.label}")
+    evaluation.untagged[name] = {row.name: verdicts.get(row.name, "untagged: left to GC") for row in rows}
 
 
 def _running_artifacts(project: Project, repositories: dict[int, str]) -> dict[int, set[str]]:

@@ -183,3 +183,26 @@ def test_a_schedule_is_validated_and_runs_once_when_due(make_user: Any, make_pro
     assert good.status_code == 200
     assert len(create_due_runs(later)) == 1
     assert create_due_runs(later) == []
+
+
+def test_untagged_artifacts_are_reported_kept_by_rules_that_include_them(
+    berth: Berth, registry_user: Any, make_project: Any, client_for: Any, eager: None
+) -> None:
+    maintainer, creds = registry_user()
+    make_project("bare", members={maintainer: "maintainer"})
+    pusher = client(berth, creds, "bare/app")
+    _, older = pusher.image("bare/app", "older", layer=b"older")
+    _, newer = pusher.image("bare/app", "newer", layer=b"newer")
+    api = client_for(maintainer)
+    for tag, digest in (("older", older), ("newer", newer)):
+        assert api.delete(f"/api/v1/projects/bare/repositories/app/artifacts/{digest}/tags/{tag}").status_code == 204
+    api.put("/api/v1/projects/bare/retention-policy",
+            {"rules": [{"template": "keep_latest_pushed", "count": 1, "untagged": True, "tags": ["none"]}]},
+            format="json")
+
+    run = api.post("/api/v1/projects/bare/retention-runs", {"dry_run": True}, format="json").json()
+    report = api.get(f"/api/v1/projects/bare/retention-runs/{run['id']}").json()["report"]
+
+    assert report["untagged"] == {"bare/app": {
+        newer: "kept: rule #1 keep_latest_pushed 1 of **:none", older: "untagged: left to GC"}}
+    assert report["repositories"] == {}
