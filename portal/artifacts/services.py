@@ -931,6 +931,7 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
                     continue
                 by_digest[digest] = artifact.pk
                 report.artifacts_created.append(f"{name}@{digest}")
+            record_tag_change(repo.project_id, name, tag, current.get(tag, (None, None))[1], digest, "reconcile", now)
             if tag in current:
                 report.tags_moved.append(f"{name}:{tag} {current[tag][1]} -> {digest}")
                 Tag.objects.filter(pk=current[tag][0]).update(artifact_id=by_digest[digest], pushed_at=now)
@@ -954,6 +955,8 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
         Tag.objects.bulk_create(new_tags, batch_size=1000)
         stale = [tag_id for tag, (tag_id, _) in current.items() if tag not in pointed]
         report.tags_removed += sorted(f"{name}:{tag}" for tag in current if tag not in pointed)
+        record_tag_deletions(repo.project_id, name, [(tag, digest) for tag, (_, digest) in current.items()
+                                                     if tag not in pointed], "reconcile", now)
         for offset in range(0, len(stale), 1000):
             Tag.objects.filter(pk__in=stale[offset:offset + 1000]).delete()
         # Tombstones of tags distribution no longer lists, or now points elsewhere (pushed again), go.

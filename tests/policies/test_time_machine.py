@@ -142,3 +142,28 @@ def test_gc_is_told_which_digests_the_history_keeps(
     repository = Repository.objects.get(name="gc/app")
 
     assert digests_kept_by_tag_history([repository.pk]) == {repository.pk: {old_digest, new_digest}}
+
+
+def test_reconcile_records_the_tags_it_moves_creates_and_removes(berth: Berth, registry_user: Any, make_project: Any,
+                                                                  images: tuple[Path, Path]) -> None:
+    from portal.artifacts import services
+    from portal.artifacts.models import Artifact, Tag
+    from portal.policies.models import TagEvent
+
+    maintainer, creds = registry_user()
+    make_project("rec", members={maintainer: "maintainer"})
+    old, new = images
+    berth.push(old, "rec/app:v1", creds)
+    berth.push(new, "rec/app:v2", creds)
+    first, second = (berth.direct().head_manifest("rec/app", tag)[0] for tag in ("v1", "v2"))
+    # The index drifts: v1 points at the other artifact, and a tag distribution never had appears.
+    Tag.objects.filter(repository__name="rec/app", name="v1").update(
+        artifact=Artifact.objects.get(repository__name="rec/app", digest=second))
+    Tag.objects.create(repository=Tag.objects.get(name="v2").repository, name="stray",
+                       artifact=Artifact.objects.get(digest=second), pushed_at=Tag.objects.get(name="v2").pushed_at)
+
+    services.reconcile(client=berth.direct())
+
+    events = TagEvent.objects.filter(repository="rec/app", actor="reconcile")
+    assert sorted(events.values_list("tag", "action", "from_digest", "to_digest")) == [
+        ("stray", "deleted", second, ""), ("v1", "moved", second, first)]
