@@ -175,7 +175,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # `kind` alone would be a generic enum name in the generated TypeScript types.
-    "ENUM_NAME_OVERRIDES": {"ArtifactKind": "portal.artifacts.kinds.Kind"},
+    "ENUM_NAME_OVERRIDES": {"ArtifactKind": "portal.artifacts.kinds.Kind",
+                            "RetentionRunStatus": "portal.policies.models.RunStatus"},
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -276,6 +277,12 @@ WEBHOOK_SWEEP_SECONDS = env.float("BERTH_WEBHOOK_SWEEP_SECONDS", 5.0, "Seconds b
 WEBHOOK_ALLOW_LINK_LOCAL = env.bool("BERTH_WEBHOOK_ALLOW_LINK_LOCAL", False, "Allow webhook targets on link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254).")
 WEBHOOK_LOG_BODY_BYTES = env.int("BERTH_WEBHOOK_LOG_BODY_BYTES", 4096, "Bytes of a target's response body kept in the delivery log.")
 CELERY_BEAT_SCHEDULE["webhook-sweep"] = {"task": "portal.webhooks.tasks.sweep_webhooks", "schedule": WEBHOOK_SWEEP_SECONDS}
+
+# Tag policies (portal.policies): immutability rules, the tags' time machine, retention.
+INSTALLED_APPS += ["portal.policies"]
+TAG_HISTORY_DAYS = env.int("BERTH_TAG_HISTORY_DAYS", 14, "Days a deleted or moved tag can be restored, for projects that set no window of their own (0 turns the time machine off).")
+RETENTION_SCHEDULE_CHECK_SECONDS = env.int("BERTH_RETENTION_SCHEDULE_CHECK_SECONDS", 60, "Seconds between the beat's checks for retention policies whose cron schedule is due.")
+CELERY_BEAT_SCHEDULE["retention-schedules"] = {"task": "portal.policies.tasks.start_due_retention_runs", "schedule": float(RETENTION_SCHEDULE_CHECK_SECONDS)}
 
 # The browser UI (portal.ui) serves the built SPA from FRONTEND_DIST.
 INSTALLED_APPS += ["portal.ui"]

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("portal.audit.api.urls")),
     path("", include("portal.system.api.urls")),
     path("", include("portal.fleet.api.urls")),
+    path("", include("portal.policies.api.urls")),
     path("", include("portal.artifacts.api.urls")),
     path("", include("portal.storage.api.urls")),
     path("", include("portal.webhooks.api.urls")),

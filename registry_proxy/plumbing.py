@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -121,6 +121,8 @@ class Context:
     needs: str | None  # the route's token action on the repository: pull, push, delete; "catalog"
     params: dict[str, str]
     principal: TokenPrincipal | None = None
+    # Checks that need the pushed body: a route check adds them, the handler that reads the body runs them.
+    body_checks: list[Callable[[bytes], None]] = field(default_factory=list)
 
     @property
     def name(self) -> str:

@@ -10,6 +10,7 @@ from registry_proxy.checks import Check
 from registry_proxy.checks.authenticate import authenticate
 from registry_proxy.checks.authorize import authorize
 from registry_proxy.checks.blobs_kept import blob_claimed, blob_present
+from registry_proxy.checks.immutable_tag import immutable_tag
 from registry_proxy.checks.project_exists import project_exists
 from registry_proxy.checks.quota import within_quota
 from registry_proxy.checks.valid_name import valid_name
@@ -57,8 +58,8 @@ ROUTES: tuple[Route, ...] = (
     _route("GET", r"^/v2/_catalog$", (authenticate, authorize), catalog, "catalog"),
     _route("GET", rf"^/v2/{_NAME}/tags/list$", REPOSITORY_CHECKS, tags_list, "pull"),
     _route("GET HEAD", rf"^/v2/{_NAME}/manifests/(?P<reference>[^/]+)$", REPOSITORY_CHECKS, manifest_get, "pull"),
-    _route("PUT", rf"^/v2/{_NAME}/manifests/(?P<reference>[^/]+)$", (*WRITE_CHECKS, within_quota), manifest_put,
-           "push"),
+    _route("PUT", rf"^/v2/{_NAME}/manifests/(?P<reference>[^/]+)$", (*WRITE_CHECKS, immutable_tag, within_quota),
+           manifest_put, "push"),
     _route("DELETE", rf"^/v2/{_NAME}/manifests/(?P<reference>[^/]+)$", WRITE_CHECKS, manifest_delete, "delete"),
     _route("POST", rf"^/v2/{_NAME}/blobs/uploads/?$", (*WRITE_CHECKS, blob_claimed), upload_start, "push"),
     _route("GET PATCH PUT DELETE", rf"^/v2/{_NAME}/blobs/uploads/(?P<uuid>[^/]+)$", (*WRITE_CHECKS, blob_claimed),

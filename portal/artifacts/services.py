@@ -46,6 +46,14 @@ from portal.artifacts.models import (
 )
 from portal.audit.models import Outcome
 from portal.audit.services import record
+from portal.policies.guards import (
+    record_artifact_tag_deletions,
+    record_tag_change,
+    record_tag_deletions,
+    refuse_deleting_immutable_artifacts,
+    refuse_deleting_immutable_tags,
+    refuse_moving_immutable_tag,
+)
 from portal.projects.models import Project
 from portal.rbac.principals import AnonymousPrincipal, Principal, Resource, require
 from portal.rbac.roles import Action, ProjectResource
@@ -286,7 +294,7 @@ def record_manifest_push(
                 raise InvalidInput(f"cannot index manifest {digest}: {exc}", code="invalid_manifest") from None
             artifact = _index_manifest(repo, digest, parsed, manifest, principal.audit_name, now, client)
         if tag is not None:
-            _set_tag(repo, tag, artifact.pk, now)
+            _set_tag(repo, tag, artifact, now, principal.audit_name)
         Repository.objects.filter(pk=repo.pk).update(pushed_at=now, updated_at=now)
         record(principal, "push", "artifact", f"{repo.name}{':' + tag if tag else '@' + digest}",
                project=repo.project, source_ip=source_ip,
@@ -408,8 +416,13 @@ def _fetch_config(repository: str, digest: str, client: DistributionClient) -> d
         raise _unavailable(exc) from None
 
 
-def _set_tag(repo: Repository, name: str, artifact_id: int, now: datetime) -> None:
-    previous = Tag.objects.filter(repository=repo, name=name).values_list("artifact_id", flat=True).first()
+def _set_tag(repo: Repository, name: str, artifact: Artifact, now: datetime, actor: str) -> None:
+    artifact_id = artifact.pk
+    previous, previous_digest = Tag.objects.filter(repository=repo, name=name).values_list(
+        "artifact_id", "artifact__digest").first() or (None, None)
+    # The proxy refuses such a push before distribution sees it; this catches a race with a new rule.
+    refuse_moving_immutable_tag(repo.project_id, repo.name, name, previous_digest, artifact.digest)
+    record_tag_change(repo.project_id, repo.name, name, previous_digest, artifact.digest, actor, now)
     if previous is None:
         Tag.objects.create(repository=repo, name=name, artifact_id=artifact_id, pushed_at=now)
         _adjust(repo, tag_count=1)
@@ -488,6 +501,9 @@ def delete_artifact(principal: Principal, project: Project, repository: Reposito
         for guard in DELETE_GUARDS:
             guard(artifact, force)
         doomed = _deletion_set(artifact)
+        refuse_deleting_immutable_artifacts(project.pk, locked.name, [item.pk for item in doomed])
+        record_artifact_tag_deletions(project.pk, locked.name, [item.pk for item in doomed],
+                                      principal.audit_name, timezone.now())
         for item in doomed:
             try:
                 client.delete_manifest(locked.name, item.digest)
@@ -547,6 +563,8 @@ def delete_tag(principal: Principal, repository: Repository | str, tag: str, sou
         found = Tag.objects.filter(repository=repo, name=tag).select_related("artifact").first()
         if found is None:
             raise NotFound(f"tag {name}:{tag} not found", code="tag_not_found")
+        refuse_deleting_immutable_tags(project.pk, name, [tag])
+        record_tag_deletions(project.pk, name, [(tag, found.artifact.digest)], principal.audit_name, timezone.now())
         DeletedTag.objects.update_or_create(repository_name=name, name=tag, defaults={"digest": found.artifact.digest})
         found.delete()
         _adjust(repo, tag_count=-1)
@@ -554,6 +572,42 @@ def delete_tag(principal: Principal, repository: Repository | str, tag: str, sou
         record(principal, "delete", "tag", f"{name}:{tag}", project=project, source_ip=source_ip,
                detail={"digest": found.artifact.digest})
         webhooks.emit("tag.deleted", project, webhooks.artifact_data(project, name, found.artifact.digest, tag), operator=principal.audit_name, subject=f"{name}:{tag}")
+
+
+def remove_tags(principal: Principal, repository: Repository, tags: list[tuple[str, int]], reason: str,
+                source_ip: str | None = None) -> list[str]:
+    """Removes many tags at once (retention): each (name, artifact id) only while the tag still points there, with
+    the counters, tombstones and history `delete_tag` keeps, and one audit row. Returns the names removed."""
+    with transaction.atomic():
+        repo = _locked(repository)
+        if repo is None:
+            return []
+        wanted = dict(tags)
+        current = [(tag_id, name, artifact_id, digest) for tag_id, name, artifact_id, digest in
+                   Tag.objects.filter(repository=repo).values_list("id", "name", "artifact_id", "artifact__digest")
+                   if wanted.get(name) == artifact_id]
+        refuse_deleting_immutable_tags(repo.project_id, repo.name, [name for _, name, _, _ in current])
+        now = timezone.now()
+        record_tag_deletions(repo.project_id, repo.name, [(name, digest) for _, name, _, digest in current],
+                             principal.audit_name, now)
+        DeletedTag.objects.bulk_create(
+            [DeletedTag(repository_name=repo.name, name=name, digest=digest) for _, name, _, digest in current],
+            batch_size=1000, update_conflicts=True, unique_fields=["repository_name", "name"],
+            update_fields=["digest"])
+        ids = [tag_id for tag_id, _, _, _ in current]
+        for offset in range(0, len(ids), 1000):
+            Tag.objects.filter(pk__in=ids[offset:offset + 1000]).delete()
+        per_artifact: dict[int, int] = {}
+        for _, _, artifact_id, _ in current:
+            per_artifact[artifact_id] = per_artifact.get(artifact_id, 0) + 1
+        for artifact_id, count in per_artifact.items():
+            Artifact.objects.filter(pk=artifact_id).update(tag_count=F("tag_count") - count)
+        _adjust(repo, tag_count=-len(current))
+        removed = sorted(name for _, name, _, _ in current)
+        if removed:
+            record(principal, "delete", "tag", f"{repo.name}:*", project=Project.objects.get(pk=repo.project_id),
+                   source_ip=source_ip, detail={"reason": reason, "count": len(removed), "tags": removed[:1000]})
+    return removed
 
 
 def tag_deleted(repository: str, tag: str) -> bool:
@@ -572,6 +626,8 @@ def delete_repository(principal: Principal, project: Project, repository: Reposi
         if locked is None:
             raise NotFound(f"repository {repo.name!r} not found", code="repository_not_found")
         digests = list(Artifact.objects.filter(repository=locked).values_list("digest", flat=True))
+        record_tag_deletions(project.pk, locked.name, Tag.objects.filter(repository=locked).values_list(
+            "name", "artifact__digest"), principal.audit_name, timezone.now())
         DeletedTag.objects.filter(repository_name=locked.name).delete()
         locked.delete()
         record(principal, "delete", "repository", locked.name, project=project, source_ip=source_ip,
@@ -913,6 +969,7 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
                     continue
                 by_digest[digest] = artifact.pk
                 report.artifacts_created.append(f"{name}@{digest}")
+            record_tag_change(repo.project_id, name, tag, current.get(tag, (None, None))[1], digest, "reconcile", now)
             if tag in current:
                 report.tags_moved.append(f"{name}:{tag} {current[tag][1]} -> {digest}")
                 Tag.objects.filter(pk=current[tag][0]).update(artifact_id=by_digest[digest], pushed_at=now)
@@ -936,6 +993,8 @@ def _reconcile_repository(name: str, report: ReconcileReport, dry_run: bool, cli
         Tag.objects.bulk_create(new_tags, batch_size=1000)
         stale = [tag_id for tag, (tag_id, _) in current.items() if tag not in pointed]
         report.tags_removed += sorted(f"{name}:{tag}" for tag in current if tag not in pointed)
+        record_tag_deletions(repo.project_id, name, [(tag, digest) for tag, (_, digest) in current.items()
+                                                     if tag not in pointed], "reconcile", now)
         for offset in range(0, len(stale), 1000):
             Tag.objects.filter(pk__in=stale[offset:offset + 1000]).delete()
         # Tombstones of tags distribution no longer lists, or now points elsewhere (pushed again), go.
@@ -1067,6 +1126,7 @@ __all__ = [
     "record_manifest_push",
     "record_pulls",
     "referrers",
+    "remove_tags",
     "tag_deleted",
     "withdraw_unindexed_manifest",
 ]

@@ -24,6 +24,9 @@ class ProjectResource(StrEnum):
     ARTIFACT = "artifact"
     TAG = "tag"
     TAG_RULE = "tag-rule"
+    # Harbor's names: immutability rules, and retention (its policy, runs and their reports).
+    IMMUTABLE_TAG = "immutable-tag"
+    TAG_RETENTION = "tag-retention"
     CONTAINER = "container"
     WEBHOOK = "webhook"
 
@@ -99,6 +102,15 @@ _MAINTAINER = _DEVELOPER | {
     (R.TAG_RULE, A.DELETE),
     (R.WEBHOOK, A.LIST),
     (R.WEBHOOK, A.READ),
+    (R.IMMUTABLE_TAG, A.LIST),
+    (R.IMMUTABLE_TAG, A.READ),
+    (R.IMMUTABLE_TAG, A.CREATE),
+    (R.IMMUTABLE_TAG, A.UPDATE),
+    (R.IMMUTABLE_TAG, A.DELETE),
+    (R.TAG_RETENTION, A.LIST),
+    (R.TAG_RETENTION, A.READ),
+    (R.TAG_RETENTION, A.CREATE),  # start a run
+    (R.TAG_RETENTION, A.UPDATE),  # change the policy
 }
 
 _PROJECT_ADMIN = _MAINTAINER | {

@@ -113,6 +113,8 @@ async def manifest_put(app: Proxy, context: Context, send: Send) -> None:
         raise errors.digest_invalid(f"the manifest's digest is not {reference}")
     media_type = request.headers.get("content-type", "")
     valid_manifest(body, media_type)
+    for check in context.body_checks:
+        check(body)
     subject = _subject_of(body)
     await manifest_blobs_claimed(app, manifest_blob_digests(body, media_type))
     path = f"/v2/{context.name}/manifests/{reference}" if alias is not None else None
@@ -165,6 +167,8 @@ def _refusal(exc: Exception, repository: str, digest: str) -> RegistryError:
         return errors.manifest_invalid(exc.message)
     if isinstance(exc, RegistryUnavailable):
         return errors.unavailable(exc.message)
+    if isinstance(exc, Conflict):
+        return errors.denied(exc.message)
     logger.error("indexing %s@%s failed", repository, digest, exc_info=exc)
     return RegistryError(500, "UNKNOWN", "the manifest could not be indexed, and is not stored; see Berth's log")
 
@@ -225,3 +229,5 @@ def _delete_tag(principal: Any, repository: str, tag: str, source_ip: str | None
         raise errors.manifest_unknown(exc.message) from None
     except Forbidden as exc:
         raise errors.denied(exc.message) from None
+    except Conflict as exc:
+        raise errors.refused(exc.message, exc.code) from None

@@ -36,6 +36,7 @@ export const routes: RouteObject[] = [
           { path: "containers", lazy: page(() => import("@/features/fleet/routes/ProjectContainersTab")) },
           { path: "webhooks", lazy: page(() => import("@/features/webhooks/routes/ProjectWebhooksTab")) },
           { path: "logs", lazy: page(() => import("@/features/audit/routes/ProjectAuditTab")) },
+          { path: "policies", lazy: page(() => import("@/features/policies/routes/PoliciesTab")) },
           { path: "settings", lazy: page(() => import("@/features/projects/routes/ProjectSettingsTab")) },
         ],
       },

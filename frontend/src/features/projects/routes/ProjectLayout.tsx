@@ -21,6 +21,7 @@ export default function ProjectLayout() {
   if (access.can("robot:list")) tabs.push({ to: "robots", label: "Robot accounts" });
   if (access.can("container:list")) tabs.push({ to: "containers", label: "Containers" });
   if (access.can("webhook:list")) tabs.push({ to: "webhooks", label: "Webhooks" });
+  if (access.can("immutable-tag:list") || access.can("tag-retention:read")) tabs.push({ to: "policies", label: "Policies" });
   if (access.can("log:list")) tabs.push({ to: "logs", label: "Audit log" });
   if (access.can("project:update") || access.can("project:delete")) tabs.push({ to: "settings", label: "Settings" });
   return (

@@ -15,6 +15,7 @@ import { Platforms } from "@/features/artifacts/components/Platforms";
 import { pullCommandFor, type PullClient } from "@/features/artifacts/components/PullCommand";
 import { formatBytes, formatRelative, plural, shortDigest } from "@/lib/format";
 import { useListParams } from "@/lib/useListParams";
+import { TagHistoryPanel } from "@/features/policies/components/TagHistoryPanel";
 import { useDeleteRepository } from "../api/deleteRepository";
 import { useRepository } from "../api/getRepository";
 import { artifactUrl } from "../paths";
@@ -101,6 +102,7 @@ export default function RepositoryPage() {
       ) : (
         <TagsTable project={project} repository={name} client={client} canDeleteTag={access.can("tag:delete")} onDeleteTag={(digest, tag) => setPending({ kind: "tag", digest, tag })} />
       )}
+      <TagHistoryPanel project={project} repository={name} canRestore={access.can("tag:create")} />
       <ConfirmDialog
         open={pending !== null}
         title={

@@ -1,0 +1,1 @@
+"""Tag policies: immutability rules, the tags' time machine, and retention."""
