@@ -15,7 +15,8 @@ class Blob(models.Model):
     DELETING = "deleting"
     STATUSES = [(PRESENT, PRESENT), (DELETING, DELETING)]
 
-    digest = models.CharField(max_length=100, unique=True)
+    # 200: a sha512 digest with no alias yet (its upload came around Berth) is 135 characters.
+    digest = models.CharField(max_length=200, unique=True)
     # 0 until known: distribution's answer to an upload does not carry it, the manifest's descriptor does.
     size = models.BigIntegerField(default=0)
     media_type = models.CharField(max_length=255, blank=True)

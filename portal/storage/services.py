@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from portal.artifacts.manifests import InvalidManifest, ParsedManifest, is_digest, parse_manifest
-from portal.artifacts.models import Artifact, Repository
+from portal.artifacts.models import Artifact, DigestAlias, Repository
 from portal.projects.models import Project
 from portal.registry.distribution import DistributionClient, DistributionError
 from portal.storage.models import ArtifactBlob, Blob, RepositoryBlob
@@ -52,6 +52,17 @@ def blob_uses(digest: str, parsed: ParsedManifest, manifest_size: int) -> list[B
     return uses
 
 
+def canonical_uses(uses: Iterable[BlobUse]) -> list[BlobUse]:
+    """The uses with each digest as distribution stores the bytes: a sha512 descriptor names a blob uploaded
+    (and indexed) under its sha256, and one row per content keeps GC from taking bytes a manifest still uses."""
+    listed = list(uses)
+    aliases = {use.digest for use in listed if not use.digest.startswith("sha256:")}
+    if not aliases:
+        return listed
+    canonical = dict(DigestAlias.objects.filter(alias__in=aliases).values_list("alias", "canonical"))
+    return [replace(use, digest=canonical.get(use.digest, use.digest)) for use in listed]
+
+
 def _ensure_blobs(uses: Iterable[BlobUse]) -> dict[str, int]:
     """Blob ids by digest, rows created where missing and every one touched (its grace window starts again)."""
     now = timezone.now()
@@ -78,7 +89,7 @@ def _ensure_blobs(uses: Iterable[BlobUse]) -> dict[str, int]:
 def index_artifact_blobs(repository: Repository, artifact: Artifact, parsed: ParsedManifest,
                          manifest_size: int) -> None:
     """The rows of a newly indexed manifest: its blobs, the repository's links to them, the manifest's uses."""
-    uses = blob_uses(artifact.digest, parsed, manifest_size)
+    uses = canonical_uses(blob_uses(artifact.digest, parsed, manifest_size))
     ids = _ensure_blobs(uses)
     RepositoryBlob.objects.bulk_create(
         [RepositoryBlob(repository_id=repository.pk, blob_id=blob_id) for blob_id in ids.values()],
@@ -115,7 +126,8 @@ def claim_blobs(digests: Iterable[str], *, wait: float = CLAIM_WAIT_SECONDS) -> 
     against: either the push comes first and the run leaves the blob, or the run has marked it and the push
     waits until the bytes are gone, then stores them again (or distribution refuses the manifest).
     """
-    wanted = sorted({digest for digest in digests if is_digest(digest)})
+    wanted = sorted({use.digest for use in canonical_uses(
+        BlobUse(digest, 0, "", "") for digest in digests if is_digest(digest))})
     if not wanted:
         return
     deadline = time.monotonic() + wait
@@ -159,7 +171,7 @@ def quota_refusal(project_name: str, body: bytes, media_type: str) -> str | None
     except InvalidManifest:
         return None  # distribution refuses it
     sizes: dict[str, int] = {}
-    for use in blob_uses("sha256:" + hashlib.sha256(body).hexdigest(), parsed, len(body)):
+    for use in canonical_uses(blob_uses("sha256:" + hashlib.sha256(body).hexdigest(), parsed, len(body))):
         sizes.setdefault(use.digest, use.size)
     present = set(ArtifactBlob.objects.filter(artifact__repository__project_id=project_id,
                                               blob__digest__in=list(sizes)).values_list("blob__digest", flat=True))

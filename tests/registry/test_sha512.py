@@ -280,3 +280,21 @@ def test_a_blob_deleted_by_its_sha512_is_gone_by_both_digests(berth: Berth, push
     assert deleted.status_code == 202, deleted.text
     assert deleter.request("HEAD", f"/v2/wide/app/blobs/{sha512(data)}").status_code == 404
     assert deleter.request("HEAD", f"/v2/wide/app/blobs/{sha256(data)}").status_code == 404
+
+
+def test_a_sha512_image_uses_the_blob_rows_its_uploads_wrote(pusher: Client) -> None:
+    """The blob index keys content by the sha256 distribution stores it under: a manifest naming its layers by
+    sha512 uses the rows their uploads wrote, so garbage collection sees those bytes as used."""
+    import hashlib
+
+    from portal.storage.models import ArtifactBlob, Blob
+
+    manifest, config, layer = push_sha512_image(pusher)
+    pushed = pusher.request("PUT", "/v2/wide/app/manifests/v1", content=manifest,
+                            headers={"Content-Type": OCI_MANIFEST})
+
+    assert pushed.status_code == 201, pushed.text
+    used = set(ArtifactBlob.objects.filter(artifact__repository__name="wide/app", role__in=["config", "layer"])
+               .values_list("blob__digest", flat=True))
+    assert used == {"sha256:" + hashlib.sha256(blob).hexdigest() for blob in (config, layer)}
+    assert not Blob.objects.filter(digest__startswith="sha512:").exists()
