@@ -12,7 +12,7 @@ from tests.fixtures.registry import Berth
 from tests.registry.test_registry_protocol import client, error_of
 from tests.support.images import build_busybox_layout
 
-MESSAGE = 'tag 1.0 of team/app is immutable (rule "1.*, release-*")'
+MESSAGE = 'tag 1.0 of frozen/app is immutable (rule "1.*, release-*")'
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,8 @@ def two_images(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def _team(registry_user: Any, make_project: Any, client_for: Any) -> tuple[tuple[str, str], Any, Any]:
     developer, creds = registry_user()
     maintainer, _ = registry_user()
-    project = make_project("team", members={developer: "developer", maintainer: "maintainer"})
-    created = client_for(maintainer).post("/api/v1/projects/team/immutability-rules",
+    project = make_project("frozen", members={developer: "developer", maintainer: "maintainer"})
+    created = client_for(maintainer).post("/api/v1/projects/frozen/immutability-rules",
                                           {"tags": ["1.*", "release-*"], "repositories": ["app"]}, format="json")
     assert created.status_code == 201, created.content
     return creds, maintainer, project
@@ -43,31 +43,31 @@ def test_skopeo_cannot_move_an_immutable_tag_but_may_push_its_digest_again(
 
     creds, _, _ = _team(registry_user, make_project, client_for)
     one, two = two_images
-    berth.push(one, "team/app:1.0", creds)
-    first = Tag.objects.get(repository__name="team/app", name="1.0").artifact.digest
+    berth.push(one, "frozen/app:1.0", creds)
+    first = Tag.objects.get(repository__name="frozen/app", name="1.0").artifact.digest
 
-    moved = berth.push(two, "team/app:1.0", creds, check=False)
-    again = berth.push(one, "team/app:1.0", creds, check=False)
-    other_tag = berth.push(two, "team/app:latest", creds, check=False)
+    moved = berth.push(two, "frozen/app:1.0", creds, check=False)
+    again = berth.push(one, "frozen/app:1.0", creds, check=False)
+    other_tag = berth.push(two, "frozen/app:latest", creds, check=False)
 
     assert moved.returncode != 0
     # skopeo prints the registry's message after `denied:`, its quotes escaped by its logger.
     assert f"denied: {MESSAGE}".replace('"', '\\"') in moved.stderr
     assert again.returncode == 0, again.stderr
     assert other_tag.returncode == 0, other_tag.stderr
-    assert Tag.objects.get(repository__name="team/app", name="1.0").artifact.digest == first
-    assert _digest(berth, "team/app", "1.0") == first  # distribution never saw the refused manifest
+    assert Tag.objects.get(repository__name="frozen/app", name="1.0").artifact.digest == first
+    assert _digest(berth, "frozen/app", "1.0") == first  # distribution never saw the refused manifest
 
 
 def test_moving_an_immutable_tag_over_v2_is_denied_with_the_rule(
     berth: Berth, registry_user: Any, make_project: Any, client_for: Any
 ) -> None:
     creds, _, _ = _team(registry_user, make_project, client_for)
-    pusher = client(berth, creds, "team/app")
-    pusher.image("team/app", "1.0", layer=b"first")
-    second, _ = pusher.image("team/app", "second", layer=b"second")
+    pusher = client(berth, creds, "frozen/app")
+    pusher.image("frozen/app", "1.0", layer=b"first")
+    second, _ = pusher.image("frozen/app", "second", layer=b"second")
 
-    refused = pusher.request("PUT", "/v2/team/app/manifests/1.0", content=second,
+    refused = pusher.request("PUT", "/v2/frozen/app/manifests/1.0", content=second,
                              headers={"Content-Type": json.loads(second)["mediaType"]})
 
     assert refused.status_code == 403
@@ -81,14 +81,14 @@ def test_deleting_an_immutable_tag_or_its_artifact_is_refused_in_the_api_and_on_
     from tests.fixtures.portal import PASSWORD
 
     creds, maintainer, _ = _team(registry_user, make_project, client_for)
-    _, digest = client(berth, creds, "team/app").image("team/app", "1.0", layer=b"kept")
-    deleter = client(berth, (maintainer.username, PASSWORD), "team/app", actions="pull,delete")
+    _, digest = client(berth, creds, "frozen/app").image("frozen/app", "1.0", layer=b"kept")
+    deleter = client(berth, (maintainer.username, PASSWORD), "frozen/app", actions="pull,delete")
     api = client_for(maintainer)
 
-    tag_by_api = api.delete(f"/api/v1/projects/team/repositories/app/artifacts/{digest}/tags/1.0")
-    artifact_by_api = api.delete(f"/api/v1/projects/team/repositories/app/artifacts/{digest}")
-    tag_by_v2 = deleter.request("DELETE", "/v2/team/app/manifests/1.0")
-    artifact_by_v2 = deleter.request("DELETE", f"/v2/team/app/manifests/{digest}")
+    tag_by_api = api.delete(f"/api/v1/projects/frozen/repositories/app/artifacts/{digest}/tags/1.0")
+    artifact_by_api = api.delete(f"/api/v1/projects/frozen/repositories/app/artifacts/{digest}")
+    tag_by_v2 = deleter.request("DELETE", "/v2/frozen/app/manifests/1.0")
+    artifact_by_v2 = deleter.request("DELETE", f"/v2/frozen/app/manifests/{digest}")
 
     for response in (tag_by_api, artifact_by_api):
         assert response.status_code == 409
@@ -96,8 +96,8 @@ def test_deleting_an_immutable_tag_or_its_artifact_is_refused_in_the_api_and_on_
     for response in (tag_by_v2, artifact_by_v2):
         assert response.status_code == 409
         assert error_of(response) == {"code": "DENIED", "message": MESSAGE, "detail": {"reason": "tag_immutable"}}
-    assert Tag.objects.filter(repository__name="team/app", name="1.0").exists()
-    assert _digest(berth, "team/app", digest) == digest
+    assert Tag.objects.filter(repository__name="frozen/app", name="1.0").exists()
+    assert _digest(berth, "frozen/app", digest) == digest
 
 
 @pytest.mark.parametrize("role", ["developer", "guest"])
