@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -219,26 +218,6 @@ def restore_tag(principal: Principal, project: Project, repository: str, tag: st
             raise Conflict(f"the registry refused restoring {repo.name}:{tag} to {digest}: {exc}",
                            code="manifest_gone") from None
     return restored
-
-
-def digests_kept_by_tag_history(repository_ids: list[int]) -> dict[int, set[str]]:
-    """For garbage collection: per repository, the digests a tag pointed at within its project's window, which
-    must stay restorable (with their blobs). One query per project, none per tag."""
-    now = timezone.now()
-    repositories = list(Repository.objects.filter(pk__in=repository_ids).values_list("pk", "name", "project_id"))
-    by_project: dict[int, dict[str, int]] = defaultdict(dict)
-    for pk, name, project_id in repositories:
-        by_project[project_id][name] = pk
-    kept: dict[int, set[str]] = {pk: set() for pk, _, _ in repositories}
-    for project_id, names in by_project.items():
-        days = tag_history_days(project_id)
-        if days == 0:
-            continue
-        rows = TagEvent.objects.filter(repository__in=list(names), at__gte=now - timedelta(days=days)).values_list(
-            "repository", "from_digest", "to_digest")
-        for name, from_digest, to_digest in rows.iterator(chunk_size=5000):
-            kept[names[name]].update(digest for digest in (from_digest, to_digest) if digest)
-    return kept
 
 
 # -- retention ----------------------------------------------------------------------------------------------

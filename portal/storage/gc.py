@@ -35,6 +35,7 @@ from portal.artifacts.services import (
     distribution,
 )
 from portal.audit.services import record
+from portal.policies.guards import digests_kept_by_tag_history
 from portal.projects.models import Project
 from portal.rbac.principals import Principal, Resource, require
 from portal.rbac.roles import Action, SystemResource
@@ -88,6 +89,10 @@ def _kept_artifacts(delete_untagged: bool, cutoff: datetime) -> tuple[set[int], 
         if not delete_untagged or pushed_at >= cutoff:
             kept.add(artifact_id)
     kept.update(Tag.objects.values_list("artifact_id", flat=True).distinct())
+    # What a tag pointed at within its project's time-machine window stays restorable, blobs and all.
+    restorable = digests_kept_by_tag_history(list({repository_id for repository_id, _ in by_key.values()}))
+    kept.update(artifact_id for artifact_id, (repository_id, digest) in by_key.items()
+                if digest in restorable.get(repository_id, ()))
     children: dict[int, list[int]] = defaultdict(list)
     for parent, child in ArtifactReference.objects.values_list("parent_id", "child_id").iterator(chunk_size=5000):
         children[parent].append(child)

@@ -130,7 +130,7 @@ def test_gc_is_told_which_digests_the_history_keeps(
     berth: Berth, registry_user: Any, make_project: Any, images: tuple[Path, Path],
 ) -> None:
     from portal.artifacts.models import Repository
-    from portal.policies.services import digests_kept_by_tag_history
+    from portal.policies.guards import digests_kept_by_tag_history
 
     maintainer, creds = registry_user()
     make_project("gc", members={maintainer: "maintainer"})
@@ -142,6 +142,32 @@ def test_gc_is_told_which_digests_the_history_keeps(
     repository = Repository.objects.get(name="gc/app")
 
     assert digests_kept_by_tag_history([repository.pk]) == {repository.pk: {old_digest, new_digest}}
+
+
+def test_a_gc_deleting_untagged_keeps_what_the_time_machine_can_restore(
+    berth: Berth, registry_user: Any, make_project: Any, images: tuple[Path, Path], settings: Any,
+) -> None:
+    from portal.artifacts.models import Artifact
+    from portal.policies.models import ProjectPolicySettings
+    from portal.storage.gc import execute
+    from portal.storage.models import GCRun
+
+    settings.GC_GRACE_SECONDS = 0
+    maintainer, creds = registry_user()
+    project = make_project("keepsake", members={maintainer: "maintainer"})
+    old, new = images
+    berth.push(old, "keepsake/app:v1", creds)
+    old_digest = berth.direct().head_manifest("keepsake/app", "v1")[0]
+    berth.push(new, "keepsake/app:v1", creds)  # the old image is now untagged, and restorable
+
+    kept = execute(GCRun.objects.create(dry_run=False, delete_untagged=True, requested_by="tests").pk)
+    assert kept is not None and kept.status == "succeeded"
+    assert Artifact.objects.filter(repository__name="keepsake/app", digest=old_digest).exists()
+
+    ProjectPolicySettings.objects.update_or_create(project=project, defaults={"tag_history_days": 0})
+    collected = execute(GCRun.objects.create(dry_run=False, delete_untagged=True, requested_by="tests").pk)
+    assert collected is not None and collected.manifests_deleted >= 1
+    assert not Artifact.objects.filter(repository__name="keepsake/app", digest=old_digest).exists()
 
 
 def test_reconcile_records_the_tags_it_moves_creates_and_removes(berth: Berth, registry_user: Any, make_project: Any,
