@@ -27,6 +27,8 @@ from portal.policies.models import RetentionPolicy, RetentionRule, RetentionRun,
 from portal.projects.models import Project
 from portal.rbac.principals import Principal
 from portal.rbac.roles import Action, ProjectResource
+from portal.webhooks import services as webhooks
+from portal.webhooks.models import EventType
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +236,10 @@ def execute_run(run_id: int) -> RetentionRun | None:
             record(RetentionActor(f"retention run {run.pk}"), "run", "retention", f"{project.name}#{run.pk}",
                    project=project, detail={"dry_run": run.dry_run, "removed": evaluation.removed,
                                             "kept": evaluation.kept, "trigger": run.trigger})
+            webhooks.emit(EventType.RETENTION_FINISHED, project,
+                          {"run": run.pk, "project": project.name, "dry_run": run.dry_run, "trigger": run.trigger,
+                           "removed": evaluation.removed, "kept": evaluation.kept},
+                          operator=run.triggered_by or run.trigger, subject=f"{project.name}/retention/{run.pk}")
     except RetentionBusy as exc:
         RetentionRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, error=str(exc),
                                                       finished_at=timezone.now())

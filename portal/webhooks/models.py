@@ -23,6 +23,7 @@ class EventType(models.TextChoices):
     HOST_ONLINE = "host.online"
     HOST_UNREACHABLE = "host.unreachable"
     HOST_DRAINED = "host.drained"
+    RETENTION_FINISHED = "retention.finished"
     GC_FINISHED = "gc.finished"
     # Sent only by "send a test event", to the one policy asked.
     TEST = "test"

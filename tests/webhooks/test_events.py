@@ -23,7 +23,7 @@ from tests.fleet.portal_helpers import index_artifact
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 ALL_PROJECT_EVENTS = ["artifact.pushed", "artifact.pulled", "artifact.deleted", "tag.deleted", "container.deployed",
                       "container.running", "container.exited", "container.failed", "container.oom_killed",
-                      "container.unhealthy"]
+                      "container.unhealthy", "retention.finished"]
 
 
 @pytest.fixture
@@ -203,3 +203,18 @@ def test_a_finished_garbage_collection_is_announced_to_system_policies() -> None
     assert event.payload == {"run": run.pk, "status": "succeeded", "dry_run": True, "manifests_deleted": 0,
                              "blobs_deleted": 0, "bytes_freed": 0, "errors": 0}
     assert WebhookDelivery.objects.filter(event=event).count() == 1
+
+
+def test_a_finished_retention_run_is_announced_to_its_projects_policies(project: Any, listening: WebhookPolicy) -> None:
+    from portal.policies.models import RetentionRun
+    from portal.policies.retention import execute_run
+
+    run = RetentionRun.objects.create(project=project, dry_run=True, trigger="manual", triggered_by="mia")
+
+    execute_run(run.pk)
+
+    [event] = events("retention.finished")
+    assert event.project == project
+    assert event.payload == {"run": run.pk, "project": "events", "dry_run": True, "trigger": "manual",
+                             "removed": 0, "kept": 0}
+    assert WebhookDelivery.objects.filter(event=event, policy=listening).count() == 1

@@ -23,6 +23,10 @@ export const EVENT_GROUPS: { label: string; system?: boolean; types: { type: Web
     ],
   },
   {
+    label: "Tag policies",
+    types: [{ type: "retention.finished", label: "retention run finished" }],
+  },
+  {
     label: "Hosts",
     system: true,
     types: [
