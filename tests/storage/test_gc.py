@@ -19,6 +19,9 @@ from tests.support.images import File, ImageSpec, write_layout
 @pytest.fixture(autouse=True)
 def no_grace(settings: Any) -> None:
     settings.GC_GRACE_SECONDS = 0
+    # What the time machine keeps is tested with it (tests/policies/test_time_machine.py); here it is off, so
+    # an untagged manifest is garbage the moment its tag moves.
+    settings.TAG_HISTORY_DAYS = 0
 
 
 @pytest.fixture
