@@ -265,15 +265,12 @@ class Proxy:
             # An unfinished body cannot go back to the pool: the connection is dropped instead.
             response.release() if complete else response.close()
 
-    async def proxy(self, context: Context, send: Send, *, stores_blob: str | None = None, **kwargs: Any) -> None:
-        """Forwards the request and relays the answer. With `stores_blob` (an upload's completion, a mount),
-        a 201 is written to the blob index before the client hears it, so what it does next finds the row."""
+    async def proxy(self, context: Context, send: Send, **kwargs: Any) -> None:
+        """Forwards the request and relays the answer."""
         request = context.request
         if request.method in ("PUT", "PATCH", "POST") and "data" not in kwargs:
             kwargs["data"] = request.body_chunks()
         response = await self.upstream(context, **kwargs)
-        if stores_blob is not None and response.status == 201:
-            await record_blob(self, context, stores_blob)
         await self.relay(response, send, receive=request.receive if request.method == "GET" else None)
 
 
@@ -319,17 +316,18 @@ def _client_fault(detail: bytes) -> errors.RegistryError | None:
     return None
 
 
-async def record_blob(app: Proxy, context: Context, digest: str) -> None:
+async def record_blob(app: Proxy, context: Context, digest: str, size: int | None = None) -> None:
     """distribution stored `digest` in the repository (an upload's completion or a mount answered 201): the
-    blob index learns it. The push has succeeded: a failure here is logged, and reconcile repairs it."""
+    blob index learns it. The push has succeeded: a failure here is logged, and reconcile repairs it. Without
+    a `size` (a mount) distribution is asked for it."""
     try:
-        await app.run_sync(_record_blob_upload, context.name, digest)
+        await app.run_sync(_record_blob_upload, context.name, digest, size)
     except Exception:
         logger.exception("indexing blob %s of %s failed", digest, context.name)
 
 
-def _record_blob_upload(repository: str, digest: str) -> None:
-    record_blob_upload(repository, digest, None, client=distribution())
+def _record_blob_upload(repository: str, digest: str, size: int | None) -> None:
+    record_blob_upload(repository, digest, size, client=None if size is not None else distribution())
 
 
 async def _disconnected(receive: Receive) -> None:

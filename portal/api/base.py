@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import permissions
 
 from portal.projects.models import Project
+from portal.projects.services import PROJECT_NAME_PATTERN
 from portal.rbac.principals import Principal, Resource, require, require_scope
 from portal.rbac.roles import Action, ProjectResource
 from portal.utilities.errors import NotFound
@@ -25,11 +26,22 @@ METHOD_ACTIONS = {
 
 
 def visible_project(principal: Principal, name: str) -> Project:
-    """The project by name, or 404 when it does not exist or the caller may not see it."""
-    project = Project.objects.visible_to(principal).filter(name=name).first()
+    """The project by name, or 404 when it does not exist or the caller may not see it (a name no project can
+    have is answered so without a query)."""
+    project = None
+    if PROJECT_NAME_PATTERN.match(name):
+        project = Project.objects.visible_to(principal).filter(name=name).first()
     if project is None:
         raise NotFound(f"project {name!r} not found", code="project_not_found")
     return project
+
+
+def cached_project(view: Any) -> Project:
+    """The project a view under /projects/{project_name}/… serves, resolved once per request."""
+    cached = getattr(view, "_project", None)
+    if cached is None:
+        cached = view._project = visible_project(view.request.user, view.kwargs["project_name"])
+    return cached
 
 
 class ProjectScopedMixin:
@@ -38,11 +50,7 @@ class ProjectScopedMixin:
     project_resource: ProjectResource
 
     def get_project(self) -> Project:
-        cached = getattr(self, "_project", None)
-        if cached is None:
-            cached = visible_project(self.request.user, self.kwargs["project_name"])  # type: ignore[attr-defined]
-            self._project = cached
-        return cached
+        return cached_project(self)
 
     def require(self, action: Action | str, kind: ProjectResource | None = None) -> None:
         require(self.request.user, action, Resource.of_project(self.get_project(), kind or self.project_resource))  # type: ignore[attr-defined]

@@ -187,11 +187,12 @@ async def _put(app: Proxy, context: Context, send: Send, session: UploadSession,
     request = context.request
     if "content-range" in request.headers:
         _check_chunk(app, request, session)
-    response = await _to_session(app, context, session, "PUT", data=request.body_chunks(),
+    counter = _Counter(request.body_chunks())
+    response = await _to_session(app, context, session, "PUT", data=counter.chunks(),
                                  query=urlencode({"digest": digest}))
     if response.status in (201, 404):
         await app.uploads.forget(session.uuid)
-    await _relay_completion(app, context, send, response, digest)
+    await _relay_completion(app, context, send, response, digest, session.offset + counter.size)
 
 
 async def _single_post(app: Proxy, context: Context, send: Send, digest: str) -> None:
@@ -202,10 +203,11 @@ async def _single_post(app: Proxy, context: Context, send: Send, digest: str) ->
     if opened.status != 202:
         raise errors.unavailable(f"the registry storage refused to open an upload ({opened.status})")
     target = urlsplit(opened.headers.get("location", ""))
-    response = await app.upstream(context, method="PUT", path=target.path, data=context.request.body_chunks(),
+    counter = _Counter(context.request.body_chunks())
+    response = await app.upstream(context, method="PUT", path=target.path, data=counter.chunks(),
                                   query="&".join(q for q in (target.query, urlencode({"digest": digest})) if q))
     completed = response.status == 201
-    await _relay_completion(app, context, send, response, digest)
+    await _relay_completion(app, context, send, response, digest, counter.size)
     if not completed:
         # The client holds no Location to cancel it with: nobody but Berth can.
         cancelled = await app.upstream(context, method="DELETE", path=target.path, query=target.query,
@@ -214,14 +216,15 @@ async def _single_post(app: Proxy, context: Context, send: Send, digest: str) ->
 
 
 async def _relay_completion(app: Proxy, context: Context, send: Send, response: aiohttp.ClientResponse,
-                            digest: str) -> None:
+                            digest: str, size: int) -> None:
     extra: list[tuple[bytes, bytes]] = []
     canonical = response.headers.get("docker-content-digest", "")
     if response.status == 201:
         if digest != canonical and SHA256.match(canonical):
             await app.run_sync(record_digest_alias, digest, canonical)
             extra = _digest_headers(app, context.name, digest)
-        await record_blob(app, context, canonical if SHA256.match(canonical) else digest)
+        # distribution verified every byte against the digest, so the count streamed is the blob's size.
+        await record_blob(app, context, canonical if SHA256.match(canonical) else digest, size)
     await app.relay(response, send, extra)
 
 

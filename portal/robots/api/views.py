@@ -11,9 +11,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api.base import visible_project
+from portal.api.base import cached_project
 from portal.projects.models import Project
-from portal.projects.services import PROJECT_NAME_PATTERN
 from portal.rbac.principals import require
 from portal.rbac.roles import Action
 from portal.robots import services
@@ -27,7 +26,6 @@ from portal.robots.api.serializers import (
 )
 from portal.robots.filters import RobotFilter
 from portal.robots.models import Robot
-from portal.utilities.errors import NotFound
 from portal.utilities.requests import client_address
 
 ROBOT_PARAMETER = OpenApiParameter("robot", str, OpenApiParameter.PATH,
@@ -127,10 +125,4 @@ class ProjectRobotViewSet(RobotViewSetBase):
     """Robots of one project: project admins manage them, guests and above may look."""
 
     def scope(self) -> Project | None:
-        cached = getattr(self, "_project", None)
-        if cached is None:
-            name = self.kwargs["project_name"]
-            if not PROJECT_NAME_PATTERN.match(name):
-                raise NotFound(f"project {name!r} not found", code="project_not_found")
-            cached = self._project = visible_project(self.request.user, name)
-        return cached
+        return cached_project(self)

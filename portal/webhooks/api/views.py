@@ -11,12 +11,10 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from portal.api.base import visible_project
+from portal.api.base import cached_project
 from portal.projects.models import Project
-from portal.projects.services import PROJECT_NAME_PATTERN
 from portal.rbac.principals import require
 from portal.rbac.roles import Action
-from portal.utilities.errors import NotFound
 from portal.utilities.requests import client_address
 from portal.webhooks import services
 from portal.webhooks.api.serializers import (
@@ -148,10 +146,4 @@ class ProjectPolicyViewSet(PolicyViewSetBase):
     """A project's policies: project admins manage them, maintainers may look."""
 
     def scope(self) -> Project | None:
-        cached = getattr(self, "_project", None)
-        if cached is None:
-            name = self.kwargs["project_name"]
-            if not PROJECT_NAME_PATTERN.match(name):
-                raise NotFound(f"project {name!r} not found", code="project_not_found")
-            cached = self._project = visible_project(self.request.user, name)
-        return cached
+        return cached_project(self)
